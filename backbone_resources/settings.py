@@ -1,0 +1,121 @@
+"""Typed settings read from the environment once, validated at start.
+
+Every setting is a ``BACKBONE_*`` variable. Errors name the variable, so a mistyped date or an institutional
+tier without its database URL fails before any run starts instead of deep inside a step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from backbone_domain.bars import SYMBOL_PATTERN
+
+Tier = Literal["bootstrap", "institutional"]
+ENV_PREFIX = "BACKBONE_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class TierChoice:
+    tier: Tier
+    reason: str
+
+
+class BackboneSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    mode: Tier | None = Field(None, description="bootstrap | institutional; unset = auto-detect")
+    home: Path = Field(Path(".backbone"), description="where the bootstrap tier keeps its files")
+    source: str = Field("synthetic", description="synthetic | csv:<dir> | yahoo")
+    symbols: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma list")
+    start_date: dt.date = Field(dt.date(2000, 1, 3), description="first daily partition")
+    seed: int = Field(42, description="seed of the synthetic source")
+    chunk_days: int = Field(31, ge=1, le=366, description="days a backfill holds in memory at once")
+
+    timescale_url: SecretStr | None = None
+    require_timescale: bool = Field(False, description="fail when the timescaledb extension is missing")
+    pg_pool_size: int = Field(4, ge=1, le=64)
+    redis_url: SecretStr | None = None
+    kafka_bootstrap: str | None = None
+
+    freshness_max_lag_days: int = Field(1, ge=0, description="trading days the newest bar may lag")
+    rejected_rate_warn: float = Field(0.05, ge=0, le=1, description="rejected share that warns")
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [s.strip().upper() for s in value.split(",") if s.strip()]
+        return value
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: list[str]) -> list[str]:
+        bad = [s for s in value if not SYMBOL_PATTERN.match(s)]
+        if bad:
+            raise ValueError(f"not a symbol: {', '.join(bad)}")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _check_source(cls, value: str) -> str:
+        if value in ("synthetic", "yahoo") or (value.startswith("csv:") and len(value) > 4):
+            return value
+        raise ValueError(f"{value!r} is not one of synthetic, csv:<dir>, yahoo")
+
+    def tier(self) -> TierChoice:
+        """The tier and why: explicit mode wins; otherwise institutional only when every endpoint is set."""
+        if self.mode is not None:
+            return TierChoice(self.mode, f"{ENV_PREFIX}MODE={self.mode}")
+        endpoints = {
+            "BACKBONE_TIMESCALE_URL": self.timescale_url,
+            "BACKBONE_REDIS_URL": self.redis_url,
+            "BACKBONE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+        }
+        missing = [name for name, value in endpoints.items() if not value]
+        if not missing:
+            return TierChoice("institutional", "BACKBONE_MODE unset and every institutional endpoint is set")
+        return TierChoice("bootstrap", f"BACKBONE_MODE unset and {', '.join(missing)} not set")
+
+    def require(self, name: str) -> str:
+        """The value of an endpoint the chosen tier needs, or an error naming its variable."""
+        value = getattr(self, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not value:
+            tier = self.tier()
+            raise SettingsError(
+                f"{ENV_PREFIX}{name.upper()} is not set, but the {tier.tier} tier needs it ({tier.reason})"
+            )
+        return value
+
+
+def load_settings(**overrides: object) -> BackboneSettings:
+    """Settings from the environment (overrides win), with errors that name the variable."""
+    try:
+        return BackboneSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, fit for logs and metadata."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))

@@ -1,0 +1,1 @@
+"""Bar sources: where raw daily bars come from (chosen by BACKBONE_SOURCE, not by tier)."""

@@ -1,0 +1,40 @@
+"""The source seam: one interface, one implementation per kind of origin (synthetic, files, Yahoo)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import pandas as pd
+from dagster import ConfigurableResource
+
+
+class SourceUnavailable(RuntimeError):
+    """The source cannot answer (offline, missing directory, missing optional package): say why, briefly."""
+
+
+class BarSource(ConfigurableResource, ABC):
+    """Returns raw daily bars for a date range; never validates or drops anything.
+
+    Contract for ``fetch``:
+      Args: start, end: inclusive trading-date range. symbols: a subset of ``universe()``; None = all of it.
+      Returns: a frame with ``backbone_domain.bars.RAW_COLUMNS``, one row per record the origin holds whose
+        trading date falls in [start, end] (or, for a record whose date is unreadable, whose ``partition_date``
+        the source assigned to that range, so that it is returned exactly once over any partitioning).
+        Values are as the origin had them; ``source`` names this source (e.g. ``synthetic``, ``csv``).
+      Same arguments, same data: calling it twice gives equal frames.
+    """
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Short name stored with every bar (``source`` column)."""
+
+    @abstractmethod
+    def universe(self) -> list[str]:
+        """Symbols this source serves, narrowed by BACKBONE_SYMBOLS when set."""
+
+    @abstractmethod
+    def fetch(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Raw bars of [start, end]; see the class docstring."""

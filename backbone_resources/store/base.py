@@ -1,0 +1,96 @@
+"""The store seam: the time-series store every asset writes to and every check reads from.
+
+Two backends implement it (``duckdb_store``, ``postgres_store``) and pass the same contract tests
+(``backbone_tests/resources/store/test_contract.py``). Assets only see this interface.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from dagster import ConfigurableResource
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached or set up; the message names the setting to look at."""
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    bars: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class QualityCounts:
+    """Whole-store figures behind the asset checks."""
+
+    bars: int
+    duplicate_keys: int
+    ohlc_violations: int
+    rejected: int
+
+
+class BarStore(ConfigurableResource, ABC):
+    """Daily bars keyed by (symbol, ts), their raw landing rows, the rejected rows and weekly bars.
+
+    Dates are inclusive trading-date ranges; timestamps are tz-aware UTC. Writes covering a date range happen
+    in one transaction: a reader sees all of a range's rows or none of them. Re-running a write with the same
+    input leaves the same state.
+    """
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Backend, endpoint (no secrets), and which TimescaleDB features are in use, for metadata."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable, naming the setting, when the store cannot be reached."""
+
+    @abstractmethod
+    def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
+        """Make ``raw`` (RAW_COLUMNS) the landed rows of partitions [start, end]; returns rows landed."""
+
+    @abstractmethod
+    def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Landed rows of partitions [start, end] (RAW_COLUMNS, values as text)."""
+
+    @abstractmethod
+    def write_validated(
+        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
+    ) -> WriteCounts:
+        """Upsert ``accepted`` (BAR_COLUMNS; newest ``ingested_at`` wins per key) and make ``rejected``
+        (REJECTED_COLUMNS) the rejected rows of partitions [start, end], in one transaction."""
+
+    @abstractmethod
+    def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
+        """Bring weekly bars of the ISO weeks touching [start, end] up to date (no-op for a plain view)."""
+
+    @abstractmethod
+    def read_bars(
+        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Stored bars in [start, end] (BAR_COLUMNS), ordered by symbol, ts."""
+
+    @abstractmethod
+    def read_weekly(
+        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Weekly bars whose week starts in [start, end] (WEEKLY_COLUMNS), ordered by symbol, week."""
+
+    @abstractmethod
+    def latest_bar_dates(self) -> dict[str, dt.date]:
+        """The trading date of each symbol's newest stored bar."""
+
+    @abstractmethod
+    def quality_counts(self) -> QualityCounts:
+        """Row, duplicate-key, OHLC-violation and rejected counts over the whole store."""
+
+    @abstractmethod
+    def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
+        """Stored bars and rejected rows whose trading date / partition is in [start, end]."""
