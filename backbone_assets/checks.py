@@ -1,0 +1,72 @@
+"""Asset checks on daily_bars. Each measures from the store (not from a loaded value, which would pull every
+partition) and records the measured figure beside its threshold, so the UI can plot it over time."""
+
+import dagster as dg
+
+from backbone_assets.partitions import last_partition_date
+from backbone_domain.freshness import symbol_lags
+from backbone_resources.policy import PipelinePolicy
+from backbone_resources.source.base import BarSource
+from backbone_resources.store.base import BarStore
+
+
+def build_daily_bars_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset="daily_bars", description="Newest bar per symbol vs the last expected trading day.")
+    def daily_bars_fresh(source: BarSource, store: BarStore, policy: PipelinePolicy) -> dg.AssetCheckResult:
+        as_of = last_partition_date(partitions)
+        lags = symbol_lags(store.latest_bar_dates(), source.universe(), as_of)
+        stale = [lag.symbol for lag in lags if not lag.within(policy.freshness_max_lag_days)]
+        known = [lag.lag_days for lag in lags if lag.lag_days is not None]
+        return dg.AssetCheckResult(
+            passed=not stale,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"stale: {', '.join(stale)}" if stale else "every symbol is current",
+            metadata={
+                "max_lag_days": max(known) if known else -1,
+                "threshold_lag_days": policy.freshness_max_lag_days,
+                "stale_symbols": len(stale),
+                "as_of": str(as_of),
+                "lag_days_by_symbol": {
+                    lag.symbol: {
+                        "latest": str(lag.latest),
+                        "expected": str(lag.expected),
+                        "lag": lag.lag_days,
+                    }
+                    for lag in lags
+                },
+            },
+        )
+
+    @dg.asset_check(asset="daily_bars", blocking=True, description="Exactly one row per (symbol, ts).")
+    def daily_bars_unique_keys(store: BarStore) -> dg.AssetCheckResult:
+        counts = store.quality_counts()
+        return dg.AssetCheckResult(
+            passed=counts.duplicate_keys == 0,
+            metadata={"duplicate_keys": counts.duplicate_keys, "threshold": 0, "rows": counts.bars},
+        )
+
+    @dg.asset_check(asset="daily_bars", blocking=True, description="low <= open, close <= high and prices positive.")
+    def daily_bars_ohlc_consistent(store: BarStore) -> dg.AssetCheckResult:
+        counts = store.quality_counts()
+        return dg.AssetCheckResult(
+            passed=counts.ohlc_violations == 0,
+            metadata={"ohlc_violations": counts.ohlc_violations, "threshold": 0, "rows": counts.bars},
+        )
+
+    @dg.asset_check(asset="daily_bars", description="Share of source rows quarantined in rejected_bars.")
+    def daily_bars_rejected_rate(store: BarStore, policy: PipelinePolicy) -> dg.AssetCheckResult:
+        counts = store.quality_counts()
+        total = counts.bars + counts.rejected
+        rate = counts.rejected / total if total else 0.0
+        return dg.AssetCheckResult(
+            passed=rate <= policy.rejected_rate_warn,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rejected_rate": dg.MetadataValue.float(round(rate, 6)),
+                "threshold": dg.MetadataValue.float(policy.rejected_rate_warn),
+                "rejected_rows": counts.rejected,
+                "stored_rows": counts.bars,
+            },
+        )
+
+    return [daily_bars_fresh, daily_bars_unique_keys, daily_bars_ohlc_consistent, daily_bars_rejected_rate]

@@ -1,0 +1,143 @@
+"""`backbone`: the command line over the same Definitions the UI loads; runs land in the Dagster instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections import Counter
+from typing import Any
+
+import click
+import dagster as dg
+
+from backbone_assets import runner
+from backbone_resources.settings import BackboneSettings, SettingsError, load_settings
+from backbone_resources.source.base import SourceUnavailable
+from backbone_resources.store.base import StoreUnavailable
+
+EXPECTED_ERRORS = (SettingsError, StoreUnavailable, SourceUnavailable, runner.UsageError)
+
+
+def _settings() -> BackboneSettings:
+    return load_settings()
+
+
+def _fail(exc: Exception, code: int = 2) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(code)
+
+
+@click.group()
+def main() -> None:
+    """Backbone market-data platform."""
+
+
+@main.command()
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="first trading date (default: newest day)")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="last trading date (default: newest day)")
+@click.option("--select", default="", help="comma list of asset names (default: the whole daily flow)")
+def materialize(start: dt.datetime | None, end: dt.datetime | None, select: str) -> None:
+    """Materialize the daily flow over a date range, as one run, with its checks."""
+    try:
+        settings = _settings()
+        first, last = runner.resolve_range(settings, start and start.date(), end and end.date())
+        names = [s.strip() for s in select.split(",") if s.strip()]
+        tier = settings.tier()
+        click.echo(f"tier: {tier.tier} ({tier.reason})")
+        runner.preflight(settings)
+        click.echo(f"materializing {first}..{last} in one run")
+        result = runner.materialize(settings, first, last, names)
+        _print_run(result)
+        if result.success:
+            _print_summary(settings)
+    except EXPECTED_ERRORS as exc:
+        _fail(exc)
+    sys.exit(0 if result.success else 1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the evaluations as JSON")
+def check(as_json: bool) -> None:
+    """Run every asset check on what is stored now; exit 1 when an ERROR-severity check fails."""
+    try:
+        settings = _settings()
+        runner.preflight(settings)
+        result = runner.run_checks(settings)
+    except EXPECTED_ERRORS as exc:
+        _fail(exc)
+    evaluations = result.get_asset_check_evaluations()
+    rows = [
+        {
+            "check": f"{e.asset_key.to_user_string()}:{e.check_name}",
+            "passed": e.passed,
+            "severity": e.severity.value,
+            "description": e.description,
+            "metadata": {k: _plain(v) for k, v in e.metadata.items()},
+        }
+        for e in evaluations
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+    else:
+        for row in rows:
+            status = "PASS" if row["passed"] else f"FAIL ({row['severity']})"
+            figures = {k: v for k, v in row["metadata"].items() if not isinstance(v, dict)}
+            click.echo(f"{status:<14} {row['check']:<40} {figures}")
+            if row["description"] and not row["passed"]:
+                click.echo(f"{'':<14} {row['description']}")
+    errors = [r for r in rows if not r["passed"] and r["severity"] == "ERROR"]
+    if not result.success:
+        click.echo("the checks run itself failed (a check raised); see the run in the Dagster UI", err=True)
+    sys.exit(1 if errors or not result.success else 0)
+
+
+@main.command()
+def doctor() -> None:
+    """Tier, endpoints, connectivity, TimescaleDB extension."""
+    try:
+        settings = _settings()
+        tier = settings.tier()
+        click.echo(f"tier:    {tier.tier} ({tier.reason})")
+        click.echo(f"source:  {settings.source}")
+        with runner.live_resources(settings) as resources:
+            click.echo(f"symbols: {', '.join(resources.source.universe())}")
+            resources.store.ping()
+            for key, value in resources.store.describe().items():
+                click.echo(f"store.{key}: {value}")
+    except EXPECTED_ERRORS as exc:
+        _fail(exc, code=1)
+    click.echo("ok")
+
+
+def _print_run(result: dg.ExecuteInProcessResult) -> None:
+    click.echo(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    # A range run records one materialization per partition, all with the run's metadata: show each asset once.
+    partitions: Counter[str] = Counter()
+    first: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization  # type: ignore[union-attr]
+        name = mat.asset_key.to_user_string()
+        partitions[name] += 1
+        first.setdefault(name, mat.metadata)
+    for name, metadata in first.items():
+        figures = {k: _plain(v) for k, v in metadata.items() if k != "tier_reason" and not isinstance(_plain(v), dict)}
+        click.echo(f"  {name:<16} {partitions[name]} partition(s) {figures}")
+    for evaluation in result.get_asset_check_evaluations():
+        status = "pass" if evaluation.passed else f"FAIL ({evaluation.severity.value})"
+        click.echo(f"  check {evaluation.check_name:<28} {status}")
+    for failure in result.get_step_failure_events():
+        click.echo(f"  step {failure.step_key} failed: {failure.event_specific_data.error.message}")  # type: ignore[union-attr]
+
+
+def _print_summary(settings: BackboneSettings) -> None:
+    with runner.live_resources(settings) as resources:
+        counts = resources.store.quality_counts()
+        latest = resources.store.latest_bar_dates()
+    click.echo(f"store: {counts.bars} bars, {counts.rejected} rejected rows; newest bar per symbol:")
+    for symbol, day in sorted(latest.items()):
+        click.echo(f"  {symbol:<10} {day}")
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)

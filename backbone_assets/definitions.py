@@ -1,0 +1,37 @@
+"""The one module that assembles backbone's Definitions from settings.
+
+Loaded lazily (``@dg.definitions``) so the environment is read when a code location loads, not at import;
+tests call ``build_defs`` with their own settings.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from backbone_assets import sqlite_tuning
+from backbone_assets.checks import build_daily_bars_checks
+from backbone_assets.ingest import build_ingest_assets
+from backbone_assets.jobs import build_jobs
+from backbone_assets.partitions import daily_partitions
+from backbone_assets.schedules import build_schedules
+from backbone_assets.storage import build_storage_assets
+from backbone_resources.settings import BackboneSettings, load_settings
+from backbone_resources.tiers import build_resources
+
+
+def build_defs(settings: BackboneSettings) -> dg.Definitions:
+    partitions = daily_partitions(settings.start_date)
+    jobs = build_jobs(partitions)
+    return dg.Definitions(
+        assets=[*build_ingest_assets(partitions), *build_storage_assets(partitions)],
+        asset_checks=build_daily_bars_checks(partitions),
+        jobs=jobs,
+        schedules=build_schedules(jobs[0]),
+        resources=build_resources(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    sqlite_tuning.enable()  # run workers load this too: their event writes get the same SQLite settings
+    return build_defs(load_settings())

@@ -1,0 +1,71 @@
+"""Storage layer: validated bars in the time-series store, and the weekly bars derived from them."""
+
+import datetime as dt
+
+import dagster as dg
+
+from backbone_assets.ingest import OWNERS
+from backbone_assets.partitions import partition_dates
+from backbone_domain.pipeline import validate_and_store
+from backbone_resources.policy import PipelinePolicy
+from backbone_resources.store.base import BarStore
+
+STORE_KINDS = {"timescale", "duckdb"}
+# weekly_bars rows are keyed by the Monday of their week, which may fall before the range's first day.
+_WEEK = dt.timedelta(days=6)
+
+
+def build_storage_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        deps=["daily_bars_raw"],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="storage",
+        kinds=STORE_KINDS,
+        owners=OWNERS,
+    )
+    def daily_bars(context: dg.AssetExecutionContext, store: BarStore, policy: PipelinePolicy) -> dg.MaterializeResult:
+        """Validated daily bars, one row per (symbol, ts), upserted; bad rows quarantined in rejected_bars."""
+        start, end = partition_dates(context)
+        report = validate_and_store(store, start, end, policy.chunk_days)
+        if report.rejected:
+            context.log.warning(
+                f"{report.rejected} of {report.total} rows rejected in {start}..{end}: {dict(report.reasons)}"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "rows_accepted": report.accepted,
+                "rows_rejected": report.rejected,
+                "rejected_rate": round(report.rejected_rate, 6),
+                "reject_reasons": dict(report.reasons.most_common(20)),
+                "date_range": f"{start}..{end}",
+                "chunks": report.chunks,
+                "store": store.describe(),
+                **policy.tier_metadata(),
+            }
+        )
+
+    @dg.asset(
+        deps=[daily_bars],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="storage",
+        kinds=STORE_KINDS,
+        owners=OWNERS,
+    )
+    def weekly_bars(context: dg.AssetExecutionContext, store: BarStore, policy: PipelinePolicy) -> dg.MaterializeResult:
+        """Weekly OHLCV per symbol and ISO week (a continuous aggregate on TimescaleDB, a view elsewhere)."""
+        start, end = partition_dates(context)
+        store.refresh_weekly(start, end)
+        weekly = store.read_weekly(start - _WEEK, end)
+        return dg.MaterializeResult(
+            metadata={
+                "weeks_in_range": len(weekly),
+                "symbols": int(weekly["symbol"].nunique()),
+                "date_range": f"{start}..{end}",
+                "store": store.describe(),
+                **policy.tier_metadata(),
+            }
+        )
+
+    return [daily_bars, weekly_bars]

@@ -1,0 +1,242 @@
+"""The row rules of bar validation, as vectorized masks with reasons written only for the rows that fail.
+
+Each rule returns a ``Failures``: a boolean mask over the raw rows (vectorized, computed for every row) and
+a ``describe`` function that writes one reason per failing row (Python, called only with the failing
+positions), so a clean batch never builds a string. ``validation.py`` puts the rules together; the wording
+of the reasons is part of the contract (tests assert it), e.g. ``"open is not a number: 'abc'"``.
+
+Values are shown as the source gave them: text quoted (``'-1'``), numbers bare (``-1.0``, ``-5``, ``inf``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from backbone_domain.bars import SYMBOL_PATTERN
+
+_EPOCH = dt.date(1970, 1, 1)
+_UNIT_PER_DAY = {"s": 86_400, "ms": 86_400 * 10**3, "us": 86_400 * 10**6, "ns": 86_400 * 10**9}
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Rows (by position) that broke one rule, and how to say why for just those rows."""
+
+    mask: np.ndarray
+    describe: Callable[[np.ndarray], list[str]]
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """One value column parsed to float64: NaN where missing or unreadable, with the masks that tell which."""
+
+    values: np.ndarray
+    missing: np.ndarray
+    unreadable: np.ndarray  # present but not a number, or text that parses to NaN ("nan")
+
+
+def shown(value: object) -> str:
+    """A raw value as a reason quotes it: text in quotes, numbers as numbers."""
+    if isinstance(value, bool | np.bool_):
+        return repr(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    return repr(value)
+
+
+def is_null(value: object) -> bool:
+    """None, NA, NaT or NaN (not blank text: that is still a str)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def is_missing(value: object) -> bool:
+    """Null or blank text: the source had no value here."""
+    return is_null(value) or (isinstance(value, str) and not value.strip())
+
+
+def parse_numbers(column: pd.Series) -> Numbers:
+    """Numbers as floats; text via ``pd.to_numeric`` (so "1e3" and " 12.5 " parse, "1,234.5" does not).
+
+    A NaN in a numeric column is how pandas writes "no value", so it counts as missing; the text "nan" was
+    written by someone and counts as unreadable (reported as not finite). Bools are not numbers.
+    """
+    n = len(column)
+    if ptypes.is_bool_dtype(column.dtype):
+        missing = column.isna().to_numpy()
+        return Numbers(np.full(n, np.nan), missing, ~missing)
+    if ptypes.is_numeric_dtype(column.dtype):
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        return Numbers(values, np.isnan(values), np.zeros(n, dtype=bool))
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    missing = np.zeros(n, dtype=bool)
+    unreadable = np.zeros(n, dtype=bool)
+    raw = column.to_numpy(dtype=object)
+    # to_numeric reads True/False as 1/0: look for bools among those values only.
+    zero_or_one = np.flatnonzero((values == 0) | (values == 1))
+    bools = zero_or_one[[isinstance(v, bool | np.bool_) for v in raw[zero_or_one]]]
+    values[bools] = np.nan
+    unreadable[bools] = True
+    nan_at = np.flatnonzero(np.isnan(values) & ~unreadable)
+    gone = np.fromiter((is_missing(v) for v in raw[nan_at]), dtype=bool, count=len(nan_at))
+    missing[nan_at[gone]] = True
+    unreadable[nan_at[~gone]] = True
+    return Numbers(values, missing, unreadable)
+
+
+def number_failures(name: str, raw: pd.Series, parsed: Numbers, *, optional: bool, positive: bool) -> Failures:
+    """Missing / not a number / not finite / out of range: one reason per failing row (they exclude each other).
+
+    ``optional`` columns may be missing; ``positive`` means > 0, otherwise >= 0.
+    """
+    values = parsed.values
+    finite = np.isfinite(values)
+    out_of_range = finite & ((values <= 0) if positive else (values < 0))
+    mask = parsed.unreadable | np.isinf(values) | out_of_range
+    if not optional:
+        mask = mask | parsed.missing
+
+    range_text = "must be positive" if positive else "is negative"
+
+    def describe(positions: np.ndarray) -> list[str]:
+        items = raw.take(positions).to_numpy(dtype=object)
+        flags = (a[positions].tolist() for a in (parsed.missing, out_of_range, parsed.unreadable))
+        reasons = []
+        for item, gone, low, unread in zip(items, *flags, strict=True):
+            if gone:
+                reasons.append(f"{name} is missing")
+            elif low:
+                reasons.append(f"{name} {range_text}: {shown(item)}")
+            elif unread and not _spells_nan(item):
+                reasons.append(f"{name} is not a number: {shown(item)}")
+            else:
+                reasons.append(f"{name} is not finite: {shown(item)}")
+        return reasons
+
+    return Failures(mask, describe)
+
+
+def _spells_nan(item: object) -> bool:
+    """Text such as "nan" that Python reads as NaN: a number, just not a finite one."""
+    try:
+        return isinstance(item, str) and math.isnan(float(item))
+    except ValueError:
+        return False
+
+
+def ohlc_failures(o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray) -> list[Failures]:
+    """high >= max(open, close) and low <= min(open, close), judged only where all four prices are finite."""
+    judged = np.isfinite(o) & np.isfinite(h) & np.isfinite(low) & np.isfinite(c)
+    top, bottom = np.maximum(o, c), np.minimum(o, c)
+
+    def high(positions: np.ndarray) -> list[str]:
+        return [f"high {float(h[p])!r} is below max(open, close) {float(top[p])!r}" for p in positions]
+
+    def low_(positions: np.ndarray) -> list[str]:
+        return [f"low {float(low[p])!r} is above min(open, close) {float(bottom[p])!r}" for p in positions]
+
+    return [Failures(judged & (h < top), high), Failures(judged & (low > bottom), low_)]
+
+
+def symbol_failures(symbols: pd.Series) -> tuple[Failures, np.ndarray]:
+    """Symbols must be text matching SYMBOL_PATTERN as given (no upper-casing on the source's behalf).
+
+    The pattern runs once per distinct symbol, not per row. Returns the failures and the symbol codes
+    (position in the distinct values, -1 for missing) that key duplicate detection.
+    """
+    codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
+    good = [isinstance(u, str) and SYMBOL_PATTERN.match(u) is not None for u in uniques]
+    mask = ~np.array([*good, False], dtype=bool)[codes]  # code -1 (missing) picks the trailing False
+
+    def describe(positions: np.ndarray) -> list[str]:
+        items = symbols.take(positions).to_numpy(dtype=object)
+        return [
+            "symbol is missing" if is_missing(v) else f"symbol {shown(v)} is not a known symbol format" for v in items
+        ]
+
+    return Failures(mask, describe), codes
+
+
+def ts_failures(ts: pd.Series, today: dt.date) -> tuple[list[Failures], np.ndarray]:
+    """Readable, midnight UTC, not after ``today``. Returns the failures and the day number of each row.
+
+    Works on the integer ticks in the column's own unit: no per-row Timestamp objects on the clean path.
+    """
+    array = ts.array
+    per_day = _UNIT_PER_DAY[array.unit]
+    ticks = array.asi8
+    unread = ts.isna().to_numpy()
+    day = ticks // per_day
+    off_midnight = ~unread & (ticks % per_day != 0)
+    future = ~unread & (day > (today - _EPOCH).days)
+
+    def not_midnight(positions: np.ndarray) -> list[str]:
+        return [f"ts {ts.iloc[p].isoformat()} is not midnight UTC" for p in positions]
+
+    def in_future(positions: np.ndarray) -> list[str]:
+        return [f"ts {np.datetime64(int(day[p]), 'D')} is in the future" for p in positions]
+
+    failures = [
+        Failures(unread, lambda positions: ["date could not be read"] * len(positions)),
+        Failures(off_midnight, not_midnight),
+        Failures(future, in_future),
+    ]
+    return failures, day
+
+
+def duplicate_failures(
+    eligible: np.ndarray, codes: np.ndarray, day: np.ndarray, values: list[np.ndarray], symbols: pd.Series
+) -> Failures:
+    """Among ``eligible`` rows, one (symbol, day) twice: drop identical copies, or refuse all that disagree.
+
+    Copies are compared on the parsed values (so "10" and 10.0 agree; two missing adj_close agree).
+
+    Detection counts keys with ``np.bincount`` over a dense (symbol, day) index when the span is small (the
+    usual case: a batch covers a few hundred symbols and days), falling back to hashing otherwise.
+    """
+    mask = np.zeros(len(eligible), dtype=bool)
+    rows = np.flatnonzero(eligible)
+    if len(rows) < 2:
+        return Failures(mask, lambda positions: [])
+    first_day = int(day[rows].min())
+    span = int(day[rows].max()) - first_day + 1
+    key = codes[rows].astype(np.int64) * span + (day[rows] - first_day)
+    if (int(codes[rows].max()) + 1) * span <= 8 * len(rows) + 1_000_000:
+        copies = np.bincount(key)[key] > 1
+    else:
+        copies = pd.Series(key).duplicated(keep=False).to_numpy()
+    if not copies.any():
+        return Failures(mask, lambda positions: [])
+
+    group = pd.DataFrame({"key": key[copies], **{str(i): v[rows[copies]] for i, v in enumerate(values)}})
+    value_columns = [str(i) for i in range(len(values))]
+    disagree = (group.groupby("key")[value_columns].nunique(dropna=False) > 1).any(axis=1)
+    size = group.groupby("key").size()
+    conflicting = disagree.reindex(group["key"]).to_numpy()
+    extra_copy = group.duplicated(subset="key", keep="first").to_numpy()
+    positions = rows[copies]
+    mask[positions[conflicting | extra_copy]] = True
+    rows_in_group = dict(zip(positions, size.reindex(group["key"]).to_numpy(), strict=True))
+    is_conflict = dict(zip(positions, conflicting, strict=True))
+
+    def describe(failing: np.ndarray) -> list[str]:
+        reasons = []
+        for p in failing:
+            where = f"({symbols.iloc[p]}, {np.datetime64(int(day[p]), 'D')})"
+            if is_conflict[p]:
+                reasons.append(f"duplicate key {where}: {rows_in_group[p]} rows disagree")
+            else:
+                reasons.append(f"duplicate of an identical row {where}")
+        return reasons
+
+    return Failures(mask, describe)

@@ -1,0 +1,307 @@
+"""Bars from a directory of per-symbol files: Yahoo Finance exports, or CSV/Parquet written by pandas.
+
+One file per symbol, ``<SYMBOL>.csv`` or ``<SYMBOL>.parquet`` (the stem, upper-cased, is the symbol). This
+source is the first stop of user data, so it never drops or repairs a row: CSV values are passed through as
+the text the file holds, and the validation layer decides, with reasons, what to quarantine. Every row comes
+back with a JSON payload naming its file and line (Parquet: row), so whoever fixes a rejected bar can find it.
+
+Dates: the date is the column named like one (Date, ts, ...) or else the first. A file's format (ISO
+``Y-m-d``, optionally with a time; US ``m/d/Y``; ``d/m/Y`` when a day above 12 proves it) is chosen by
+majority over its rows, so one stray row cannot flip it. A row whose date cannot be read gets ``ts = NaT`` and
+borrows the partition date of the nearest readable row before it in the file (after it, when none precedes;
+the file's modification date when no row is readable), which returns it exactly once over any partitioning.
+
+A parsed file is cached per instance by (path, mtime, size) as its dates plus each record's raw text, sorted
+by date, so a chunk of a backfill is one slice per file and only the rows returned are split into cells. The
+cache is bounded by a total row count and evicts the least recently used file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from pydantic import PrivateAttr
+
+from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
+from backbone_resources.source.base import BarSource, SourceUnavailable
+
+SUFFIXES: Final = (".csv", ".parquet")
+MAX_CACHED_ROWS: Final = 2_000_000  # ~100 bytes a CSV row: a few hundred MB at most
+_DATE_NAMES: Final = frozenset({"date", "datetime", "timestamp", "time", "ts"})
+_VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | {
+    c: c for c in ("open", "high", "low", "close", "volume")
+}
+_ISO: Final = (
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
+)
+_SLASH: Final = r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$"
+_NO_DAY: Final = np.iinfo(np.int64).max
+_EPOCH: Final = dt.date(1970, 1, 1).toordinal()
+_encode_string: Final = json.JSONEncoder(ensure_ascii=True).encode  # one JSON string, C-accelerated
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """One file with records sorted by (partition date, date, line): a date range is one contiguous slice."""
+
+    header: list[str]
+    value_at: dict[str, int | None]  # VALUE_COLUMNS -> position in the header; None when the file lacks it
+    part: np.ndarray  # int64 day number of each record's partition date (ascending)
+    days: np.ndarray  # int64 day number of its readable date, _NO_DAY where unreadable
+    numbers: np.ndarray  # 1-based line (CSV, header included) or row (Parquet)
+    number_key: str  # "line" or "row"
+    records: np.ndarray | None  # CSV: each record's raw text, split again only when returned
+    columns: list[np.ndarray] | None  # Parquet: each column as stored
+
+    def rows(self, lo: int, hi: int) -> list[list[Any]]:
+        """Records [lo, hi) as lists of cells: as many as the file holds (a short row has fewer)."""
+        if self.records is not None:
+            return list(csv.reader(io.StringIO("".join(self.records[lo:hi]))))
+        assert self.columns is not None
+        return [list(r) for r in zip(*(c[lo:hi] for c in self.columns), strict=True)]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name.lower())
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Header names made unique the way pandas does (``x``, ``x.1``), so no original value is lost."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}.{count}")
+    return out
+
+
+def _date_column(names: list[str]) -> int | None:
+    """Position of the date: a column named like one, else the first (where every supported layout has it,
+    named or not); a first column that holds no dates only makes every row unreadable, never dropped."""
+    for i, name in enumerate(names):
+        if _normal(name) in _DATE_NAMES:
+            return i
+    return 0 if names else None
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[str], list[int], list[str | None]]:
+    """Header, each record's raw text and first line, and its date cell. Blank lines are not records."""
+    consumed: list[str] = []
+    header: list[str] = []
+    texts: list[str] = []
+    lines: list[int] = []
+    dates: list[str | None] = []
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+
+        def feed() -> Iterator[str]:  # remembers the physical lines of the record being read
+            for line in handle:
+                consumed.append(line)
+                yield line
+
+        reader = csv.reader(feed())
+        previous, date_at = 0, 0
+        for cells in reader:
+            start, previous = previous + 1, reader.line_num
+            text = "".join(consumed)
+            consumed.clear()
+            if not cells:
+                continue
+            if not header:
+                header = _unique(cells)
+                date_at = _date_column(header) or 0
+                continue
+            texts.append(text if text.endswith(("\n", "\r")) else text + "\n")
+            lines.append(start)
+            dates.append(cells[date_at] if date_at < len(cells) else None)
+    return header, texts, lines, dates
+
+
+def _text_days(texts: Sequence[object]) -> np.ndarray:
+    """Day numbers of date strings in the file's majority format; _NO_DAY where unreadable."""
+    series = pd.Series(list(texts), dtype=object)
+    iso, slash = series.str.extract(_ISO).astype(float), series.str.extract(_SLASH).astype(float)
+    if iso[0].notna().sum() >= slash[0].notna().sum():
+        year, month, day = iso[0], iso[1], iso[2]
+    else:
+        day_first = bool((slash[0] > 12).any()) and not bool((slash[1] > 12).any())
+        year, month, day = slash[2], *((slash[1], slash[0]) if day_first else (slash[0], slash[1]))
+    parts = pd.DataFrame({"year": year, "month": month, "day": day})
+    dates = pd.to_datetime(parts, errors="coerce") if len(parts) else pd.Series([], dtype="datetime64[us]")
+    return np.where(dates.isna().to_numpy(), _NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
+
+
+def _typed_days(values: pd.Series) -> np.ndarray:
+    """Day numbers of typed dates (Parquet): timestamps keep their wall-clock date; text goes through text."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
+    if np.issubdtype(values.dtype, np.datetime64):
+        days = values.to_numpy(dtype="datetime64[D]").astype(np.int64)
+        return np.where(values.isna().to_numpy(), _NO_DAY, days)
+    items = values.tolist()
+    if all(isinstance(v, str) or v is None for v in items):
+        return _text_days(items)
+    return np.array(
+        [v.toordinal() - _EPOCH if isinstance(v, dt.date) and not pd.isna(v) else _NO_DAY for v in items],
+        dtype=np.int64,
+    )
+
+
+def _parse(path: Path) -> _Parsed:
+    records: np.ndarray | None = None
+    columns: list[np.ndarray] | None = None
+    if path.suffix.lower() == ".csv":
+        try:
+            header, texts, numbers, dates = _read_csv(path)
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): nothing sensible to return
+            raise SourceUnavailable(f"cannot read {path}: {exc}") from None
+        days, number_key, records = _text_days(dates), "line", np.array(texts, dtype=object)
+    else:
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+            raise SourceUnavailable(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        if not isinstance(frame.index, pd.RangeIndex):  # the date saved as the index
+            frame = frame.reset_index(names=frame.index.name or "")
+        header, numbers, number_key = [str(c) for c in frame.columns], list(range(1, len(frame) + 1)), "row"
+        date_at = _date_column(header)
+        days = _typed_days(frame.iloc[:, date_at]) if date_at is not None else np.full(len(frame), _NO_DAY)
+        columns = [frame.iloc[:, i].to_numpy() for i in range(frame.shape[1])]
+
+    readable = pd.Series(np.where(days == _NO_DAY, np.nan, days.astype(np.float64)))
+    fallback = pd.Timestamp(path.stat().st_mtime, unit="s").toordinal() - _EPOCH
+    part = readable.ffill().bfill().fillna(fallback).to_numpy().astype(np.int64)
+    order = np.lexsort((np.asarray(numbers, dtype=np.int64), days, part))
+    value_at: dict[str, int | None] = dict.fromkeys(VALUE_COLUMNS)
+    for i in reversed(range(len(header))):  # the first of two columns meaning the same wins
+        target = _VALUE_NAMES.get(_normal(header[i]))
+        if target is not None:
+            value_at[target] = i
+    return _Parsed(
+        header=header,
+        value_at=value_at,
+        part=part[order],
+        days=days[order],
+        numbers=np.asarray(numbers, dtype=np.int64)[order],
+        number_key=number_key,
+        records=None if records is None else records[order],
+        columns=None if columns is None else [c[order] for c in columns],
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A cell as payload text: strings as they are, typed values as str, missing as null."""
+    if value is None or isinstance(value, str):
+        return value
+    return None if isinstance(value, float) and np.isnan(value) else str(value)
+
+
+def _encode(text: str | None) -> str:
+    return "null" if text is None else _encode_string(text)
+
+
+def _payloads(file: str, parsed: _Parsed, numbers: list[int], rows: list[list[Any]]) -> list[str]:
+    """Compact JSON of each record with its provenance, assembled from pre-encoded keys: a backfill writes
+    one per row, and ``json.dumps`` of a dict each time costs more than splitting the row did."""
+    key = parsed.number_key
+    names = [n if n not in ("file", key) else f"_{n}" for n in parsed.header]
+    head = "{" + f'"file":{json.dumps(file)},"{key}":'
+    keys = [f",{json.dumps(n)}:" for n in names]
+    width = len(keys)
+    out = []
+    for number, row in zip(numbers, rows, strict=True):
+        cells = "".join(k + _encode(_text(v)) for k, v in zip(keys, row, strict=False))  # short rows: fewer
+        extra = "" if len(row) <= width else ',"_extra":' + json.dumps([_text(v) for v in row[width:]])
+        out.append(f"{head}{number}{cells}{extra}}}")
+    return out
+
+
+class FileSource(BarSource):
+    """Bars from ``<SYMBOL>.csv`` / ``.parquet`` files in ``directory``; ``symbols`` empty = every file."""
+
+    directory: str
+    symbols: list[str] = []
+    _cache: OrderedDict[tuple[str, int, int], _Parsed] = PrivateAttr(default_factory=OrderedDict)
+
+    @property
+    def name(self) -> str:
+        return "csv"
+
+    def universe(self) -> list[str]:
+        return [s.upper() for s in self.symbols] if self.symbols else sorted(self._files())
+
+    def _files(self) -> dict[str, Path]:
+        """Symbol -> file; the directory is listed on every call so new files are seen without a restart."""
+        root = Path(self.directory).expanduser()
+        if not root.is_dir():
+            raise SourceUnavailable(f"BACKBONE_SOURCE=csv:{self.directory}: directory {root} does not exist")
+        found: dict[str, Path] = {}
+        for entry in sorted(root.iterdir(), key=lambda e: e.name):
+            symbol = entry.stem.upper()
+            if entry.suffix.lower() not in SUFFIXES or not SYMBOL_PATTERN.match(symbol) or not entry.is_file():
+                continue
+            if symbol in found:
+                raise SourceUnavailable(
+                    f"BACKBONE_SOURCE=csv:{self.directory}: both {found[symbol].name} and {entry.name} "
+                    f"hold {symbol}; keep one"
+                )
+            found[symbol] = entry
+        return found
+
+    def _load(self, path: Path) -> _Parsed:
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        parsed = _parse(path)
+        self._cache[key] = parsed
+        while len(self._cache) > 1 and sum(p.part.size for p in self._cache.values()) > MAX_CACHED_ROWS:
+            self._cache.popitem(last=False)
+        return parsed
+
+    def fetch(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        files = self._files()
+        wanted = sorted({s.upper() for s in (self.universe() if symbols is None else symbols)})
+        missing = [s for s in wanted if s not in files]
+        if missing:
+            raise SourceUnavailable(
+                f"BACKBONE_SOURCE=csv:{self.directory}: no file for symbol {', '.join(missing)} "
+                f"(expected <SYMBOL>.csv or <SYMBOL>.parquet)"
+            )
+        bounds = [start.toordinal() - _EPOCH, end.toordinal() - _EPOCH + 1]
+        out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
+        days, part = [], []
+        for symbol in wanted:
+            parsed = self._load(files[symbol])
+            lo, hi = (int(i) for i in np.searchsorted(parsed.part, bounds))
+            if hi <= lo:
+                continue
+            rows = parsed.rows(lo, hi)
+            out["symbol"] += [symbol] * len(rows)
+            for column, at in parsed.value_at.items():
+                out[column] += [r[at] if at is not None and at < len(r) else None for r in rows]
+            out["payload"] += _payloads(files[symbol].name, parsed, parsed.numbers[lo:hi].tolist(), rows)
+            days.append(parsed.days[lo:hi])
+            part.append(parsed.part[lo:hi])
+        if not days:
+            return empty_raw()
+        day_numbers = np.concatenate(days)
+        stamps = np.where(day_numbers == _NO_DAY, np.datetime64("NaT"), day_numbers.astype("datetime64[D]"))
+        frame = {c: pd.Series(np.array(v, dtype=object), dtype=object) for c, v in out.items()}
+        frame["ts"] = pd.DatetimeIndex(stamps.astype("datetime64[us]"), tz="UTC")
+        frame["source"] = pd.Series(np.full(len(day_numbers), self.name, dtype=object), dtype=object)
+        dates = np.concatenate(part).astype("datetime64[D]").astype(object)
+        frame["partition_date"] = pd.Series(dates, dtype=object)
+        return pd.DataFrame({c: frame[c] for c in RAW_COLUMNS})

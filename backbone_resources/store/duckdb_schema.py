@@ -1,0 +1,183 @@
+"""What crosses into and out of the DuckDB store: the versioned migrations, the statements ``duckdb_store``
+runs, and the Arrow / pandas types of the frames that go in and come out.
+
+Tables mirror the institutional ones under a ``market_data`` schema. Every statement is a constant: values
+travel as ``$name`` parameters or as a registered Arrow table named ``incoming``.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+import pyarrow as pa
+
+from backbone_domain.bars import RAW_COLUMNS, VALUE_COLUMNS, WEEKLY_COLUMNS
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+# Re-runnable on their own (IF NOT EXISTS / OR REPLACE), so a half-recorded migration can be applied again.
+MIGRATIONS: Final = (
+    Migration(
+        1,
+        "daily, raw and rejected bars",
+        (
+            """CREATE TABLE IF NOT EXISTS market_data.daily_bars (
+                symbol VARCHAR NOT NULL,
+                ts TIMESTAMPTZ NOT NULL,
+                open DOUBLE NOT NULL,
+                high DOUBLE NOT NULL,
+                low DOUBLE NOT NULL,
+                close DOUBLE NOT NULL,
+                adj_close DOUBLE,
+                volume DOUBLE NOT NULL,
+                source VARCHAR NOT NULL,
+                ingested_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (symbol, ts))""",
+            """CREATE TABLE IF NOT EXISTS market_data.raw_bars (
+                partition_date DATE NOT NULL,
+                source VARCHAR NOT NULL,
+                symbol VARCHAR,
+                ts TIMESTAMPTZ,
+                open VARCHAR,
+                high VARCHAR,
+                low VARCHAR,
+                close VARCHAR,
+                adj_close VARCHAR,
+                volume VARCHAR,
+                payload VARCHAR,
+                landed_at TIMESTAMPTZ NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS market_data.rejected_bars (
+                partition_date DATE NOT NULL,
+                source VARCHAR NOT NULL,
+                symbol VARCHAR,
+                ts TIMESTAMPTZ,
+                payload JSON,
+                reasons VARCHAR[] NOT NULL,
+                rejected_at TIMESTAMPTZ NOT NULL)""",
+        ),
+    ),
+    Migration(
+        2,
+        "weekly bars view",
+        # Weeks are cut on the UTC clock whatever the reading session's TimeZone: make_timestamp(epoch_us(ts))
+        # is the naive UTC time, truncated without time-zone rules (~5x cheaper than timezone('UTC', ..)).
+        (
+            """CREATE OR REPLACE VIEW market_data.weekly_bars AS
+            SELECT symbol,
+                   make_timestamptz(epoch_us(date_trunc('week', make_timestamp(epoch_us(ts))))) AS week,
+                   arg_min(open, ts) AS open,
+                   max(high) AS high,
+                   min(low) AS low,
+                   arg_max(close, ts) AS close,
+                   sum(volume) AS volume,
+                   count(*) AS bars
+            FROM market_data.daily_bars
+            GROUP BY symbol, week""",
+        ),
+    ),
+)
+
+CREATE_MIGRATIONS_TABLE: Final = (
+    "CREATE SCHEMA IF NOT EXISTS market_data",
+    """CREATE TABLE IF NOT EXISTS market_data.schema_migrations (
+        version INTEGER PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)""",
+)
+HAS_MIGRATIONS_TABLE: Final = """SELECT count(*) FROM duckdb_tables()
+    WHERE schema_name = 'market_data' AND table_name = 'schema_migrations'"""
+APPLIED_VERSIONS: Final = "SELECT version FROM market_data.schema_migrations"
+RECORD_MIGRATION: Final = "INSERT INTO market_data.schema_migrations (version, name) VALUES ($version, $name)"
+
+# `incoming` holds each key once (ON CONFLICT cannot touch a row twice in one statement); an older
+# ingested_at never overwrites a newer one. DuckDB reports the rows inserted or updated.
+UPSERT_BARS: Final = """INSERT INTO market_data.daily_bars
+    SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
+    FROM incoming
+    ON CONFLICT (symbol, ts) DO UPDATE SET
+        open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+        adj_close = excluded.adj_close, volume = excluded.volume, source = excluded.source,
+        ingested_at = excluded.ingested_at
+    WHERE daily_bars.ingested_at <= excluded.ingested_at"""
+
+DELETE_REJECTED: Final = "DELETE FROM market_data.rejected_bars WHERE partition_date BETWEEN $start AND $end"
+# A payload that is not JSON is kept as a JSON string rather than refused.
+INSERT_REJECTED: Final = """INSERT INTO market_data.rejected_bars
+    SELECT partition_date, source, symbol, ts,
+           CASE WHEN json_valid(payload) THEN payload::JSON ELSE to_json(payload) END,
+           reasons, coalesce(rejected_at, current_timestamp)
+    FROM incoming"""
+
+DELETE_RAW: Final = "DELETE FROM market_data.raw_bars WHERE partition_date BETWEEN $start AND $end"
+# A value column arrives as text or as DOUBLE; DuckDB renders a DOUBLE exactly as Python's repr() would
+# (shortest round-trip digits, "5.0", "1e-05", "1e+16"), NaN having become NULL on the way in.
+INSERT_RAW: Final = """INSERT INTO market_data.raw_bars
+    SELECT partition_date, source, symbol, ts,
+           open::VARCHAR, high::VARCHAR, low::VARCHAR, close::VARCHAR, adj_close::VARCHAR, volume::VARCHAR,
+           payload, current_timestamp
+    FROM incoming"""
+READ_RAW: Final = """SELECT symbol, ts, open, high, low, close, adj_close, volume, source, partition_date,
+        payload
+    FROM market_data.raw_bars
+    WHERE partition_date BETWEEN $start AND $end
+    ORDER BY partition_date, symbol, ts NULLS FIRST, rowid"""
+
+# $stop is the midnight after the last day; $symbols is NULL for every symbol.
+READ_BARS: Final = """SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
+    FROM market_data.daily_bars
+    WHERE ts >= $start AND ts < $stop
+      AND ($symbols::VARCHAR[] IS NULL OR list_contains($symbols::VARCHAR[], symbol))
+    ORDER BY symbol, ts"""
+READ_WEEKLY: Final = """SELECT symbol, week, open, high, low, close, volume, bars
+    FROM market_data.weekly_bars
+    WHERE week >= $start AND week < $stop
+      AND ($symbols::VARCHAR[] IS NULL OR list_contains($symbols::VARCHAR[], symbol))
+    ORDER BY symbol, week"""
+
+LATEST_BARS: Final = "SELECT symbol, max(ts) FROM market_data.daily_bars GROUP BY symbol ORDER BY symbol"
+QUALITY_COUNTS: Final = """SELECT
+    (SELECT count(*) FROM market_data.daily_bars),
+    (SELECT count(*) - count(DISTINCT (symbol, ts)) FROM market_data.daily_bars),
+    (SELECT count(*) FROM market_data.daily_bars
+        WHERE low > least(open, close) OR high < greatest(open, close) OR least(open, high, low, close) <= 0),
+    (SELECT count(*) FROM market_data.rejected_bars)"""
+RANGE_COUNTS: Final = """SELECT
+    (SELECT count(*) FROM market_data.daily_bars WHERE ts >= $start_ts AND ts < $stop),
+    (SELECT count(*) FROM market_data.rejected_bars WHERE partition_date BETWEEN $start AND $end)"""
+
+_UTC_TS = pa.timestamp("us", tz="UTC")
+# The registered `incoming` table of each write (pandas -> Arrow with these types; raw value columns may
+# be DOUBLE instead of text, see INSERT_RAW).
+BARS_IN: Final = pa.schema(
+    [("symbol", pa.string()), ("ts", _UTC_TS)]
+    + [(c, pa.float64()) for c in VALUE_COLUMNS]
+    + [("source", pa.string()), ("ingested_at", _UTC_TS)]
+)
+RAW_IN: Final = pa.schema(
+    [("symbol", pa.string()), ("ts", _UTC_TS)]
+    + [(c, pa.string()) for c in VALUE_COLUMNS]
+    + [("source", pa.string()), ("partition_date", pa.date32()), ("payload", pa.string())]
+)
+REJECTED_IN: Final = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("ts", _UTC_TS),
+        ("partition_date", pa.date32()),
+        ("source", pa.string()),
+        ("payload", pa.string()),
+        ("reasons", pa.list_(pa.string())),
+        ("rejected_at", _UTC_TS),
+    ]
+)
+# The dtypes of the frames read back (bars: BAR_DTYPES).
+RAW_OUT: Final = {c: "object" for c in RAW_COLUMNS} | {"ts": "datetime64[us, UTC]"}
+WEEKLY_OUT: Final = {c: "float64" for c in WEEKLY_COLUMNS} | {
+    "symbol": "object",
+    "week": "datetime64[us, UTC]",
+    "bars": "int64",
+}

@@ -1,0 +1,302 @@
+"""The bootstrap time-series store: one DuckDB file, shared by parallel Dagster steps, the UI and the CLI.
+
+A DuckDB file is held by one read-write process at a time, and while it is, no other process can open it at
+all. So no connection outlives a call: each public method opens the file, does its work in one transaction and
+closes it; an open that meets another process's lock is retried with jittered exponential backoff until
+``lock_timeout_s``, then fails with StoreUnavailable naming the file and the holder. Reads open the file
+read-only, so readers in different processes do not wait for one another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import Field, PrivateAttr
+from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_random_exponential
+
+from backbone_domain.bars import BAR_DTYPES, KEY, RAW_COLUMNS, VALUE_COLUMNS, utc_midnight
+from backbone_resources.store import duckdb_schema as sql
+from backbone_resources.store.base import BarStore, QualityCounts, StoreUnavailable, WriteCounts
+
+_HOLDER = re.compile(r"Conflicting lock is held in (.*?\(PID \d+\))")
+# Two store instances of one process migrating at once would conflict on the catalog; processes serialize on
+# the file lock instead.
+_MIGRATING = threading.Lock()
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    """DuckDB refusing the open because the file is held: by another process (its file lock), or in this
+    process by a connection opened in the other mode (read-only vs read-write). Nothing else is retried."""
+    if isinstance(exc, duckdb.IOException):
+        return "Could not set lock on file" in str(exc)
+    if isinstance(exc, duckdb.ConnectionException):
+        return "different configuration than existing connections" in str(exc)
+    return False
+
+
+class DuckDBBarStore(BarStore):
+    """Bars in a DuckDB file under BACKBONE_HOME, shared safely between processes (see the module doc)."""
+
+    path: str = Field(description="the DuckDB file, e.g. <BACKBONE_HOME>/backbone.duckdb")
+    lock_timeout_s: float = Field(
+        120.0, gt=0, description="how long a call waits for another process to release the file"
+    )
+
+    _migrated: bool = PrivateAttr(default=False)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": "duckdb",
+            "endpoint": self.path,
+            "duckdb_version": duckdb.__version__,
+            "timescaledb": False,
+            "hypertable": False,
+            "compression": False,
+            "continuous_aggregate": False,
+            "weekly_bars": "view",
+        }
+
+    def ping(self) -> None:
+        with self._transaction(read_only=True) as con:
+            con.execute("SELECT 1")
+
+    def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
+        frame, schema = _raw_for_arrow(raw)
+        incoming = _arrow(frame, schema)
+        _check_partitions(incoming, start, end, "raw")
+        with self._transaction() as con:
+            con.execute(sql.DELETE_RAW, {"start": start, "end": end})
+            con.register("incoming", incoming)
+            con.execute(sql.INSERT_RAW)
+        return incoming.num_rows
+
+    def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            frame = con.execute(sql.READ_RAW, {"start": start, "end": end}).df()
+        frame["partition_date"] = frame["partition_date"].dt.date
+        return _typed(frame, sql.RAW_OUT)
+
+    def write_validated(
+        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
+    ) -> WriteCounts:
+        if accepted.duplicated(list(KEY)).any():  # the newest delivery per key; ties go to the last row
+            accepted = accepted.sort_values("ingested_at", kind="stable").drop_duplicates(list(KEY), keep="last")
+        bars = _arrow(accepted, sql.BARS_IN)
+        refused = _arrow(_rejected_for_arrow(rejected), sql.REJECTED_IN)
+        _check_partitions(refused, start, end, "rejected")
+        with self._transaction() as con:
+            con.register("incoming", bars)
+            (written,) = con.execute(sql.UPSERT_BARS).fetchone()
+            con.unregister("incoming")
+            con.execute(sql.DELETE_REJECTED, {"start": start, "end": end})
+            con.register("incoming", refused)
+            con.execute(sql.INSERT_REJECTED)
+        return WriteCounts(bars=int(written), rejected=refused.num_rows)
+
+    def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
+        """Nothing to do: ``weekly_bars`` is a plain view over ``daily_bars``."""
+
+    def read_bars(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            frame = con.execute(sql.READ_BARS, _span(start, end, symbols)).df()
+        return _typed(frame, BAR_DTYPES)
+
+    def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            frame = con.execute(sql.READ_WEEKLY, _span(start, end, symbols)).df()
+        return _typed(frame, sql.WEEKLY_OUT)
+
+    def latest_bar_dates(self) -> dict[str, dt.date]:
+        with self._transaction(read_only=True) as con:
+            rows = con.execute(sql.LATEST_BARS).fetchall()
+        return {symbol: ts.astimezone(dt.UTC).date() for symbol, ts in rows}
+
+    def quality_counts(self) -> QualityCounts:
+        with self._transaction(read_only=True) as con:
+            bars, duplicates, violations, rejected = con.execute(sql.QUALITY_COUNTS).fetchone()
+        return QualityCounts(bars, duplicates, violations, rejected)
+
+    def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
+        span = {"start": start, "end": end, "start_ts": _midnight(start), "stop": _midnight(end, 1)}
+        with self._transaction(read_only=True) as con:
+            bars, rejected = con.execute(sql.RANGE_COUNTS, span).fetchone()
+        return WriteCounts(bars=bars, rejected=rejected)
+
+    # -- connections -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh connection in one transaction, committed on success, always closed (releasing the file)."""
+        self._migrate()
+        with self._open(read_only=read_only) as con:
+            con.begin()
+            yield con
+            con.commit()
+
+    @contextmanager
+    def _open(self, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_conflict),
+            wait=wait_random_exponential(multiplier=0.02, max=0.5),
+            stop=stop_before_delay(self.lock_timeout_s),
+            reraise=True,
+        )
+        try:
+            if not read_only:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            con = retrying(duckdb.connect, self.path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreUnavailable(self._unavailable(exc)) from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the directory of DuckDB file {self.path}: {exc}") from exc
+        try:
+            # date_trunc and the TIMESTAMPTZ -> pandas conversion follow the session TimeZone.
+            con.execute("SET TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
+
+    def _unavailable(self, exc: duckdb.Error) -> str:
+        if not _is_lock_conflict(exc):
+            return f"cannot open DuckDB file {self.path} (check BACKBONE_HOME): {exc}"
+        holder = _HOLDER.search(str(exc))
+        by = holder.group(1) if holder else "another connection"
+        return (
+            f"DuckDB file {self.path} stayed locked by {by} for the whole lock_timeout_s="
+            f"{self.lock_timeout_s:g}s; close that process or raise lock_timeout_s"
+        )
+
+    def _migrate(self) -> None:
+        """Apply pending migrations once per instance. A quick read-only look first, so that processes that
+        only read never take the write lock once the file is up to date."""
+        if self._migrated:
+            return
+        if Path(self.path).exists():
+            with self._open(read_only=True) as con:
+                self._migrated = not _pending(con)
+        if not self._migrated:
+            with _MIGRATING, self._open(read_only=False) as con:
+                con.begin()
+                for statement in sql.CREATE_MIGRATIONS_TABLE:
+                    con.execute(statement)
+                for migration in _pending(con):
+                    for statement in migration.statements:
+                        con.execute(statement)
+                    con.execute(sql.RECORD_MIGRATION, {"version": migration.version, "name": migration.name})
+                con.commit()
+            self._migrated = True
+
+
+def _pending(con: duckdb.DuckDBPyConnection) -> list[sql.Migration]:
+    applied: set[int] = set()
+    if con.execute(sql.HAS_MIGRATIONS_TABLE).fetchone()[0]:
+        applied = {version for (version,) in con.execute(sql.APPLIED_VERSIONS).fetchall()}
+    return [m for m in sql.MIGRATIONS if m.version not in applied]
+
+
+# -- frames in and out -----------------------------------------------------------------------------------
+
+
+def _midnight(day: dt.date, plus_days: int = 0) -> dt.datetime:
+    return utc_midnight(day + dt.timedelta(days=plus_days)).to_pydatetime()
+
+
+def _span(start: dt.date, end: dt.date, symbols: Sequence[str] | None) -> dict[str, Any]:
+    return {
+        "start": _midnight(start),
+        "stop": _midnight(end, 1),
+        "symbols": None if symbols is None else list(symbols),
+    }
+
+
+def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pandas(frame.loc[:, schema.names], schema=schema, preserve_index=False)
+
+
+def _typed(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
+    """The documented dtypes; text columns as object with None (not NaN) for NULL."""
+    frame = frame.loc[:, list(dtypes)]
+    for column, dtype in dtypes.items():
+        values = frame[column]
+        if dtype == "object":
+            frame[column] = values.astype(object).where(values.notna(), None)
+        else:
+            frame[column] = values.astype(dtype)
+    return frame
+
+
+def _check_partitions(table: pa.Table, start: dt.date, end: dt.date, what: str) -> None:
+    """Refuse rows outside [start, end]: replacing those partitions would leave them behind or lose them."""
+    days = table.column("partition_date").unique().to_pylist()
+    outside = sorted({d for d in days if d is None or not start <= d <= end}, key=str)
+    if outside:
+        raise ValueError(f"{what} rows with partition_date {outside[:5]} fall outside [{start}, {end}]")
+
+
+def _raw_for_arrow(raw: pd.DataFrame) -> tuple[pd.DataFrame, pa.Schema]:
+    """Float columns go in as DOUBLE, for INSERT_RAW to render in SQL (DuckDB's cast is Python's repr, and
+    vectorized); any other column is turned into text here."""
+    frame, schema = raw.loc[:, list(RAW_COLUMNS)].copy(), sql.RAW_IN
+    for column in VALUE_COLUMNS:
+        if pd.api.types.is_float_dtype(frame[column].dtype):
+            schema = schema.set(schema.get_field_index(column), pa.field(column, pa.float64()))
+        else:
+            frame[column] = _objects(frame, [_text(v) for v in frame[column].tolist()])
+    return _with_partition_and_payload(frame), schema
+
+
+def _text(value: object) -> str | None:
+    """A raw value as text: numbers by repr (the shortest text that reads back to the same float)."""
+    if isinstance(value, str):
+        return value
+    if _missing(value):
+        return None
+    if isinstance(value, float | np.floating):  # repr(np.float64(x)) would read "np.float64(x)"
+        return None if math.isnan(value) else repr(float(value))
+    return str(value)
+
+
+def _payload(payload: object) -> str | None:
+    """The payload as text: strings untouched, records as JSON."""
+    if _missing(payload):
+        return None
+    return payload if isinstance(payload, str) else json.dumps(payload, default=str)
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def _rejected_for_arrow(rejected: pd.DataFrame) -> pd.DataFrame:
+    frame = rejected.copy()
+    frame["reasons"] = _objects(frame, [_reasons(r) for r in frame["reasons"]])
+    return _with_partition_and_payload(frame)
+
+
+def _reasons(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [] if _missing(value) else [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+def _with_partition_and_payload(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["partition_date"] = _objects(frame, pd.to_datetime(frame["partition_date"]).dt.date)
+    frame["payload"] = _objects(frame, [_payload(p) for p in frame["payload"]])
+    return frame
+
+
+def _objects(frame: pd.DataFrame, values: Iterable[object]) -> pd.Series:
+    """A column of Python objects, kept as such even when empty or all-None (pandas would infer float)."""
+    return pd.Series(list(values), index=frame.index, dtype=object)

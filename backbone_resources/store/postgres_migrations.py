@@ -1,0 +1,259 @@
+"""Versioned, re-runnable migrations of the PostgreSQL / TimescaleDB bar store.
+
+Python rather than ``.sql`` files because every statement names the configurable schema (composed with
+``psycopg.sql``, never string formatting) and some steps exist only with or only without TimescaleDB.
+
+Each migration runs in its own transaction under ``pg_advisory_xact_lock`` keyed on the schema, re-checks
+``<schema>.schema_migrations`` under the lock and records itself there: Dagster step processes starting at
+once apply each migration exactly once, and a second run changes nothing.
+
+A database that gains TimescaleDB later: the ``timescale`` migrations were skipped (not recorded) while the
+extension was missing, so the next start applies them. ``daily_bars`` becomes a hypertable
+(``migrate_data`` moves the rows into chunks under an exclusive lock for as long as the copy takes: do it in a
+quiet window), the plain ``weekly_bars`` view is replaced by the continuous aggregate, and ``migrate``
+refreshes that over the stored history. A database that loses the extension is not supported (restore it
+into a TimescaleDB server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+
+# Daily data is ~250 rows a symbol a year: a year per chunk keeps a few thousand symbols at tens of MB a
+# chunk, well under the "chunk fits in a quarter of memory" guidance, with one chunk to touch per year of
+# backfill (365 days, not '1 year', which TimescaleDB turns into 360 days).
+CHUNK_INTERVAL = "365 days"
+# Bars older than a quarter are rarely rewritten; upserts into compressed chunks still work (2.11+).
+COMPRESS_AFTER = "90 days"
+
+Applies = Literal["always", "timescale", "plain"]
+
+
+@dataclass(frozen=True)
+class Names:
+    """Identifiers of one store's objects, for composition into statements."""
+
+    schema: str
+
+    def table(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, name)
+
+    def regclass(self, name: str) -> str:
+        """The quoted qualified name, passed as a parameter to TimescaleDB functions taking a regclass."""
+        return sql.Identifier(self.schema, name).as_string()
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    applies: Applies
+    apply: Callable[[psycopg.Connection, Names], None]
+
+
+def _base_tables(conn: psycopg.Connection, n: Names) -> None:
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {daily} (
+                symbol text NOT NULL, ts timestamptz NOT NULL,
+                open double precision NOT NULL, high double precision NOT NULL,
+                low double precision NOT NULL, close double precision NOT NULL,
+                adj_close double precision, volume double precision NOT NULL,
+                source text NOT NULL, ingested_at timestamptz NOT NULL,
+                PRIMARY KEY (symbol, ts))"""
+        ).format(daily=n.table("daily_bars"))
+    )
+    # Raw values stay text: exactly what the source said, so a bad value can be shown as it came in;
+    # id keeps the landing order for reads.
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {raw} (
+                id bigint GENERATED ALWAYS AS IDENTITY,
+                partition_date date NOT NULL, source text NOT NULL, symbol text, ts timestamptz,
+                open text, high text, low text, close text, adj_close text, volume text,
+                payload text, landed_at timestamptz NOT NULL DEFAULT now())"""
+        ).format(raw=n.table("raw_bars"))
+    )
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {rejected} (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                partition_date date NOT NULL, source text NOT NULL, symbol text, ts timestamptz,
+                payload jsonb, reasons text[] NOT NULL, rejected_at timestamptz NOT NULL DEFAULT now())"""
+        ).format(rejected=n.table("rejected_bars"))
+    )
+    for table in ("raw_bars", "rejected_bars"):
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} (partition_date)").format(
+                index=sql.Identifier(f"{table}_partition_date_idx"), table=n.table(table)
+            )
+        )
+
+
+def _hypertable(conn: psycopg.Connection, n: Names) -> None:
+    daily = n.regclass("daily_bars")
+    conn.execute(
+        "SELECT create_hypertable(%s::regclass, by_range('ts', %s::interval),"
+        " if_not_exists => TRUE, migrate_data => TRUE)",
+        (daily, CHUNK_INTERVAL),
+    )
+    # segmentby symbol: reads are per symbol and time range, so a compressed batch holds one symbol's run.
+    conn.execute(
+        sql.SQL(
+            "ALTER TABLE {daily} SET (timescaledb.compress,"
+            " timescaledb.compress_segmentby = 'symbol', timescaledb.compress_orderby = 'ts DESC')"
+        ).format(daily=n.table("daily_bars"))
+    )
+    conn.execute(
+        "SELECT add_compression_policy(%s::regclass, compress_after => %s::interval, if_not_exists => TRUE)",
+        (daily, COMPRESS_AFTER),
+    )
+
+
+def _weekly_view(conn: psycopg.Connection, n: Names) -> None:
+    # date_trunc('week') starts weeks on Monday (ISO), like time_bucket('1 week'); UTC regardless of session.
+    conn.execute(
+        sql.SQL(
+            """CREATE OR REPLACE VIEW {weekly} AS
+            SELECT symbol,
+                   date_trunc('week', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS week,
+                   (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high, min(low) AS low,
+                   (array_agg(close ORDER BY ts DESC))[1] AS close,
+                   sum(volume) AS volume, count(*) AS bars
+            FROM {daily} GROUP BY 1, 2"""
+        ).format(weekly=n.table("weekly_bars"), daily=n.table("daily_bars"))
+    )
+
+
+def _weekly_cagg(conn: psycopg.Connection, n: Names) -> None:
+    is_cagg = conn.execute(
+        "SELECT 1 FROM timescaledb_information.continuous_aggregates"
+        " WHERE view_schema = %s AND view_name = 'weekly_bars'",
+        (n.schema,),
+    ).fetchone()
+    if is_cagg:
+        return
+    conn.execute(sql.SQL("DROP VIEW IF EXISTS {weekly}").format(weekly=n.table("weekly_bars")))
+    # materialized_only: reads see what refresh_weekly (or the policy) materialized, on every version.
+    conn.execute(
+        sql.SQL(
+            """CREATE MATERIALIZED VIEW {weekly}
+            WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS
+            SELECT symbol, time_bucket(INTERVAL '1 week', ts) AS week,
+                   first(open, ts) AS open, max(high) AS high, min(low) AS low, last(close, ts) AS close,
+                   sum(volume) AS volume, count(*) AS bars
+            FROM {daily} GROUP BY symbol, week
+            WITH NO DATA"""
+        ).format(weekly=n.table("weekly_bars"), daily=n.table("daily_bars"))
+    )
+    # A safety net for late corrections; writers call refresh_weekly for the weeks they touched.
+    conn.execute(
+        "SELECT add_continuous_aggregate_policy(%s::regclass, start_offset => INTERVAL '8 weeks',"
+        " end_offset => NULL, schedule_interval => INTERVAL '1 day', if_not_exists => TRUE)",
+        (n.regclass("weekly_bars"),),
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "base_tables", "always", _base_tables),
+    Migration(2, "daily_bars_hypertable_compression", "timescale", _hypertable),
+    Migration(3, "weekly_bars_view", "plain", _weekly_view),
+    Migration(4, "weekly_bars_continuous_aggregate", "timescale", _weekly_cagg),
+)
+
+
+def enable_timescale(conn: psycopg.Connection) -> tuple[str | None, str]:
+    """The TimescaleDB version (created here when the server offers the extension), or None and why not."""
+    offered = conn.execute(
+        "SELECT installed_version FROM pg_available_extensions WHERE name = 'timescaledb'"
+    ).fetchone()
+    problem = "the server does not offer the timescaledb extension"
+    if offered is not None and offered[0] is None:
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        except psycopg.Error as exc:  # e.g. not in shared_preload_libraries, or no privilege
+            problem = f"CREATE EXTENSION timescaledb failed: {' '.join(str(exc).split())}"
+    installed = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+    return (installed[0] if installed else None), problem
+
+
+def timescale_features(cur: psycopg.Cursor[Any], schema: str, timescale: bool) -> dict[str, bool]:
+    """Which TimescaleDB features the schema's objects use, read from the catalog (not assumed)."""
+    features = {"hypertable": False, "compression": False, "continuous_aggregate": False}
+    if not timescale:
+        return features
+    row = cur.execute(
+        "SELECT compression_enabled FROM timescaledb_information.hypertables"
+        " WHERE hypertable_schema = %s AND hypertable_name = 'daily_bars'",
+        (schema,),
+    ).fetchone()
+    features["hypertable"], features["compression"] = row is not None, bool(row and row[0])
+    cagg = cur.execute(
+        "SELECT 1 FROM timescaledb_information.continuous_aggregates"
+        " WHERE view_schema = %s AND view_name = 'weekly_bars'",
+        (schema,),
+    ).fetchone()
+    features["continuous_aggregate"] = cagg is not None
+    return features
+
+
+def _lock(conn: psycopg.Connection, schema: str) -> None:
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"backbone.store.migrations:{schema}",))
+
+
+def _applied(conn: psycopg.Connection, n: Names) -> set[int]:
+    exists = conn.execute("SELECT to_regclass(%s)", (n.regclass("schema_migrations"),)).fetchone()
+    if not exists or exists[0] is None:
+        return set()
+    rows = conn.execute(sql.SQL("SELECT version FROM {t}").format(t=n.table("schema_migrations")))
+    return {version for (version,) in rows}
+
+
+def pending(timescale: bool, applied: set[int]) -> list[Migration]:
+    """Migrations this server should have and has not recorded, in order."""
+    wanted = {"always", "timescale" if timescale else "plain"}
+    return [m for m in MIGRATIONS if m.applies in wanted and m.version not in applied]
+
+
+def migrate(conn: psycopg.Connection, schema: str, timescale: bool) -> list[str]:
+    """Apply what is pending on an autocommit connection; returns the names applied (empty on a re-run)."""
+    n = Names(schema)
+    if not pending(timescale, _applied(conn, n)):
+        return []
+    with conn.transaction():
+        _lock(conn, schema)
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {s}").format(s=sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {t} (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            ).format(t=n.table("schema_migrations"))
+        )
+    done: list[str] = []
+    for migration in pending(timescale, set()):
+        with conn.transaction():
+            _lock(conn, schema)
+            if migration.version in _applied(conn, n):
+                continue
+            migration.apply(conn, n)
+            conn.execute(
+                sql.SQL("INSERT INTO {t} (version, name) VALUES (%s, %s)").format(t=n.table("schema_migrations")),
+                (migration.version, migration.name),
+            )
+        done.append(migration.name)
+    if "weekly_bars_continuous_aggregate" in done:
+        _backfill_weekly(conn, n)
+    return done
+
+
+def _backfill_weekly(conn: psycopg.Connection, n: Names) -> None:
+    """Materialize history when the aggregate replaced the view over existing bars (outside a transaction)."""
+    has_rows = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {d})").format(d=n.table("daily_bars")))
+    row = has_rows.fetchone()
+    if row and row[0]:
+        conn.execute("CALL refresh_continuous_aggregate(%s::regclass, NULL, NULL)", (n.regclass("weekly_bars"),))

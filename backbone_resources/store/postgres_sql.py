@@ -1,0 +1,106 @@
+"""The statements of the PostgreSQL bar store, composed from identifiers with ``psycopg.sql``.
+
+Identifiers (the configurable schema, a staging table's name) are composed here; every value travels as a
+``%s`` parameter. Timestamps are selected as epoch microseconds (``postgres_copy.epoch_us``) so reads do not
+depend on the session's DateStyle or TimeZone.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from backbone_domain.bars import BAR_COLUMNS, KEY
+from backbone_resources.store.postgres_copy import REJECTED_COPY_COLUMNS, epoch_us
+
+
+class Statements:
+    """Statements over one schema's tables."""
+
+    def __init__(self, schema: str) -> None:
+        self.daily = sql.Identifier(schema, "daily_bars")
+        self.raw = sql.Identifier(schema, "raw_bars")
+        self.rejected = sql.Identifier(schema, "rejected_bars")
+        self.weekly = sql.Identifier(schema, "weekly_bars")
+
+    @staticmethod
+    def delete_partitions(table: sql.Identifier) -> sql.Composed:
+        return sql.SQL("DELETE FROM {} WHERE partition_date BETWEEN %s AND %s").format(table)
+
+    def any_stored(self) -> sql.Composed:
+        """Whether a stored bar falls in the box (symbols x [first ts, last ts]); walks the primary key."""
+        return sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE symbol = ANY(%s) AND ts BETWEEN %s AND %s)").format(
+            self.daily
+        )
+
+    def create_stage(self, stage: sql.Identifier) -> sql.Composed:
+        return sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, self.daily)
+
+    def upsert_from(self, stage: sql.Identifier) -> sql.Composed:
+        """One set-based upsert; an older delivery (``ingested_at``) never overwrites a newer one."""
+        columns = sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS))
+        updates = sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in BAR_COLUMNS if c not in KEY
+        )
+        return sql.SQL(
+            "INSERT INTO {daily} AS d ({columns}) SELECT {columns} FROM {stage}"
+            " ON CONFLICT (symbol, ts) DO UPDATE SET {updates} WHERE d.ingested_at <= EXCLUDED.ingested_at"
+        ).format(daily=self.daily, columns=columns, stage=stage, updates=updates)
+
+    def copy_rejected(self) -> sql.Composed:
+        columns = sql.SQL(", ").join(map(sql.Identifier, REJECTED_COPY_COLUMNS))
+        return sql.SQL("COPY {} ({}) FROM STDIN").format(self.rejected, columns)
+
+    def read_raw(self) -> sql.Composed:
+        # to_char: a date's text form follows DateStyle otherwise. id keeps the landing order.
+        return sql.SQL(
+            "SELECT symbol, {ts}, open, high, low, close, adj_close, volume, source,"
+            " to_char(partition_date, 'YYYY-MM-DD'), payload FROM {raw}"
+            " WHERE partition_date BETWEEN %s AND %s ORDER BY partition_date, symbol, ts NULLS FIRST, id"
+        ).format(ts=epoch_us("ts"), raw=self.raw)
+
+    def read_bars(self, with_symbols: bool) -> sql.Composed:
+        return sql.SQL(
+            "SELECT symbol, {ts}, open, high, low, close, adj_close, volume, source, {ingested} FROM {daily}"
+            " WHERE ts >= %s AND ts < %s{only} ORDER BY symbol, ts"
+        ).format(
+            ts=epoch_us("ts"),
+            ingested=epoch_us("ingested_at"),
+            daily=self.daily,
+            only=_only_symbols(with_symbols),
+        )
+
+    def read_weekly(self, with_symbols: bool) -> sql.Composed:
+        return sql.SQL(
+            "SELECT symbol, {week}, open, high, low, close, volume, bars FROM {weekly}"
+            " WHERE week >= %s AND week < %s{only} ORDER BY symbol, week"
+        ).format(week=epoch_us("week"), weekly=self.weekly, only=_only_symbols(with_symbols))
+
+    def latest_dates(self) -> sql.Composed:
+        # DISTINCT ON walks the (symbol, ts) key backwards per symbol (TimescaleDB makes it a SkipScan).
+        return sql.SQL(
+            "SELECT DISTINCT ON (symbol) symbol, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM {}"
+            " ORDER BY symbol, ts DESC"
+        ).format(self.daily)
+
+    def quality_counts(self) -> sql.Composed:
+        """bars, OHLC violations, duplicate keys, rejected rows (the primary key keeps duplicates at 0; the
+        check proves it rather than assumes it)."""
+        return sql.SQL(
+            """SELECT b.bars, b.violations,
+                (SELECT count(*) FROM (SELECT 1 FROM {daily} GROUP BY symbol, ts HAVING count(*) > 1) k),
+                (SELECT count(*) FROM {rejected})
+            FROM (SELECT count(*) AS bars, count(*) FILTER (
+                    WHERE low > least(open, close) OR high < greatest(open, close)
+                       OR least(open, high, low, close) <= 0) AS violations
+                  FROM {daily}) b"""
+        ).format(daily=self.daily, rejected=self.rejected)
+
+    def range_counts(self) -> sql.Composed:
+        return sql.SQL(
+            "SELECT (SELECT count(*) FROM {daily} WHERE ts >= %s AND ts < %s),"
+            " (SELECT count(*) FROM {rejected} WHERE partition_date BETWEEN %s AND %s)"
+        ).format(daily=self.daily, rejected=self.rejected)
+
+
+def _only_symbols(with_symbols: bool) -> sql.Composable:
+    return sql.SQL(" AND symbol = ANY(%s)") if with_symbols else sql.SQL("")

@@ -1,0 +1,306 @@
+"""The institutional bar store: PostgreSQL, using TimescaleDB when the server has the extension.
+
+With TimescaleDB ``daily_bars`` is a compressed hypertable and ``weekly_bars`` a continuous aggregate; on
+plain PostgreSQL the same tables and an ordinary ``weekly_bars`` view, so the store also runs where the
+extension cannot be installed (``describe()`` says which). Migrations (``postgres_migrations``) run on
+first use; bulk data moves through COPY (``postgres_copy``). Pool connections are in autocommit: writes open
+explicit transactions, and ``refresh_continuous_aggregate`` (which refuses to run inside one) works on any
+of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster import InitResourceContext
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+from pydantic import Field, PrivateAttr
+
+from backbone_domain.bars import KEY, RAW_COLUMNS, WEEKLY_COLUMNS, utc_midnight
+from backbone_resources.settings import redact_url
+from backbone_resources.store import postgres_copy as pgcopy
+from backbone_resources.store.base import BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
+from backbone_resources.store.postgres_sql import Statements
+
+log = logging.getLogger(__name__)
+
+_RAW_DTYPES = dict.fromkeys(RAW_COLUMNS, "object") | {"ts": "datetime64[us, UTC]"}
+_WEEKLY_DTYPES = dict.fromkeys(WEEKLY_COLUMNS, "float64") | {
+    "symbol": "object",
+    "week": "datetime64[us, UTC]",
+    "bars": "int64",
+}
+
+
+@dataclass(frozen=True)
+class _Server:
+    version: str
+    timescaledb_version: str | None
+
+
+class PostgresBarStore(BarStore):
+    """Bars in PostgreSQL/TimescaleDB at BACKBONE_TIMESCALE_URL (see the module docstring)."""
+
+    url: str = Field(description="BACKBONE_TIMESCALE_URL, e.g. postgresql://user:password@host:5432/db")
+    require_timescale: bool = Field(False, description="BACKBONE_REQUIRE_TIMESCALE: fail without it")
+    pool_size: int = Field(4, ge=1, le=64, description="BACKBONE_PG_POOL_SIZE: connections at most")
+    schema_name: str = Field("market_data", description="schema holding the store's tables")
+    connect_timeout_s: float = Field(10, gt=0, description="how long to wait for the server")
+    prepared_statements: bool = Field(
+        True,
+        description="psycopg's automatic prepared statements; turn off behind a pooler that shares one "
+        "server session among clients (PgBouncer transaction mode)",
+    )
+
+    _pool: ConnectionPool | None = PrivateAttr(default=None)
+    _server: _Server | None = PrivateAttr(default=None)
+    _guard: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._connect()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._guard:
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = None
+
+    def _unavailable(self, cause: object) -> StoreUnavailable:
+        """The short cause (one line, no traceback), naming the setting; the password never appears."""
+        text = " ".join(str(cause).split()) or type(cause).__name__
+        password = urlsplit(self.url).password
+        if password:
+            text = text.replace(password, "***")
+        return StoreUnavailable(f"cannot use the bar store at {redact_url(self.url)} (BACKBONE_TIMESCALE_URL): {text}")
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": max(2, round(self.connect_timeout_s)),
+        }
+        if not self.prepared_statements:
+            kwargs["prepare_threshold"] = None
+        return kwargs
+
+    def _connect(self) -> ConnectionPool:
+        """The pool, created on first use after checking the server and applying migrations."""
+        with self._guard:
+            if self._pool is not None:
+                return self._pool
+            if not self.url:
+                raise StoreUnavailable("BACKBONE_TIMESCALE_URL is empty: set it to postgresql://user:password@host/db")
+            try:
+                with psycopg.connect(self.url, **self._connect_kwargs()) as conn:
+                    self._server = self._prepare(conn)
+            except psycopg.Error as exc:
+                raise self._unavailable(exc) from None
+            pool = ConnectionPool(
+                self.url,
+                kwargs=self._connect_kwargs(),
+                min_size=1,
+                max_size=self.pool_size,
+                open=False,
+                timeout=self.connect_timeout_s,
+                check=ConnectionPool.check_connection,  # a server restart must not hand out dead connections
+                name=f"backbone-store-{self.schema_name}",
+            )
+            try:
+                pool.open(wait=True, timeout=self.connect_timeout_s)
+            except PoolTimeout as exc:
+                pool.close()
+                raise self._unavailable(exc) from None
+            self._pool = pool
+            return pool
+
+    def _prepare(self, conn: psycopg.Connection) -> _Server:
+        version = conn.execute("SHOW server_version").fetchone()
+        timescale, problem = enable_timescale(conn)
+        if timescale is None and self.require_timescale:
+            raise StoreUnavailable(
+                f"BACKBONE_REQUIRE_TIMESCALE is set but {redact_url(self.url)} (BACKBONE_TIMESCALE_URL) "
+                f"has no TimescaleDB: {problem}"
+            )
+        applied = migrate(conn, self.schema_name, timescale is not None)
+        log.info(
+            "bar store %s schema %s: timescaledb %s; migrations applied: %s",
+            redact_url(self.url),
+            self.schema_name,
+            timescale or f"off ({problem})",
+            ", ".join(applied) or "none pending",
+        )
+        return _Server(version[0] if version else "unknown", timescale)
+
+    @contextmanager
+    def _cursor(self, *, transaction: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        with self._connect().connection() as conn:
+            if transaction:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield cur
+            else:
+                with conn.cursor() as cur:
+                    yield cur
+
+    @property
+    def _sql(self) -> Statements:
+        return Statements(self.schema_name)
+
+    # -- BarStore ----------------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        self._connect()
+        assert self._server is not None
+        with self._cursor() as cur:
+            features = timescale_features(cur, self.schema_name, self._server.timescaledb_version is not None)
+        return {
+            "backend": "postgresql",
+            "endpoint": redact_url(self.url),
+            "schema": self.schema_name,
+            "server_version": self._server.version,
+            "timescaledb": self._server.timescaledb_version is not None,
+            "timescaledb_version": self._server.timescaledb_version,
+            **features,
+            "weekly_bars": "continuous_aggregate" if features["continuous_aggregate"] else "view",
+            "features_off": [name for name, on in features.items() if not on],
+        }
+
+    def ping(self) -> None:
+        try:
+            with self._cursor() as cur:
+                cur.execute("SELECT 1")
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise self._unavailable(exc) from None
+
+    def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
+        table = pgcopy.raw_table(raw)
+        pgcopy.check_partitions(table.column("partition_date").unique().to_pylist(), start, end, "raw")
+        with self._cursor(transaction=True) as cur:
+            cur.execute("SET LOCAL TIME ZONE 'UTC'")  # COPY sends UTC wall-clock timestamps
+            cur.execute(self._sql.delete_partitions(self._sql.raw), (start, end))
+            if table.num_rows:
+                pgcopy.copy_in(cur, self._sql.raw, table)
+        return table.num_rows
+
+    def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        with self._cursor() as cur:
+            table = pgcopy.copy_out(cur, self._sql.read_raw(), (start, end), pgcopy.RAW_TYPES)
+        return pgcopy.to_frame(table, ["ts"], _RAW_DTYPES)
+
+    def write_validated(
+        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
+    ) -> WriteCounts:
+        if accepted.duplicated(list(KEY)).any():  # ON CONFLICT cannot touch a row twice in one statement
+            accepted = accepted.sort_values("ingested_at", kind="stable")
+            accepted = accepted.drop_duplicates(list(KEY), keep="last")
+        bars = pgcopy.bars_table(accepted)
+        refused = list(pgcopy.rejected_rows(rejected, dt.datetime.now(dt.UTC)))
+        pgcopy.check_partitions([row[0] for row in refused], start, end, "rejected")
+        try:
+            return self._write(start, end, bars, refused, direct=True)
+        except psycopg.errors.UniqueViolation:
+            log.info("bars of %s..%s were stored concurrently; writing them again as an upsert", start, end)
+            return self._write(start, end, bars, refused, direct=False)
+
+    def _write(
+        self, start: dt.date, end: dt.date, bars: pa.Table, refused: list[tuple[object, ...]], direct: bool
+    ) -> WriteCounts:
+        """One transaction: the bars, then the range's rejected rows replaced."""
+        with self._cursor(transaction=True) as cur:
+            cur.execute("SET LOCAL TIME ZONE 'UTC'")  # COPY sends UTC wall-clock timestamps
+            written = self._write_bars(cur, bars, direct) if bars.num_rows else 0
+            cur.execute(self._sql.delete_partitions(self._sql.rejected), (start, end))
+            if refused:
+                with cur.copy(self._sql.copy_rejected()) as copy:
+                    for row in refused:  # few rows: write_row is fine here
+                        copy.write_row(row)
+        return WriteCounts(bars=written, rejected=len(refused))
+
+    def _write_bars(self, cur: psycopg.Cursor[Any], bars: pa.Table, direct: bool) -> int:
+        """Bars whose keys cannot exist yet (a fresh range: a backfill, a new day) are COPYed straight into
+        ``daily_bars`` at the server's COPY rate; otherwise COPY into a staging table private to this
+        transaction, then one set-based upsert. ``direct`` is False once a concurrent writer beat the probe.
+        """
+        low, high = pc.min_max(bars["ts"]).values()
+        box = (pc.unique(bars["symbol"]).to_pylist(), _utc(low.as_py()), _utc(high.as_py()))
+        if direct and low.is_valid and not cur.execute(self._sql.any_stored(), box).fetchone()[0]:  # type: ignore[index]
+            pgcopy.copy_in(cur, self._sql.daily, bars)
+            return bars.num_rows
+        # A unique name: behind a pooler, temp tables can outlive the transaction's client session.
+        stage = sql.Identifier(f"stage_bars_{uuid.uuid4().hex}")
+        cur.execute(self._sql.create_stage(stage))
+        pgcopy.copy_in(cur, stage, bars)
+        cur.execute(self._sql.upsert_from(stage))
+        return cur.rowcount
+
+    def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
+        self._connect()
+        if self._server is None or self._server.timescaledb_version is None:
+            return  # weekly_bars is a view: always current
+        # Only buckets wholly inside the window are refreshed: widen to the Mondays around [start, end].
+        first = start - dt.timedelta(days=start.weekday())
+        stop = end - dt.timedelta(days=end.weekday()) + dt.timedelta(days=7)
+        with self._cursor() as cur:  # autocommit: the procedure refuses to run inside a transaction
+            cur.execute(
+                "CALL refresh_continuous_aggregate(%s::regclass, %s, %s)",
+                (Names(self.schema_name).regclass("weekly_bars"), _midnight(first), _midnight(stop)),
+            )
+
+    def read_bars(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        query = self._sql.read_bars(symbols is not None)
+        with self._cursor() as cur:
+            table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.BAR_TYPES)
+        return pgcopy.to_frame(table, ["ts", "ingested_at"], pgcopy.BAR_FRAME_DTYPES)
+
+    def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        query = self._sql.read_weekly(symbols is not None)
+        with self._cursor() as cur:
+            table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.WEEKLY_TYPES)
+        return pgcopy.to_frame(table, ["week"], _WEEKLY_DTYPES)
+
+    def latest_bar_dates(self) -> dict[str, dt.date]:
+        with self._cursor() as cur:
+            return {symbol: dt.date.fromisoformat(day) for symbol, day in cur.execute(self._sql.latest_dates())}
+
+    def quality_counts(self) -> QualityCounts:
+        with self._cursor() as cur:
+            row = cur.execute(self._sql.quality_counts()).fetchone()
+        bars, violations, duplicates, rejected = row or (0, 0, 0, 0)
+        return QualityCounts(bars=bars, duplicate_keys=duplicates, ohlc_violations=violations, rejected=rejected)
+
+    def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
+        with self._cursor() as cur:
+            row = cur.execute(self._sql.range_counts(), (*_span(start, end, None), start, end)).fetchone()
+        bars, rejected = row or (0, 0)
+        return WriteCounts(bars=bars, rejected=rejected)
+
+
+def _utc(naive: dt.datetime | None) -> dt.datetime | None:
+    return None if naive is None else naive.replace(tzinfo=dt.UTC)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return utc_midnight(day).to_pydatetime()
+
+
+def _span(start: dt.date, end: dt.date, symbols: Sequence[str] | None) -> tuple[Any, ...]:
+    """[midnight of start, midnight after end) and, when given, the symbols."""
+    span = (_midnight(start), _midnight(end + dt.timedelta(days=1)))
+    return span if symbols is None else (*span, list(symbols))

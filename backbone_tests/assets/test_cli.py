@@ -1,0 +1,98 @@
+"""The `backbone` console script as a user runs it: a separate process, settings from the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backbone_resources.settings import load_settings
+from backbone_resources.tiers import build_store
+
+pytestmark = pytest.mark.slow
+BACKBONE = str(Path(sys.executable).parent / "backbone")
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")}
+    return subprocess.run(
+        [BACKBONE, *args], env={**clean, **env}, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    return {
+        "BACKBONE_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+        "BACKBONE_SYMBOLS": "EURUSD,GBPUSD,AAPL",
+    }
+
+
+def _bar_count(env: dict[str, str]) -> int:
+    settings = load_settings(
+        mode=env.get("BACKBONE_MODE", "bootstrap"),
+        home=env["BACKBONE_HOME"],
+        timescale_url=env.get("BACKBONE_TIMESCALE_URL"),
+    )
+    store = build_store(settings)
+    try:
+        return store.quality_counts().bars
+    finally:
+        getattr(store, "close", lambda: None)()
+
+
+def test_bootstrap_half_year_twice_then_check_reports_stale(env):
+    (Path(env["DAGSTER_HOME"])).mkdir()
+    first = _run(
+        {**env, "BACKBONE_MODE": "bootstrap"}, "materialize", "--start", "2024-01-01", "--end", "2024-06-30"
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "tier: bootstrap (BACKBONE_MODE=bootstrap)" in first.stdout
+    rows = _bar_count(env)
+    assert rows > 3 * 120
+
+    second = _run(
+        {**env, "BACKBONE_MODE": "bootstrap"}, "materialize", "--start", "2024-01-01", "--end", "2024-06-30"
+    )
+    assert second.returncode == 0, second.stderr
+    assert _bar_count(env) == rows
+
+    check = _run({**env, "BACKBONE_MODE": "bootstrap"}, "check")
+    assert check.returncode == 1, check.stdout + check.stderr
+    fresh_line = next(line for line in check.stdout.splitlines() if "daily_bars_fresh" in line)
+    assert fresh_line.startswith("FAIL (ERROR)")
+
+
+@pytest.mark.postgres
+def test_institutional_fills_market_data_daily_bars(env, pg_url):
+    (Path(env["DAGSTER_HOME"])).mkdir()
+    inst = {**env, "BACKBONE_MODE": "institutional", "BACKBONE_TIMESCALE_URL": pg_url}
+    doctor = _run(inst, "doctor")
+    assert doctor.returncode == 0, doctor.stderr
+    assert "store.backend: postgresql" in doctor.stdout
+    done = _run(inst, "materialize", "--start", "2024-01-01", "--end", "2024-01-31")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _bar_count(inst) > 3 * 20
+
+
+def test_institutional_with_unreachable_database_fails_naming_the_setting(env):
+    bad = {
+        **env,
+        "BACKBONE_MODE": "institutional",
+        "BACKBONE_TIMESCALE_URL": "postgresql://u:hunter2@127.0.0.1:1/x",
+    }
+    for args in (("doctor",), ("materialize",)):
+        result = _run(bad, *args)
+        assert result.returncode != 0
+        assert "BACKBONE_TIMESCALE_URL" in result.stderr + result.stdout
+        assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_institutional_without_url_fails_before_running(env):
+    result = _run({**env, "BACKBONE_MODE": "institutional"}, "materialize")
+    assert result.returncode == 2
+    assert "BACKBONE_TIMESCALE_URL is not set" in result.stderr

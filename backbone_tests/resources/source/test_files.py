@@ -1,0 +1,261 @@
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backbone_domain.bars import RAW_COLUMNS
+from backbone_resources.source import files
+from backbone_resources.source.base import SourceUnavailable
+from backbone_resources.source.files import FileSource
+
+D = dt.date
+DATA = Path(__file__).resolve().parents[2] / "data"
+ALL = (D(1990, 1, 1), D(2100, 12, 31))
+VALUES = ["open", "high", "low", "close", "adj_close", "volume"]
+
+
+def file_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as handle:
+        return [row for row in csv.reader(handle) if row][1:]
+
+
+def lines_of(frame: pd.DataFrame) -> list[tuple[str, int]]:
+    return [(p["file"], p["line"]) for p in map(json.loads, frame["payload"])]
+
+
+def test_yahoo_export_round_trips_exactly():
+    bars = FileSource(directory=str(DATA / "yahoo")).fetch(*ALL, symbols=["AAPL"])
+    rows = file_rows(DATA / "yahoo" / "AAPL.csv")
+    assert len(bars) == len(rows) == 21
+    assert bars[VALUES].values.tolist() == [r[1:] for r in rows]  # the text, untouched
+    assert bars["ts"].iloc[0] == pd.Timestamp("2024-01-02", tz="UTC")
+    assert (bars["partition_date"] == bars["ts"].dt.date).all()
+    assert str(bars["ts"].dtype) == "datetime64[us, UTC]"
+    assert tuple(bars.columns) == RAW_COLUMNS
+    assert (bars["source"] == "csv").all()
+    assert (bars["symbol"] == "AAPL").all()
+
+
+def test_us_and_iso_dates_are_both_read():
+    bars = FileSource(directory=str(DATA / "yahoo")).fetch(D(2024, 1, 10), D(2024, 1, 12))
+    assert bars["symbol"].tolist() == ["AAPL"] * 3 + ["MSFT"] * 3
+    expected = [pd.Timestamp(f"2024-01-{d}", tz="UTC") for d in (10, 11, 12)] * 2
+    assert bars["ts"].tolist() == expected
+    msft = bars[bars["symbol"] == "MSFT"]
+    assert msft["close"].tolist() == ["382.769989", "384.630005", "388.470001"]
+
+
+def test_payload_names_file_line_and_original_text():
+    bars = FileSource(directory=str(DATA / "yahoo")).fetch(D(2024, 1, 3), D(2024, 1, 3), symbols=["AAPL"])
+    payload = json.loads(bars["payload"].iloc[0])
+    assert payload == {
+        "file": "AAPL.csv",
+        "line": 3,
+        "Date": "1/3/2024",
+        "Open": "184.220001",
+        "High": "185.880005",
+        "Low": "183.429993",
+        "Close": "184.250000",
+        "Adj Close": "183.150375",
+        "Volume": "58414500",
+    }
+
+
+def test_malformed_rows_are_all_returned_with_their_line():
+    bars = FileSource(directory=str(DATA / "malformed")).fetch(*ALL)
+    assert lines_of(bars) == [("ACME.csv", n) for n in (2, 3, 4, 5, 6, 8, 9, 10, 11, 12)]  # 7 is blank
+    by_line = {line: row for (_, line), (_, row) in zip(lines_of(bars), bars.iterrows(), strict=True)}
+    assert pd.isna(by_line[4]["ts"])  # 2024-13-45
+    assert by_line[4]["partition_date"] == D(2024, 1, 3)  # borrowed from the row before
+    assert pd.isna(by_line[11]["ts"])  # "not a date"
+    assert by_line[11]["partition_date"] == D(2024, 1, 10)
+    assert by_line[5]["open"] == "abc"
+    assert by_line[6]["volume"] == ""
+    assert (by_line[8]["high"], by_line[8]["low"]) == ("11.00", "11.40")
+    assert by_line[9]["volume"] == "-500"
+    assert by_line[9]["ts"] == by_line[10]["ts"]  # the duplicate date is kept twice
+    assert by_line[12]["adj_close"] == "nan"  # text, not a float NaN
+
+
+@pytest.mark.parametrize("directory", ["yahoo", "malformed"])
+def test_every_row_returned_exactly_once_over_any_partitioning(directory):
+    source = FileSource(directory=str(DATA / directory))
+    everything = sorted(lines_of(source.fetch(*ALL)))
+    start, end = D(2023, 12, 25), D(2024, 2, 10)
+    daily = [source.fetch(start + dt.timedelta(days=i), start + dt.timedelta(days=i)) for i in range(48)]
+    weekly = [source.fetch(start + dt.timedelta(days=i), start + dt.timedelta(days=i + 6)) for i in range(0, 48, 7)]
+    for parts in (daily, weekly):
+        assert sorted(lines_of(pd.concat(parts))) == everything
+    assert source.fetch(start, end)["partition_date"].map(type).eq(dt.date).all()
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_pandas_written_csv_with_unnamed_index(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "open": [1.5, 2.25],
+            "high": [2.0, 2.5],
+            "low": [1.0, 2.0],
+            "close": [1.75, 2.4],
+            "volume": [10, 20],
+        },
+        index=pd.DatetimeIndex(["2024-03-01", "2024-03-04"]),
+    )
+    frame.to_csv(tmp_path / "abc.csv")
+    assert (tmp_path / "abc.csv").read_text().startswith(",open")
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars["symbol"].tolist() == ["ABC", "ABC"]
+    assert bars["ts"].dt.date.tolist() == [D(2024, 3, 1), D(2024, 3, 4)]
+    assert bars["open"].tolist() == ["1.5", "2.25"]
+    assert [float(v) for v in bars["close"]] == frame["close"].tolist()
+    assert bars["adj_close"].tolist() == [None, None]  # no such column in the file
+
+
+def test_unnamed_0_header_and_case_insensitive_columns(tmp_path):
+    write(tmp_path / "X.csv", "Unnamed: 0,OPEN,High,low,CLOSE,AdjClose,VOLUME\n2024-03-01,1,2,0.5,1.5,1.4,7\n")
+    write(tmp_path / "Y.csv", "date,Open,HIGH,Low,close,adj_close,volume\n2024-03-01,1,2,0.5,1.5,1.3,7\n")
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars[["symbol", *VALUES]].values.tolist() == [
+        ["X", "1", "2", "0.5", "1.5", "1.4", "7"],
+        ["Y", "1", "2", "0.5", "1.5", "1.3", "7"],
+    ]
+    assert bars["ts"].notna().all()
+
+
+def test_parquet_with_date_index_and_with_date_column(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "Open": [1.5, 2.25],
+            "High": [2.0, 2.5],
+            "Low": [1.0, 2.0],
+            "Close": [1.75, 2.4],
+            "Volume": [10, 20],
+        },
+        index=pd.DatetimeIndex(["2024-03-01", "2024-03-04"], tz="America/New_York"),
+    )
+    frame.to_parquet(tmp_path / "IDX.parquet")
+    frame.reset_index(names="Date").assign(Date=lambda f: f["Date"].dt.date).to_parquet(tmp_path / "COL.parquet")
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars["symbol"].tolist() == ["COL", "COL", "IDX", "IDX"]
+    assert bars["partition_date"].tolist() == [D(2024, 3, 1), D(2024, 3, 4)] * 2  # wall-clock dates
+    assert bars["close"].tolist() == [1.75, 2.4] * 2  # typed values pass through as numbers
+    assert bars["volume"].tolist() == [10, 20] * 2
+    assert json.loads(bars["payload"].iloc[2])["row"] == 1
+
+
+def test_day_first_dates_are_detected(tmp_path):
+    write(tmp_path / "EU.csv", "Date,Close\n02/01/2024,1\n13/01/2024,2\n")
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars["partition_date"].tolist() == [D(2024, 1, 2), D(2024, 1, 13)]
+
+
+def test_leading_unreadable_date_takes_the_following_rows_date(tmp_path):
+    write(tmp_path / "A.csv", "Date,Close\n??,1\n2024-01-05,2\n")
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars["partition_date"].tolist() == [D(2024, 1, 5), D(2024, 1, 5)]
+    assert bars["ts"].isna().tolist() == [False, True]  # within a date, the unreadable row sorts last
+
+
+def test_file_without_any_readable_date_lands_on_its_modification_day(tmp_path):
+    path = write(tmp_path / "A.csv", "Date,Close\nx,1\ny,2\n")
+    os.utime(path, (dt.datetime(2024, 5, 6, 12, tzinfo=dt.UTC).timestamp(),) * 2)
+    bars = FileSource(directory=str(tmp_path)).fetch(D(2024, 5, 6), D(2024, 5, 6))
+    assert len(bars) == 2
+    assert bars["ts"].isna().all()
+
+
+def test_short_and_long_rows_are_kept(tmp_path):
+    write(tmp_path / "A.csv", "Date,Open,Close\n2024-01-02,1\n2024-01-03,1,2,surplus\n")
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars["close"].tolist() == [None, "2"]
+    assert json.loads(bars["payload"].iloc[1])["_extra"] == ["surplus"]
+
+
+def test_quoted_multiline_cells_keep_line_numbers_right(tmp_path):
+    write(tmp_path / "A.csv", 'Date,Close\n2024-01-02,"1\n2"\n\n2024-01-03,3\n')
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars["close"].tolist() == ["1\n2", "3"]
+    assert lines_of(bars) == [("A.csv", 2), ("A.csv", 5)]
+
+
+def test_empty_and_header_only_files_give_no_rows(tmp_path):
+    write(tmp_path / "EMPTY.csv", "")
+    write(tmp_path / "HEAD.csv", "Date,Open,High,Low,Close,Adj Close,Volume\n")
+    source = FileSource(directory=str(tmp_path))
+    assert source.universe() == ["EMPTY", "HEAD"]
+    bars = source.fetch(*ALL)
+    assert bars.empty
+    assert tuple(bars.columns) == RAW_COLUMNS
+
+
+def test_universe_is_the_files_or_the_configured_symbols(tmp_path):
+    for name in ("aapl.csv", "MSFT.parquet", "notes.txt", "has space.csv"):
+        write(tmp_path / name, "")
+    assert FileSource(directory=str(tmp_path)).universe() == ["AAPL", "MSFT"]
+    assert FileSource(directory=str(tmp_path), symbols=["msft"]).universe() == ["MSFT"]
+    assert FileSource(directory=str(tmp_path)).name == "csv"
+
+
+def test_missing_directory_names_the_setting_and_path(tmp_path):
+    gone = tmp_path / "nowhere"
+    with pytest.raises(SourceUnavailable, match="BACKBONE_SOURCE") as err:
+        FileSource(directory=str(gone)).fetch(*ALL)
+    assert str(gone) in str(err.value)
+
+
+def test_symbol_without_a_file_is_named():
+    source = FileSource(directory=str(DATA / "yahoo"))
+    with pytest.raises(SourceUnavailable, match="no file for symbol TSLA"):
+        source.fetch(*ALL, symbols=["AAPL", "TSLA"])
+
+
+def test_two_files_for_one_symbol_are_refused(tmp_path):
+    write(tmp_path / "AAPL.csv", "")
+    pd.DataFrame({"Close": [1.0]}).to_parquet(tmp_path / "aapl.parquet")
+    with pytest.raises(SourceUnavailable, match="keep one"):
+        FileSource(directory=str(tmp_path)).fetch(*ALL)
+
+
+def test_parsed_files_are_cached_until_they_change(tmp_path, monkeypatch):
+    shutil.copy(DATA / "yahoo" / "MSFT.csv", tmp_path / "MSFT.csv")
+    calls = []
+    real_parse = files._parse
+    monkeypatch.setattr(files, "_parse", lambda path: calls.append(path) or real_parse(path))
+    source = FileSource(directory=str(tmp_path))
+    for day in range(2, 13):
+        source.fetch(D(2024, 1, day), D(2024, 1, day))
+    assert len(calls) == 1
+    path = tmp_path / "MSFT.csv"
+    write(path, path.read_text() + "2024-01-17,1,2,0.5,1.5,1.5,100\n")
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+    assert source.fetch(D(2024, 1, 17), D(2024, 1, 17))["close"].tolist() == ["1.5"]
+    assert len(calls) == 2
+
+
+def test_cache_is_bounded_by_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "MAX_CACHED_ROWS", 25)
+    for name in ("A", "B", "C"):
+        shutil.copy(DATA / "yahoo" / "MSFT.csv", tmp_path / f"{name}.csv")  # 10 rows each
+    source = FileSource(directory=str(tmp_path))
+    source.fetch(*ALL)
+    assert sum(len(p.days) for p in source._cache.values()) <= 25
+    assert [Path(key[0]).stem for key in source._cache] == ["B", "C"]  # least recently used went first
+
+
+def test_values_are_never_coerced(tmp_path):
+    write(tmp_path / "A.csv", "Date,Open,Volume\n2024-01-02, 1.50 ,1e3\n2024-01-03,NaN,\n")
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars["open"].tolist() == [" 1.50 ", "NaN"]
+    assert bars["volume"].tolist() == ["1e3", ""]
+    assert bars["open"].map(type).eq(str).all()
+    assert not np.issubdtype(bars["open"].dtype, np.number)
