@@ -72,15 +72,11 @@ class BarStore(ConfigurableResource, ABC):
         """Bring weekly bars of the ISO weeks touching [start, end] up to date (no-op for a plain view)."""
 
     @abstractmethod
-    def read_bars(
-        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None
-    ) -> pd.DataFrame:
+    def read_bars(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         """Stored bars in [start, end] (BAR_COLUMNS), ordered by symbol, ts."""
 
     @abstractmethod
-    def read_weekly(
-        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None
-    ) -> pd.DataFrame:
+    def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         """Weekly bars whose week starts in [start, end] (WEEKLY_COLUMNS), ordered by symbol, week."""
 
     @abstractmethod

@@ -47,17 +47,13 @@ def _bar_count(env: dict[str, str]) -> int:
 
 def test_bootstrap_half_year_twice_then_check_reports_stale(env):
     (Path(env["DAGSTER_HOME"])).mkdir()
-    first = _run(
-        {**env, "BACKBONE_MODE": "bootstrap"}, "materialize", "--start", "2024-01-01", "--end", "2024-06-30"
-    )
+    first = _run({**env, "BACKBONE_MODE": "bootstrap"}, "materialize", "--start", "2024-01-01", "--end", "2024-06-30")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "tier: bootstrap (BACKBONE_MODE=bootstrap)" in first.stdout
     rows = _bar_count(env)
     assert rows > 3 * 120
 
-    second = _run(
-        {**env, "BACKBONE_MODE": "bootstrap"}, "materialize", "--start", "2024-01-01", "--end", "2024-06-30"
-    )
+    second = _run({**env, "BACKBONE_MODE": "bootstrap"}, "materialize", "--start", "2024-01-01", "--end", "2024-06-30")
     assert second.returncode == 0, second.stderr
     assert _bar_count(env) == rows
 

@@ -1,4 +1,5 @@
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -9,7 +10,7 @@ def test_date_chunks_cover_the_range_without_gaps_or_overlap():
     chunks = list(date_chunks(dt.date(2024, 1, 1), dt.date(2024, 3, 5), 31))
     assert chunks[0][0] == dt.date(2024, 1, 1)
     assert chunks[-1][1] == dt.date(2024, 3, 5)
-    for (_, prev_end), (next_start, _) in zip(chunks, chunks[1:], strict=False):
+    for (_, prev_end), (next_start, _) in itertools.pairwise(chunks):
         assert next_start == prev_end + dt.timedelta(days=1)
     assert all((e - s).days < 31 for s, e in chunks)
     assert len(chunks) == 3
