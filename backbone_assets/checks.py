@@ -40,18 +40,12 @@ def build_daily_bars_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg
     @dg.asset_check(asset="daily_bars", blocking=True, description="Exactly one row per (symbol, ts).")
     def daily_bars_unique_keys(store: BarStore) -> dg.AssetCheckResult:
         counts = store.quality_counts()
-        return dg.AssetCheckResult(
-            passed=counts.duplicate_keys == 0,
-            metadata={"duplicate_keys": counts.duplicate_keys, "threshold": 0, "rows": counts.bars},
-        )
+        return _none_allowed("duplicate_keys", counts.duplicate_keys, counts.bars)
 
     @dg.asset_check(asset="daily_bars", blocking=True, description="low <= open, close <= high and prices positive.")
     def daily_bars_ohlc_consistent(store: BarStore) -> dg.AssetCheckResult:
         counts = store.quality_counts()
-        return dg.AssetCheckResult(
-            passed=counts.ohlc_violations == 0,
-            metadata={"ohlc_violations": counts.ohlc_violations, "threshold": 0, "rows": counts.bars},
-        )
+        return _none_allowed("ohlc_violations", counts.ohlc_violations, counts.bars)
 
     @dg.asset_check(asset="daily_bars", description="Share of source rows quarantined in rejected_bars.")
     def daily_bars_rejected_rate(store: BarStore, policy: PipelinePolicy) -> dg.AssetCheckResult:
@@ -70,3 +64,8 @@ def build_daily_bars_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg
         )
 
     return [daily_bars_fresh, daily_bars_unique_keys, daily_bars_ohlc_consistent, daily_bars_rejected_rate]
+
+
+def _none_allowed(measure: str, found: int, rows: int) -> dg.AssetCheckResult:
+    """A check whose threshold is zero: passes only when nothing was found."""
+    return dg.AssetCheckResult(passed=found == 0, metadata={measure: found, "threshold": 0, "rows": rows})

@@ -16,14 +16,15 @@ _WEEK = dt.timedelta(days=6)
 
 
 def build_storage_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    @dg.asset(
-        deps=["daily_bars_raw"],
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="storage",
-        kinds=STORE_KINDS,
-        owners=OWNERS,
-    )
+    storage_asset = {
+        "partitions_def": partitions,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "group_name": "storage",
+        "kinds": STORE_KINDS,
+        "owners": OWNERS,
+    }
+
+    @dg.asset(deps=["daily_bars_raw"], **storage_asset)
     def daily_bars(context: dg.AssetExecutionContext, store: BarStore, policy: PipelinePolicy) -> dg.MaterializeResult:
         """Validated daily bars, one row per (symbol, ts), upserted; bad rows quarantined in rejected_bars."""
         start, end = partition_dates(context)
@@ -45,14 +46,7 @@ def build_storage_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsD
             }
         )
 
-    @dg.asset(
-        deps=[daily_bars],
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="storage",
-        kinds=STORE_KINDS,
-        owners=OWNERS,
-    )
+    @dg.asset(deps=[daily_bars], **storage_asset)
     def weekly_bars(context: dg.AssetExecutionContext, store: BarStore, policy: PipelinePolicy) -> dg.MaterializeResult:
         """Weekly OHLCV per symbol and ISO week (a continuous aggregate on TimescaleDB, a view elsewhere)."""
         start, end = partition_dates(context)

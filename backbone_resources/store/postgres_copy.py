@@ -60,12 +60,10 @@ def copy_out(cur: Cursor[Any], query: sql.Composable, params: Params, types: dic
 
 
 def _utc_naive(column: pd.Series) -> pa.Array:
-    array = pa.array(column, from_pandas=True)
-    if not pa.types.is_timestamp(array.type):
-        array = pa.array(pd.to_datetime(column, utc=True), from_pandas=True)
-    if array.type.tz is not None:
-        array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
-    return array.cast(_UTC_NAIVE, safe=False)
+    """UTC wall-clock timestamps (tz-naive input is taken as UTC), NaT as NULL."""
+    if not (isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype)):
+        column = pd.to_datetime(column, utc=True)
+    return pa.array(column, from_pandas=True).cast(_UTC_NAIVE, safe=False)
 
 
 def bars_table(frame: pd.DataFrame) -> pa.Table:
@@ -169,12 +167,19 @@ def _timestamp(value: object) -> dt.datetime | None:
     return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
 
 
+def _date(value: object) -> dt.date | None:
+    if _missing(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
 def rejected_rows(frame: pd.DataFrame, now: dt.datetime) -> Iterator[tuple[object, ...]]:
     """Rejected rows (REJECTED_COLUMNS) as REJECTED_COPY_COLUMNS tuples for ``copy.write_row``."""
     for row in frame.itertuples(index=False):
-        partition = row.partition_date
         yield (
-            partition.date() if isinstance(partition, dt.datetime) else partition,
+            _date(row.partition_date),
             None if _missing(row.source) else row.source,
             None if _missing(row.symbol) else row.symbol,
             _timestamp(row.ts),

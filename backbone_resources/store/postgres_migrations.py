@@ -175,7 +175,9 @@ def enable_timescale(conn: psycopg.Connection) -> tuple[str | None, str]:
     problem = "the server does not offer the timescaledb extension"
     if offered is not None and offered[0] is None:
         try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            with conn.transaction():  # serialized: concurrent CREATE EXTENSION IF NOT EXISTS can collide
+                _lock(conn, "timescaledb extension")
+                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         except psycopg.Error as exc:  # e.g. not in shared_preload_libraries, or no privilege
             problem = f"CREATE EXTENSION timescaledb failed: {' '.join(str(exc).split())}"
     installed = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
@@ -202,8 +204,8 @@ def timescale_features(cur: psycopg.Cursor[Any], schema: str, timescale: bool) -
     return features
 
 
-def _lock(conn: psycopg.Connection, schema: str) -> None:
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"backbone.store.migrations:{schema}",))
+def _lock(conn: psycopg.Connection, scope: str) -> None:
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"backbone.store.migrations:{scope}",))
 
 
 def _applied(conn: psycopg.Connection, n: Names) -> set[int]:

@@ -247,6 +247,25 @@ def test_upsert_into_a_compressed_chunk(ts_store: PostgresBarStore, timescale_ur
 
 
 @pytest.mark.timescale
+def test_the_compression_policy_compresses_old_chunks(ts_store: PostgresBarStore, timescale_url: str) -> None:
+    ts_store.write_validated(OLD[0], OLD[-1], bars(["AAPL"], OLD), empty_rejected())
+    with _connect(timescale_url) as conn:
+        job = conn.execute(
+            "SELECT job_id FROM timescaledb_information.jobs"
+            " WHERE hypertable_schema = %s AND proc_name = 'policy_compression'",
+            (ts_store.schema_name,),
+        ).fetchone()
+        assert job is not None
+        conn.execute("CALL run_job(%s)", job)  # what the background worker does on schedule
+        state = conn.execute(
+            "SELECT bool_and(is_compressed) FROM timescaledb_information.chunks WHERE hypertable_schema = %s",
+            (ts_store.schema_name,),
+        )
+        assert state.fetchone() == (True,)
+    pd.testing.assert_frame_equal(ts_store.read_bars(OLD[0], OLD[-1]), bars(["AAPL"], OLD))
+
+
+@pytest.mark.timescale
 def test_a_database_that_gains_timescale_gets_the_features(
     timescale_url: str, timescale_store_options: dict[str, Any]
 ) -> None:
