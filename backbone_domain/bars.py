@@ -40,12 +40,24 @@ BAR_DTYPES: Final = {
 # - partition_date: the trading date the row belongs to (for an unreadable date, the one the source chose);
 # - payload: JSON of the original record with its provenance (file, line), or None when the row is the record.
 RAW_COLUMNS: Final = ("symbol", "ts", *VALUE_COLUMNS, "source", "partition_date", "payload")
+# Values, payload and symbol as text (None for NULL), partition_date as datetime.date.
+RAW_DTYPES: Final = dict.fromkeys(RAW_COLUMNS, "object") | {"ts": "datetime64[us, UTC]"}
 
 # A quarantined row: what came in (payload), why it was refused (reasons), where it belongs.
 REJECTED_COLUMNS: Final = ("symbol", "ts", "partition_date", "source", "payload", "reasons", "rejected_at")
+# payload as text, reasons a list[str], partition_date as datetime.date.
+REJECTED_DTYPES: Final = dict.fromkeys(REJECTED_COLUMNS, "object") | {
+    "ts": "datetime64[us, UTC]",
+    "rejected_at": "datetime64[us, UTC]",
+}
 
 # One row a week and symbol: first open, max high, min low, last close, summed volume (ISO weeks, Monday start).
 WEEKLY_COLUMNS: Final = ("symbol", "week", "open", "high", "low", "close", "volume", "bars")
+WEEKLY_DTYPES: Final = dict.fromkeys(WEEKLY_COLUMNS, "float64") | {
+    "symbol": "object",
+    "week": "datetime64[us, UTC]",
+    "bars": "int64",
+}
 
 
 def utc_midnight(day: dt.date) -> pd.Timestamp:
@@ -54,17 +66,16 @@ def utc_midnight(day: dt.date) -> pd.Timestamp:
 
 
 def empty_bars() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in BAR_DTYPES.items()})
+    return _empty(BAR_DTYPES)
 
 
 def empty_raw() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in RAW_COLUMNS})
-    frame["ts"] = pd.Series(dtype="datetime64[us, UTC]")
-    return frame
+    return _empty(RAW_DTYPES)
 
 
 def empty_rejected() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_COLUMNS})
-    frame["ts"] = pd.Series(dtype="datetime64[us, UTC]")
-    frame["rejected_at"] = pd.Series(dtype="datetime64[us, UTC]")
-    return frame
+    return _empty(REJECTED_DTYPES)
+
+
+def _empty(dtypes: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -68,17 +69,31 @@ def pg_admin_url() -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def pg_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh database for this test session, dropped at its end."""
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database, dropped afterwards (WITH FORCE: a test's leaked connection must not keep it)."""
     name = f"backbone_test_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield with_database(pg_admin_url, name)
+        yield with_database(admin_url, name)
     finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database for this test session; tests isolate themselves by schema inside it."""
+    with scratch_database(pg_admin_url) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database for one test, for flows that use the fixed `market_data` schema."""
+    with scratch_database(pg_admin_url) as url:
+        yield url
 
 
 class WasmTimescale:

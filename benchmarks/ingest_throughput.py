@@ -1,8 +1,9 @@
 """1,000,000 synthetic bars through source → validation → institutional store, against `psql \\copy`.
 
 Both sides load the same rows into identical tables (same columns, same primary key) on the same server in
-the same run. Our side includes generating the bars, validating them and the upsert (COPY into a staging
-table, then INSERT … ON CONFLICT, one transaction per chunk); psql's side is a plain COPY of a ready CSV.
+the same run. Our side includes generating the bars, validating them and writing them the way the store
+always does (one transaction per chunk; a fresh range is COPYed straight in, anything else goes through a
+staging table and INSERT … ON CONFLICT); psql's side is a plain COPY of a ready CSV.
 Prints one JSON line with both rates and their ratio.
 """
 

@@ -68,6 +68,18 @@ class BarStore(ConfigurableResource, ABC):
         (REJECTED_COLUMNS) the rejected rows of partitions [start, end], in one transaction."""
 
     @abstractmethod
+    def read_rejected(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """The quarantined rows of partitions [start, end], ordered by partition_date then insertion order.
+
+        Returns:
+            REJECTED_COLUMNS (``bars.REJECTED_DTYPES``), empty with those columns when there are none:
+            ``reasons`` a list[str] per row; ``payload`` the JSON document as stored (the backend's own text of
+            it: equal as JSON to what was written, text that was not JSON coming back as a JSON string), or
+            None; ``partition_date`` a datetime.date; ``ts`` tz-aware UTC or NaT; ``rejected_at`` tz-aware
+            UTC (the write's time when the row came without one).
+        """
+
+    @abstractmethod
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
         """Bring weekly bars of the ISO weeks touching [start, end] up to date (no-op for a plain view)."""
 

@@ -1,17 +1,13 @@
-"""What crosses into and out of the DuckDB store: the versioned migrations, the statements ``duckdb_store``
-runs, and the Arrow / pandas types of the frames that go in and come out.
+"""The DuckDB store's versioned migrations and the statements ``duckdb_store`` runs.
 
 Tables mirror the institutional ones under a ``market_data`` schema. Every statement is a constant: values
-travel as ``$name`` parameters or as a registered Arrow table named ``incoming``.
+travel as ``$name`` parameters or as a registered Arrow table named ``incoming`` (built by
+``backbone_domain.frames``).
 """
 
 from __future__ import annotations
 
 from typing import Final, NamedTuple
-
-import pyarrow as pa
-
-from backbone_domain.bars import RAW_COLUMNS, VALUE_COLUMNS, WEEKLY_COLUMNS
 
 
 class Migration(NamedTuple):
@@ -114,18 +110,20 @@ INSERT_REJECTED: Final = """INSERT INTO market_data.rejected_bars
     FROM incoming"""
 
 DELETE_RAW: Final = "DELETE FROM market_data.raw_bars WHERE partition_date BETWEEN $start AND $end"
-# A value column arrives as text or as DOUBLE; DuckDB renders a DOUBLE exactly as Python's repr() would
-# (shortest round-trip digits, "5.0", "1e-05", "1e+16"), NaN having become NULL on the way in.
 INSERT_RAW: Final = """INSERT INTO market_data.raw_bars
-    SELECT partition_date, source, symbol, ts,
-           open::VARCHAR, high::VARCHAR, low::VARCHAR, close::VARCHAR, adj_close::VARCHAR, volume::VARCHAR,
-           payload, current_timestamp
+    SELECT partition_date, source, symbol, ts, open, high, low, close, adj_close, volume, payload,
+           current_timestamp
     FROM incoming"""
 READ_RAW: Final = """SELECT symbol, ts, open, high, low, close, adj_close, volume, source, partition_date,
         payload
     FROM market_data.raw_bars
     WHERE partition_date BETWEEN $start AND $end
     ORDER BY partition_date, symbol, ts NULLS FIRST, rowid"""
+# rowid: the insertion order within a partition. payload::VARCHAR is the JSON text as stored.
+READ_REJECTED: Final = """SELECT symbol, ts, partition_date, source, payload::VARCHAR AS payload, reasons, rejected_at
+    FROM market_data.rejected_bars
+    WHERE partition_date BETWEEN $start AND $end
+    ORDER BY partition_date, rowid"""
 
 # $stop is the midnight after the last day; $symbols is NULL for every symbol.
 READ_BARS: Final = """SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
@@ -149,35 +147,3 @@ QUALITY_COUNTS: Final = """SELECT
 RANGE_COUNTS: Final = """SELECT
     (SELECT count(*) FROM market_data.daily_bars WHERE ts >= $start_ts AND ts < $stop),
     (SELECT count(*) FROM market_data.rejected_bars WHERE partition_date BETWEEN $start AND $end)"""
-
-_UTC_TS = pa.timestamp("us", tz="UTC")
-# The registered `incoming` table of each write (pandas -> Arrow with these types; raw value columns may
-# be DOUBLE instead of text, see INSERT_RAW).
-BARS_IN: Final = pa.schema(
-    [("symbol", pa.string()), ("ts", _UTC_TS)]
-    + [(c, pa.float64()) for c in VALUE_COLUMNS]
-    + [("source", pa.string()), ("ingested_at", _UTC_TS)]
-)
-RAW_IN: Final = pa.schema(
-    [("symbol", pa.string()), ("ts", _UTC_TS)]
-    + [(c, pa.string()) for c in VALUE_COLUMNS]
-    + [("source", pa.string()), ("partition_date", pa.date32()), ("payload", pa.string())]
-)
-REJECTED_IN: Final = pa.schema(
-    [
-        ("symbol", pa.string()),
-        ("ts", _UTC_TS),
-        ("partition_date", pa.date32()),
-        ("source", pa.string()),
-        ("payload", pa.string()),
-        ("reasons", pa.list_(pa.string())),
-        ("rejected_at", _UTC_TS),
-    ]
-)
-# The dtypes of the frames read back (bars: BAR_DTYPES).
-RAW_OUT: Final = {c: "object" for c in RAW_COLUMNS} | {"ts": "datetime64[us, UTC]"}
-WEEKLY_OUT: Final = {c: "float64" for c in WEEKLY_COLUMNS} | {
-    "symbol": "object",
-    "week": "datetime64[us, UTC]",
-    "bars": "int64",
-}

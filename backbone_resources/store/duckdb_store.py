@@ -10,23 +10,20 @@ read-only, so readers in different processes do not wait for one another.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pydantic import Field, PrivateAttr
 from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_random_exponential
 
-from backbone_domain.bars import BAR_DTYPES, KEY, RAW_COLUMNS, VALUE_COLUMNS, utc_midnight
+from backbone_domain import frames
+from backbone_domain.bars import BAR_DTYPES, KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_resources.store import duckdb_schema as sql
 from backbone_resources.store.base import BarStore, QualityCounts, StoreUnavailable, WriteCounts
 
@@ -73,9 +70,8 @@ class DuckDBBarStore(BarStore):
             con.execute("SELECT 1")
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
-        frame, schema = _raw_for_arrow(raw)
-        incoming = _arrow(frame, schema)
-        _check_partitions(incoming, start, end, "raw")
+        incoming = frames.raw_table(raw)
+        frames.check_partitions(incoming, start, end, "raw")
         with self._transaction() as con:
             con.execute(sql.DELETE_RAW, {"start": start, "end": end})
             con.register("incoming", incoming)
@@ -86,16 +82,24 @@ class DuckDBBarStore(BarStore):
         with self._transaction(read_only=True) as con:
             frame = con.execute(sql.READ_RAW, {"start": start, "end": end}).df()
         frame["partition_date"] = frame["partition_date"].dt.date
-        return _typed(frame, sql.RAW_OUT)
+        return frames.typed(frame, RAW_DTYPES)
+
+    def read_rejected(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            table = con.sql(sql.READ_REJECTED, params={"start": start, "end": end}).to_arrow_table()
+        # Arrow rather than .df(): reasons come out as lists (not numpy arrays), partition_date as datetime.date.
+        frame = table.drop_columns(["reasons"]).to_pandas()
+        frame["reasons"] = pd.Series(table.column("reasons").to_pylist(), index=frame.index, dtype=object)
+        return frames.typed(frame, REJECTED_DTYPES)
 
     def write_validated(
         self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
     ) -> WriteCounts:
         if accepted.duplicated(list(KEY)).any():  # the newest delivery per key; ties go to the last row
             accepted = accepted.sort_values("ingested_at", kind="stable").drop_duplicates(list(KEY), keep="last")
-        bars = _arrow(accepted, sql.BARS_IN)
-        refused = _arrow(_rejected_for_arrow(rejected), sql.REJECTED_IN)
-        _check_partitions(refused, start, end, "rejected")
+        bars = frames.bars_table(accepted)
+        refused = frames.rejected_table(rejected)
+        frames.check_partitions(refused, start, end, "rejected")
         with self._transaction() as con:
             con.register("incoming", bars)
             (written,) = con.execute(sql.UPSERT_BARS).fetchone()
@@ -111,12 +115,12 @@ class DuckDBBarStore(BarStore):
     def read_bars(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         with self._transaction(read_only=True) as con:
             frame = con.execute(sql.READ_BARS, _span(start, end, symbols)).df()
-        return _typed(frame, BAR_DTYPES)
+        return frames.typed(frame, BAR_DTYPES)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         with self._transaction(read_only=True) as con:
             frame = con.execute(sql.READ_WEEKLY, _span(start, end, symbols)).df()
-        return _typed(frame, sql.WEEKLY_OUT)
+        return frames.typed(frame, WEEKLY_DTYPES)
 
     def latest_bar_dates(self) -> dict[str, dt.date]:
         with self._transaction(read_only=True) as con:
@@ -206,7 +210,7 @@ def _pending(con: duckdb.DuckDBPyConnection) -> list[sql.Migration]:
     return [m for m in sql.MIGRATIONS if m.version not in applied]
 
 
-# -- frames in and out -----------------------------------------------------------------------------------
+# -- parameters ------------------------------------------------------------------------------------------
 
 
 def _midnight(day: dt.date, plus_days: int = 0) -> dt.datetime:
@@ -219,84 +223,3 @@ def _span(start: dt.date, end: dt.date, symbols: Sequence[str] | None) -> dict[s
         "stop": _midnight(end, 1),
         "symbols": None if symbols is None else list(symbols),
     }
-
-
-def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pandas(frame.loc[:, schema.names], schema=schema, preserve_index=False)
-
-
-def _typed(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
-    """The documented dtypes; text columns as object with None (not NaN) for NULL."""
-    frame = frame.loc[:, list(dtypes)]
-    for column, dtype in dtypes.items():
-        values = frame[column]
-        if dtype == "object":
-            frame[column] = values.astype(object).where(values.notna(), None)
-        else:
-            frame[column] = values.astype(dtype)
-    return frame
-
-
-def _check_partitions(table: pa.Table, start: dt.date, end: dt.date, what: str) -> None:
-    """Refuse rows outside [start, end]: replacing those partitions would leave them behind or lose them."""
-    days = table.column("partition_date").unique().to_pylist()
-    outside = sorted({d for d in days if d is None or not start <= d <= end}, key=str)
-    if outside:
-        raise ValueError(f"{what} rows with partition_date {outside[:5]} fall outside [{start}, {end}]")
-
-
-def _raw_for_arrow(raw: pd.DataFrame) -> tuple[pd.DataFrame, pa.Schema]:
-    """Float columns go in as DOUBLE, for INSERT_RAW to render in SQL (DuckDB's cast is Python's repr, and
-    vectorized); any other column is turned into text here."""
-    frame, schema = raw.loc[:, list(RAW_COLUMNS)].copy(), sql.RAW_IN
-    for column in VALUE_COLUMNS:
-        if pd.api.types.is_float_dtype(frame[column].dtype):
-            schema = schema.set(schema.get_field_index(column), pa.field(column, pa.float64()))
-        else:
-            frame[column] = _objects(frame, [_text(v) for v in frame[column].tolist()])
-    return _with_partition_and_payload(frame), schema
-
-
-def _text(value: object) -> str | None:
-    """A raw value as text: numbers by repr (the shortest text that reads back to the same float)."""
-    if isinstance(value, str):
-        return value
-    if _missing(value):
-        return None
-    if isinstance(value, float | np.floating):  # repr(np.float64(x)) would read "np.float64(x)"
-        return None if math.isnan(value) else repr(float(value))
-    return str(value)
-
-
-def _payload(payload: object) -> str | None:
-    """The payload as text: strings untouched, records as JSON."""
-    if _missing(payload):
-        return None
-    return payload if isinstance(payload, str) else json.dumps(payload, default=str)
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
-def _rejected_for_arrow(rejected: pd.DataFrame) -> pd.DataFrame:
-    frame = rejected.copy()
-    frame["reasons"] = _objects(frame, [_reasons(r) for r in frame["reasons"]])
-    return _with_partition_and_payload(frame)
-
-
-def _reasons(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    return [] if _missing(value) else [str(v) for v in value]  # type: ignore[attr-defined]
-
-
-def _with_partition_and_payload(frame: pd.DataFrame) -> pd.DataFrame:
-    frame["partition_date"] = _objects(frame, pd.to_datetime(frame["partition_date"]).dt.date)
-    frame["payload"] = _objects(frame, [_payload(p) for p in frame["payload"]])
-    return frame
-
-
-def _objects(frame: pd.DataFrame, values: Iterable[object]) -> pd.Series:
-    """A column of Python objects, kept as such even when empty or all-None (pandas would infer float)."""
-    return pd.Series(list(values), index=frame.index, dtype=object)

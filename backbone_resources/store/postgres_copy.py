@@ -11,28 +11,25 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import Cursor, sql
 from psycopg.abc import Params
 
-from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES, PRICE_COLUMNS, VALUE_COLUMNS
+from backbone_domain.bars import PRICE_COLUMNS, VALUE_COLUMNS
+from backbone_domain.frames import typed
 
-RAW_COPY_COLUMNS = ("partition_date", "source", "symbol", "ts", *VALUE_COLUMNS, "payload")
 REJECTED_COPY_COLUMNS = ("partition_date", "source", "symbol", "ts", "payload", "reasons", "rejected_at")
-_UTC_NAIVE = pa.timestamp("us")
 
 
 def copy_in(cur: Cursor[Any], table: sql.Composable, data: pa.Table, rows_per_block: int = 20_000) -> None:
     """COPY ``data`` (columns named as the table's) into ``table`` as CSV blocks; the server parses one
     block while the next is serialized."""
+    data = _utc_wall_clock(data)
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in data.column_names)
     options = pacsv.WriteOptions(include_header=False)
     with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)) as copy:
@@ -59,134 +56,32 @@ def copy_out(cur: Cursor[Any], query: sql.Composable, params: Params, types: dic
     )
 
 
-def _utc_naive(column: pd.Series) -> pa.Array:
-    """UTC wall-clock timestamps (tz-naive input is taken as UTC), NaT as NULL."""
-    if not (isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype)):
-        column = pd.to_datetime(column, utc=True)
-    return pa.array(column, from_pandas=True).cast(_UTC_NAIVE, safe=False)
+def _utc_wall_clock(data: pa.Table) -> pa.Table:
+    """Tz-aware timestamp columns as UTC wall-clock time (the writing transaction sets ``TIME ZONE 'UTC'``)."""
+    for at, field in enumerate(data.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            data = data.set_column(at, field.name, data.column(at).cast(pa.timestamp(field.type.unit)))
+    return data
 
 
-def bars_table(frame: pd.DataFrame) -> pa.Table:
-    """Accepted bars (BAR_COLUMNS) as an Arrow table ready for ``copy_in``."""
-    arrays = {}
-    for name in BAR_COLUMNS:
-        column = frame[name]
-        if name in ("ts", "ingested_at"):
-            arrays[name] = _utc_naive(column)
-        elif name in ("symbol", "source"):
-            arrays[name] = pa.array(column, type=pa.string(), from_pandas=True)
-        else:
-            arrays[name] = pa.array(column, type=pa.float64(), from_pandas=True)
-    return pa.table(arrays)
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
-def _text(column: pd.Series) -> pa.Array:
-    """Values as text: strings untouched, numbers as ``repr`` (the text every backend lands), NaN as NULL."""
-    if pd.api.types.is_float_dtype(column.dtype):
-        return _float_text(column.to_numpy(dtype="float64", na_value=np.nan))
-    if pd.api.types.is_integer_dtype(column.dtype):
-        return pa.array(column, from_pandas=True).cast(pa.string())
+def _json_document(text: str | None) -> str | None:
+    """A document for the jsonb payload: text that is not JSON is kept as a JSON string."""
+    if text is None:
+        return text
     try:
-        return pa.array(column, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        values = [None if _missing(v) else v if isinstance(v, str) else _scalar_text(v) for v in column]
-        return pa.array(values, type=pa.string())
-
-
-def _float_text(values: np.ndarray) -> pa.Array:
-    """``repr`` of each float, vectorized: Arrow's shortest round-trip digits match it except on whole numbers
-    (Arrow drops the ".0") and outside [1e-4, 1e16) (different exponent rules), which are handled apart."""
-    text = pa.array(values, from_pandas=True).cast(pa.string())
-    with np.errstate(invalid="ignore"):
-        magnitude = np.abs(values)
-        whole = (values == np.trunc(values)) & (magnitude < 1e16) & ((values != 0) | ~np.signbit(values))
-        odd = ~whole & ~np.isnan(values) & ((magnitude < 1e-4) | (magnitude >= 1e16))
-    ints = pa.array(np.where(whole, values, 0).astype(np.int64)).cast(pa.string())
-    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(ints, ".0", ""), text)
-    if odd.any():
-        patched = text.to_pylist()
-        for i in np.flatnonzero(odd):
-            patched[i] = repr(float(values[i]))
-        text = pa.array(patched, type=pa.string())
+        json.loads(text)
+    except ValueError:
+        return json.dumps(text)
     return text
 
 
-def _scalar_text(value: object) -> str:
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    if isinstance(value, float | np.floating):
-        return repr(float(value))
-    return str(value)
-
-
-def _dates(column: pd.Series) -> pa.Array:
-    try:
-        return pa.array(column, type=pa.date32(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array(pd.to_datetime(column).dt.date, type=pa.date32(), from_pandas=True)
-
-
-def raw_table(frame: pd.DataFrame) -> pa.Table:
-    """Raw rows (RAW_COLUMNS) as an Arrow table of RAW_COPY_COLUMNS ready for ``copy_in``."""
-    arrays = {"partition_date": _dates(frame["partition_date"])}
-    for name in ("source", "symbol", *VALUE_COLUMNS, "payload"):
-        arrays[name] = _text(frame[name])
-    arrays["ts"] = _utc_naive(frame["ts"])
-    return pa.table({name: arrays[name] for name in RAW_COPY_COLUMNS})
-
-
-def _json_text(value: object) -> str | None:
-    """A JSON document for the jsonb payload; text that is not JSON is kept as a JSON string."""
-    if _missing(value):
-        return None
-    if isinstance(value, str):
-        try:
-            json.loads(value)
-        except ValueError:
-            return json.dumps(value)
-        return value
-    return json.dumps(value, default=str)
-
-
-def _reasons(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    return [str(v) for v in value]  # type: ignore[attr-defined]
-
-
-def _timestamp(value: object) -> dt.datetime | None:
-    if _missing(value):
-        return None
-    stamp = pd.Timestamp(value)  # type: ignore[arg-type]
-    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
-
-
-def _date(value: object) -> dt.date | None:
-    if _missing(value):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def rejected_rows(frame: pd.DataFrame, now: dt.datetime) -> Iterator[tuple[object, ...]]:
-    """Rejected rows (REJECTED_COLUMNS) as REJECTED_COPY_COLUMNS tuples for ``copy.write_row``."""
-    for row in frame.itertuples(index=False):
-        yield (
-            _date(row.partition_date),
-            None if _missing(row.source) else row.source,
-            None if _missing(row.symbol) else row.symbol,
-            _timestamp(row.ts),
-            _json_text(row.payload),
-            _reasons(row.reasons),
-            _timestamp(row.rejected_at) or now,
-        )
+def rejected_rows(table: pa.Table, now: dt.datetime) -> list[tuple[object, ...]]:
+    """Rejected rows (``frames.rejected_table``) as REJECTED_COPY_COLUMNS tuples for ``copy.write_row``;
+    a row without ``rejected_at`` is stamped ``now``."""
+    columns = {name: table.column(name).to_pylist() for name in REJECTED_COPY_COLUMNS}
+    columns["payload"] = [_json_document(p) for p in columns["payload"]]
+    columns["rejected_at"] = [stamp or now for stamp in columns["rejected_at"]]
+    return list(zip(*columns.values(), strict=True))
 
 
 def epoch_us(column: str) -> sql.Composed:
@@ -195,16 +90,11 @@ def epoch_us(column: str) -> sql.Composed:
 
 
 def to_frame(table: pa.Table, ts_columns: Sequence[str], dtypes: dict[str, str]) -> pd.DataFrame:
-    """An Arrow table from ``copy_out`` as a frame: epoch-microsecond columns become tz-aware UTC."""
+    """An Arrow table from ``copy_out`` as a frame of ``dtypes``: epoch-microsecond columns become tz-aware UTC."""
     frame = table.to_pandas()
     for name in ts_columns:
-        frame[name] = pd.to_datetime(frame[name], unit="us", utc=True).astype("datetime64[us, UTC]")
-    for name, dtype in dtypes.items():
-        if dtype == "object":
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-        else:
-            frame[name] = frame[name].astype(dtype)
-    return frame
+        frame[name] = pd.to_datetime(frame[name], unit="us", utc=True)
+    return typed(frame, dtypes)
 
 
 BAR_TYPES: dict[str, pa.DataType] = {
@@ -216,7 +106,6 @@ BAR_TYPES: dict[str, pa.DataType] = {
     "source": pa.string(),
     "ingested_at": pa.int64(),
 }
-BAR_FRAME_DTYPES = {k: v for k, v in BAR_DTYPES.items() if k not in ("ts", "ingested_at")}
 RAW_TYPES: dict[str, pa.DataType] = {
     "symbol": pa.string(),
     "ts": pa.int64(),
@@ -225,6 +114,16 @@ RAW_TYPES: dict[str, pa.DataType] = {
     "partition_date": pa.date32(),
     "payload": pa.string(),
 }
+# reasons as JSON text (to_json): an array is easier to parse that way than as a text[] literal.
+REJECTED_TYPES: dict[str, pa.DataType] = {
+    "symbol": pa.string(),
+    "ts": pa.int64(),
+    "partition_date": pa.date32(),
+    "source": pa.string(),
+    "payload": pa.string(),
+    "reasons": pa.string(),
+    "rejected_at": pa.int64(),
+}
 WEEKLY_TYPES: dict[str, pa.DataType] = {
     "symbol": pa.string(),
     "week": pa.int64(),
@@ -232,10 +131,3 @@ WEEKLY_TYPES: dict[str, pa.DataType] = {
     "volume": pa.float64(),
     "bars": pa.int64(),
 }
-
-
-def check_partitions(days: Iterable[dt.date | None], start: dt.date, end: dt.date, what: str) -> None:
-    """Refuse rows outside [start, end]: replacing those partitions would leave them behind or lose them."""
-    outside = sorted({d for d in days if d is None or not start <= d <= end}, key=str)
-    if outside:
-        raise ValueError(f"{what} rows with partition_date {outside[:5]} fall outside [{start}, {end}]")

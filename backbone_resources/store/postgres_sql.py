@@ -58,6 +58,14 @@ class Statements:
             " WHERE partition_date BETWEEN %s AND %s ORDER BY partition_date, symbol, ts NULLS FIRST, id"
         ).format(ts=epoch_us("ts"), raw=self.raw)
 
+    def read_rejected(self) -> sql.Composed:
+        # to_json: the reasons as a JSON array rather than a text[] literal. id keeps the insertion order.
+        return sql.SQL(
+            "SELECT symbol, {ts}, to_char(partition_date, 'YYYY-MM-DD'), source, payload::text,"
+            " to_json(reasons)::text, {rejected_at} FROM {rejected}"
+            " WHERE partition_date BETWEEN %s AND %s ORDER BY partition_date, id"
+        ).format(ts=epoch_us("ts"), rejected_at=epoch_us("rejected_at"), rejected=self.rejected)
+
     def read_bars(self, with_symbols: bool) -> sql.Composed:
         return sql.SQL(
             "SELECT symbol, {ts}, open, high, low, close, adj_close, volume, source, {ingested} FROM {daily}"

@@ -11,6 +11,7 @@ of them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import uuid
@@ -29,7 +30,8 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import Field, PrivateAttr
 
-from backbone_domain.bars import KEY, RAW_COLUMNS, WEEKLY_COLUMNS, utc_midnight
+from backbone_domain import frames
+from backbone_domain.bars import BAR_DTYPES, KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_resources.settings import redact_url
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store.base import BarStore, QualityCounts, StoreUnavailable, WriteCounts
@@ -37,13 +39,6 @@ from backbone_resources.store.postgres_migrations import Names, enable_timescale
 from backbone_resources.store.postgres_sql import Statements
 
 log = logging.getLogger(__name__)
-
-_RAW_DTYPES = dict.fromkeys(RAW_COLUMNS, "object") | {"ts": "datetime64[us, UTC]"}
-_WEEKLY_DTYPES = dict.fromkeys(WEEKLY_COLUMNS, "float64") | {
-    "symbol": "object",
-    "week": "datetime64[us, UTC]",
-    "bars": "int64",
-}
 
 
 @dataclass(frozen=True)
@@ -190,8 +185,8 @@ class PostgresBarStore(BarStore):
             raise self._unavailable(exc) from None
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
-        table = pgcopy.raw_table(raw)
-        pgcopy.check_partitions(table.column("partition_date").unique().to_pylist(), start, end, "raw")
+        table = frames.raw_table(raw)
+        frames.check_partitions(table, start, end, "raw")
         with self._cursor(transaction=True) as cur:
             cur.execute("SET LOCAL TIME ZONE 'UTC'")  # COPY sends UTC wall-clock timestamps
             cur.execute(self._sql.delete_partitions(self._sql.raw), (start, end))
@@ -202,7 +197,14 @@ class PostgresBarStore(BarStore):
     def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         with self._cursor() as cur:
             table = pgcopy.copy_out(cur, self._sql.read_raw(), (start, end), pgcopy.RAW_TYPES)
-        return pgcopy.to_frame(table, ["ts"], _RAW_DTYPES)
+        return pgcopy.to_frame(table, ["ts"], RAW_DTYPES)
+
+    def read_rejected(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        with self._cursor() as cur:
+            table = pgcopy.copy_out(cur, self._sql.read_rejected(), (start, end), pgcopy.REJECTED_TYPES)
+        frame = pgcopy.to_frame(table, ["ts", "rejected_at"], REJECTED_DTYPES)
+        frame["reasons"] = pd.Series([json.loads(r) for r in frame["reasons"]], index=frame.index, dtype=object)
+        return frame
 
     def write_validated(
         self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
@@ -210,9 +212,10 @@ class PostgresBarStore(BarStore):
         if accepted.duplicated(list(KEY)).any():  # ON CONFLICT cannot touch a row twice in one statement
             accepted = accepted.sort_values("ingested_at", kind="stable")
             accepted = accepted.drop_duplicates(list(KEY), keep="last")
-        bars = pgcopy.bars_table(accepted)
-        refused = list(pgcopy.rejected_rows(rejected, dt.datetime.now(dt.UTC)))
-        pgcopy.check_partitions([row[0] for row in refused], start, end, "rejected")
+        bars = frames.bars_table(accepted)
+        refusals = frames.rejected_table(rejected)
+        frames.check_partitions(refusals, start, end, "rejected")
+        refused = pgcopy.rejected_rows(refusals, dt.datetime.now(dt.UTC))
         try:
             return self._write(start, end, bars, refused, direct=True)
         except psycopg.errors.UniqueViolation:
@@ -267,13 +270,13 @@ class PostgresBarStore(BarStore):
         query = self._sql.read_bars(symbols is not None)
         with self._cursor() as cur:
             table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.BAR_TYPES)
-        return pgcopy.to_frame(table, ["ts", "ingested_at"], pgcopy.BAR_FRAME_DTYPES)
+        return pgcopy.to_frame(table, ["ts", "ingested_at"], BAR_DTYPES)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         query = self._sql.read_weekly(symbols is not None)
         with self._cursor() as cur:
             table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.WEEKLY_TYPES)
-        return pgcopy.to_frame(table, ["week"], _WEEKLY_DTYPES)
+        return pgcopy.to_frame(table, ["week"], WEEKLY_DTYPES)
 
     def latest_bar_dates(self) -> dict[str, dt.date]:
         with self._cursor() as cur:

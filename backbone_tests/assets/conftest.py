@@ -23,5 +23,5 @@ def bootstrap(tmp_path, dagster_home) -> BackboneSettings:
 
 
 @pytest.fixture
-def institutional(pg_url, dagster_home) -> BackboneSettings:
-    return load_settings(mode="institutional", timescale_url=pg_url, symbols=SYMBOLS)
+def institutional(pg_database_url, dagster_home) -> BackboneSettings:
+    return load_settings(mode="institutional", timescale_url=pg_database_url, symbols=SYMBOLS)

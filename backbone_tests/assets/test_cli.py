@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from backbone_domain.calendars import trading_days
 from backbone_resources.settings import load_settings
 from backbone_resources.tiers import build_store
 
@@ -64,15 +67,21 @@ def test_bootstrap_half_year_twice_then_check_reports_stale(env):
 
 
 @pytest.mark.postgres
-def test_institutional_fills_market_data_daily_bars(env, pg_url):
+def test_institutional_fills_market_data_daily_bars(env, pg_database_url):
     (Path(env["DAGSTER_HOME"])).mkdir()
-    inst = {**env, "BACKBONE_MODE": "institutional", "BACKBONE_TIMESCALE_URL": pg_url}
+    inst = {**env, "BACKBONE_MODE": "institutional", "BACKBONE_TIMESCALE_URL": pg_database_url}
     doctor = _run(inst, "doctor")
     assert doctor.returncode == 0, doctor.stderr
     assert "store.backend: postgresql" in doctor.stdout
     done = _run(inst, "materialize", "--start", "2024-01-01", "--end", "2024-01-31")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _bar_count(inst) > 3 * 20
+    expected = sum(
+        len(trading_days(s, dt.date(2024, 1, 1), dt.date(2024, 1, 31))) for s in ("EURUSD", "GBPUSD", "AAPL")
+    )
+    with psycopg.connect(pg_database_url) as conn:
+        stored = conn.execute("SELECT symbol, count(*) FROM market_data.daily_bars GROUP BY symbol").fetchall()
+    assert sum(count for _, count in stored) == expected
+    assert {symbol for symbol, _ in stored} == {"EURUSD", "GBPUSD", "AAPL"}
 
 
 def test_institutional_with_unreachable_database_fails_naming_the_setting(env):

@@ -7,6 +7,7 @@ TimescaleDB server. Backend specifics live in test_<backend>_store.py.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,6 +20,8 @@ from backbone_domain.bars import (
     BAR_COLUMNS,
     BAR_DTYPES,
     RAW_COLUMNS,
+    REJECTED_COLUMNS,
+    REJECTED_DTYPES,
     WEEKLY_COLUMNS,
     empty_bars,
     empty_rejected,
@@ -200,6 +203,71 @@ def test_rejected_rows_are_replaced_per_partition(store: BarStore) -> None:
     assert store.range_counts(days[1], days[1]).rejected == 3  # the other partition is untouched
     store.write_validated(MON, MON, empty_bars(), empty_rejected())
     assert store.range_counts(MON, MON).rejected == 0
+
+
+def test_read_rejected_round_trips_reasons_and_payload(store: BarStore) -> None:
+    refused = rejected([MON], 4)
+    refused["symbol"] = ["R0", None, "R2", "R3"]
+    refused["ts"] = [utc_midnight(MON), pd.NaT, utc_midnight(MON), utc_midnight(MON)]
+    refused["ts"] = refused["ts"].astype("datetime64[us, UTC]")
+    refused["payload"] = ['{"file": "a.csv",  "line": 2, "raw": ["1,5", "\\\\N"]}', {"open": "x"}, "not JSON", None]
+    refused["reasons"] = [["open is not a number: '1,5'", 'quote " {brace} \\ ünï'], [], ["one"], ("a", "b")]
+    refused["rejected_at"] = [T1, pd.NaT, T1, T1]
+    refused["rejected_at"] = refused["rejected_at"].astype("datetime64[us, UTC]")
+    before = pd.Timestamp.now(tz="UTC").floor("s")
+    store.write_validated(MON, MON, empty_bars(), refused)
+
+    back = store.read_rejected(MON, MON)
+
+    assert list(back.columns) == list(REJECTED_COLUMNS)
+    assert back.dtypes.astype(str).to_dict() == REJECTED_DTYPES
+    assert back["symbol"].tolist() == ["R0", None, "R2", "R3"]
+    assert back["ts"].isna().tolist() == [False, True, False, False]
+    assert back["partition_date"].tolist() == [MON] * 4
+    assert all(isinstance(d, dt.date) for d in back["partition_date"])
+    assert back["source"].tolist() == ["synthetic"] * 4
+    assert back["reasons"].tolist() == [
+        ["open is not a number: '1,5'", 'quote " {brace} \\ ünï'],
+        [],
+        ["one"],
+        ["a", "b"],
+    ]
+    assert all(isinstance(r, list) for r in back["reasons"])
+    payloads = [None if p is None else json.loads(p) for p in back["payload"]]  # the backend's JSON text
+    assert payloads == [{"file": "a.csv", "line": 2, "raw": ["1,5", "\\N"]}, {"open": "x"}, "not JSON", None]
+    assert back.loc[[0, 2, 3], "rejected_at"].tolist() == [T1] * 3
+    assert before <= back.loc[1, "rejected_at"] <= pd.Timestamp.now(tz="UTC")  # stamped by the write
+
+
+def test_read_rejected_orders_by_partition_then_insertion(store: BarStore) -> None:
+    days = week(3)
+    frame = rejected([days[1], days[0]], 3)  # Tuesday's rows first
+    frame["symbol"] = ["T2", "T0", "T1", "M1", "M2", "M0"]
+    store.write_validated(MON, days[1], empty_bars(), frame)
+    store.write_validated(days[2], days[2], empty_bars(), rejected([days[2]], 2))
+    again = rejected([MON], 2, "again").assign(symbol=["N1", "N0"])
+    store.write_validated(MON, MON, empty_bars(), again)  # Monday's rows, now inserted after the others
+
+    back = store.read_rejected(MON, days[2])
+
+    assert back["symbol"].tolist() == ["N1", "N0", "T2", "T0", "T1", "R0", "R1"]
+    assert back["partition_date"].tolist() == [MON] * 2 + [days[1]] * 3 + [days[2]] * 2
+    assert back.index.tolist() == list(range(7))
+
+
+def test_read_rejected_selects_partitions(store: BarStore) -> None:
+    days = week(5)
+    store.write_validated(MON, days[-1], empty_bars(), rejected(days, 2))
+
+    some = store.read_rejected(days[1], days[2])  # end is inclusive
+
+    assert some["partition_date"].tolist() == [days[1]] * 2 + [days[2]] * 2
+    assert len(store.read_rejected(MON, days[-1])) == 10
+    empty = store.read_rejected(days[-1] + dt.timedelta(days=1), days[-1] + dt.timedelta(days=9))
+    assert empty.empty
+    assert list(empty.columns) == list(REJECTED_COLUMNS)
+    assert empty.dtypes.astype(str).to_dict() == REJECTED_DTYPES
+    assert store.read_rejected(days[3], days[1]).empty  # start after end
 
 
 def raw_frame(day: dt.date) -> pd.DataFrame:

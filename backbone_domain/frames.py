@@ -1,0 +1,148 @@
+"""Frames into and out of a bar store, the same for every backend: the Arrow tables a write hands over, the
+partition check of a replacing write, and the documented dtypes of what a read returns.
+
+One copy here so that a raw value lands as the same text, and reads back with the same types, whichever
+store holds it. Pure pandas / pyarrow; the stores add only their driver's transport.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from backbone_domain.bars import BAR_COLUMNS, RAW_COLUMNS, REJECTED_COLUMNS, VALUE_COLUMNS
+from backbone_domain.validation_rules import is_null
+
+_UTC = pa.timestamp("us", tz="UTC")
+
+
+def bars_table(frame: pd.DataFrame) -> pa.Table:
+    """Accepted bars (BAR_COLUMNS): text, float64 values, timestamps as tz-aware UTC (tz-naive taken as UTC)."""
+    return _table(frame, BAR_COLUMNS, dict.fromkeys(VALUE_COLUMNS, _floats))
+
+
+def raw_table(frame: pd.DataFrame) -> pa.Table:
+    """Raw rows (RAW_COLUMNS) with every value as text (``text_array``), the payload as text (records as JSON)."""
+    return _table(frame, RAW_COLUMNS)
+
+
+def rejected_table(frame: pd.DataFrame) -> pa.Table:
+    """Rejected rows (REJECTED_COLUMNS): reasons as a list of text, the payload as text (records as JSON),
+    whether or not it is JSON (each store decides how to keep text that is not); a missing ``rejected_at``
+    stays NULL for the store to stamp."""
+    return _table(frame, REJECTED_COLUMNS)
+
+
+def check_partitions(table: pa.Table, start: dt.date, end: dt.date, what: str) -> None:
+    """Refuse rows outside [start, end]: replacing those partitions would leave them behind or lose them."""
+    days = table.column("partition_date").unique().to_pylist()
+    outside = sorted({d for d in days if d is None or not start <= d <= end}, key=str)
+    if outside:
+        raise ValueError(f"{what} rows with partition_date {outside[:5]} fall outside [{start}, {end}]")
+
+
+def typed(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
+    """The columns of ``dtypes`` in its order, with its dtypes; object columns hold None (not NaN) for NULL."""
+    frame = frame.loc[:, list(dtypes)]
+    for column, dtype in dtypes.items():
+        values = frame[column]
+        if dtype == "object":
+            frame[column] = values.astype(object).where(values.notna(), None)
+        else:
+            frame[column] = values.astype(dtype)
+    return frame
+
+
+def text_array(column: pd.Series) -> pa.Array:
+    """Values as text: strings untouched, numbers as ``repr`` (the shortest text that reads back as the same
+    float), records as JSON, NaN and other nulls as NULL."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        return _float_text(column.to_numpy(dtype="float64", na_value=np.nan))
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return pa.array(column, from_pandas=True).cast(pa.string())
+    return _strings(column, _scalar_text)
+
+
+def _strings(column: pd.Series, render: Callable[[object], str]) -> pa.Array:
+    """Text as it is (in bulk when the column is all text and nulls), anything else through ``render``."""
+    try:
+        return pa.array(column, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        values = [None if is_null(v) else v if isinstance(v, str) else render(v) for v in column]
+        return pa.array(values, type=pa.string())
+
+
+def _float_text(values: np.ndarray) -> pa.Array:
+    """``repr`` of each float, vectorized: Arrow's shortest round-trip digits match it except on whole numbers
+    (Arrow drops the ".0") and outside [1e-4, 1e16) (different exponent rules), which are handled apart."""
+    text = pa.array(values, from_pandas=True).cast(pa.string())
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(values)
+        whole = (values == np.trunc(values)) & (magnitude < 1e16) & ((values != 0) | ~np.signbit(values))
+        odd = ~whole & ~np.isnan(values) & ((magnitude < 1e-4) | (magnitude >= 1e16))
+    ints = pa.array(np.where(whole, values, 0).astype(np.int64)).cast(pa.string())
+    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(ints, ".0", ""), text)
+    if odd.any():
+        patches = pa.array([repr(v) for v in values[odd].tolist()], type=pa.string())
+        text = pc.replace_with_mask(text, pa.array(odd), patches)
+    return text
+
+
+def _scalar_text(value: object) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, float | np.floating):  # repr(np.float64(x)) would read "np.float64(x)"
+        return repr(float(value))
+    return str(value)
+
+
+def _payloads(column: pd.Series) -> pa.Array:
+    """Payloads as text: strings untouched, records as JSON."""
+    return _strings(column, lambda record: json.dumps(record, default=str))
+
+
+def _reasons(column: pd.Series) -> pa.Array:
+    """A list of text per row: a single reason as a list of one, nothing as an empty list."""
+    lists = [[v] if isinstance(v, str) else [] if is_null(v) else [str(r) for r in v] for v in column]
+    return pa.array(lists, type=pa.list_(pa.string()))
+
+
+def _floats(column: pd.Series) -> pa.Array:
+    return pa.array(column, type=pa.float64(), from_pandas=True)
+
+
+def _utc(column: pd.Series) -> pa.Array:
+    """Tz-aware UTC microseconds (tz-naive input is taken as UTC), NaT as NULL."""
+    if not (isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype)):
+        column = pd.to_datetime(column, utc=True)
+    return pa.array(column, from_pandas=True).cast(_UTC, safe=False)
+
+
+def _dates(column: pd.Series) -> pa.Array:
+    try:
+        return pa.array(column, type=pa.date32(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(pd.to_datetime(column).dt.date, type=pa.date32(), from_pandas=True)
+
+
+_Converter = Callable[[pd.Series], pa.Array]
+# How each column goes into Arrow; any other column is text.
+_CONVERTERS: dict[str, _Converter] = {
+    "ts": _utc,
+    "ingested_at": _utc,
+    "rejected_at": _utc,
+    "partition_date": _dates,
+    "payload": _payloads,
+    "reasons": _reasons,
+}
+
+
+def _table(frame: pd.DataFrame, columns: tuple[str, ...], converters: dict[str, _Converter] | None = None) -> pa.Table:
+    convert = _CONVERTERS | (converters or {})
+    return pa.table({name: convert.get(name, text_array)(frame[name]) for name in columns})
