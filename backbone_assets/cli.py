@@ -110,6 +110,28 @@ def doctor() -> None:
     click.echo("ok")
 
 
+@main.command()
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="first partition date")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="last partition date (default: --start)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per rejected row")
+def rejected(start: dt.datetime, end: dt.datetime | None, as_json: bool) -> None:
+    """Show the quarantined rows of a date range: the original record and why it was refused."""
+    try:
+        with runner.live_resources(_settings()) as resources:
+            frame = resources.store.read_rejected(start.date(), (end or start).date())
+    except EXPECTED_ERRORS as exc:
+        _fail(exc)
+    for row in frame.itertuples(index=False):
+        if as_json:
+            record = {"partition_date": str(row.partition_date), "symbol": row.symbol, "source": row.source}
+            click.echo(json.dumps({**record, "reasons": list(row.reasons), "payload": json.loads(row.payload)}))
+        else:
+            click.echo(f"{row.partition_date} {row.symbol or '?':<10} {'; '.join(row.reasons)}")
+            click.echo(f"{'':<11}{row.payload}")
+    if not as_json:
+        click.echo(f"{len(frame)} rejected row(s)")
+
+
 def _print_run(result: dg.ExecuteInProcessResult) -> None:
     click.echo(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
     # A range run records one materialization per partition, all with the run's metadata: show each asset once.

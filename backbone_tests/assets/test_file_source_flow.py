@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -63,3 +64,21 @@ def test_malformed_file_lands_good_rows_and_quarantines_bad_ones(tmp_path, dagst
     # the original record is kept: file, line and the text as it was
     assert rejected["payload"].str.contains('"line"').all()
     assert rejected["payload"].str.contains("not a date").any()
+
+
+def test_rejected_command_shows_every_quarantined_record(tmp_path, dagster_home, monkeypatch):
+    from click.testing import CliRunner
+
+    from backbone_assets.cli import main
+
+    _load(tmp_path, "malformed")
+    monkeypatch.setenv("BACKBONE_MODE", "bootstrap")
+    monkeypatch.setenv("BACKBONE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BACKBONE_SOURCE", f"csv:{DATA / 'malformed'}")
+    result = CliRunner().invoke(main, ["rejected", "--start", "2024-01-01", "--end", "2024-01-31", "--json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert len(records) == 7
+    assert {r["payload"]["file"] for r in records} == {"ACME.csv"}
+    assert sorted(r["payload"]["line"] for r in records) == [4, 5, 6, 8, 9, 11, 12]
+    assert all(r["reasons"] for r in records)
