@@ -11,7 +11,8 @@ from typing import Any
 import click
 import dagster as dg
 
-from backbone_assets import runner
+from backbone_assets import cli_cache, cli_stream, runner
+from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.settings import BackboneSettings, SettingsError, load_settings
 from backbone_resources.source.base import SourceUnavailable
 from backbone_resources.store.base import StoreUnavailable
@@ -94,7 +95,8 @@ def check(as_json: bool) -> None:
 
 @main.command()
 def doctor() -> None:
-    """Tier, endpoints, connectivity, TimescaleDB extension."""
+    """Tier, endpoints, connectivity (store, cache), TimescaleDB extension, stream and batch settings."""
+    problems: list[str] = []
     try:
         settings = _settings()
         tier = settings.tier()
@@ -103,11 +105,23 @@ def doctor() -> None:
         with runner.live_resources(settings) as resources:
             click.echo(f"symbols: {', '.join(resources.source.universe())}")
             resources.store.ping()
-            for key, value in resources.store.describe().items():
-                click.echo(f"store.{key}: {value}")
+            _echo_described("store", resources.store.describe())
+            try:
+                click.echo(f"cache.ping_ms: {resources.cache.ping():.1f}")
+            except CacheUnavailable as exc:  # the store is the source of truth: report, then fail the doctor
+                problems.append(str(exc))
+            for family in ("cache", "stream", "batch"):
+                _echo_described(family, getattr(resources, family).describe())
     except EXPECTED_ERRORS as exc:
         _fail(exc, code=1)
+    if problems:
+        _fail(RuntimeError("; ".join(problems)), code=1)
     click.echo("ok")
+
+
+def _echo_described(family: str, described: dict[str, Any]) -> None:
+    for key, value in described.items():
+        click.echo(f"{family}.{key}: {value}")
 
 
 @main.command()
@@ -163,3 +177,9 @@ def _print_summary(settings: BackboneSettings) -> None:
 
 def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
+
+
+main.add_command(cli_cache.bars)
+main.add_command(cli_cache.cache)
+main.add_command(cli_stream.consume)
+main.add_command(cli_stream.replay)

@@ -9,12 +9,16 @@ from __future__ import annotations
 import dagster as dg
 
 from backbone_assets import sqlite_tuning
+from backbone_assets.batch import build_batch_assets, build_batch_checks
+from backbone_assets.cache import build_cache_assets, build_cache_checks
 from backbone_assets.checks import build_daily_bars_checks
 from backbone_assets.ingest import build_ingest_assets
 from backbone_assets.jobs import build_jobs
 from backbone_assets.partitions import daily_partitions
 from backbone_assets.schedules import build_schedules
 from backbone_assets.storage import build_storage_assets
+from backbone_assets.stream import build_stream_assets, build_stream_checks, kafka_replay_job
+from backbone_assets.stream_sensors import kafka_replay_sensor
 from backbone_resources.settings import BackboneSettings, load_settings
 from backbone_resources.tiers import build_resources
 
@@ -22,12 +26,25 @@ from backbone_resources.tiers import build_resources
 def build_defs(settings: BackboneSettings) -> dg.Definitions:
     partitions = daily_partitions(settings.start_date)
     jobs = build_jobs(partitions)
+    resources = build_resources(settings)
     return dg.Definitions(
-        assets=[*build_ingest_assets(partitions), *build_storage_assets(partitions)],
-        asset_checks=build_daily_bars_checks(partitions),
-        jobs=jobs,
+        assets=[
+            *build_ingest_assets(partitions),
+            *build_storage_assets(partitions),
+            *build_cache_assets(partitions),
+            *build_batch_assets(partitions, resources.keys()),
+            *build_stream_assets(partitions),
+        ],
+        asset_checks=[
+            *build_daily_bars_checks(partitions),
+            *build_cache_checks(),
+            *build_batch_checks(),
+            *build_stream_checks(),
+        ],
+        jobs=[*jobs, kafka_replay_job],
         schedules=build_schedules(jobs[0]),
-        resources=build_resources(settings),
+        sensors=[kafka_replay_sensor],
+        resources=resources,
     )
 
 

@@ -12,7 +12,7 @@ def build_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJo
     return [
         dg.define_asset_job(
             DAILY_BARS_JOB,
-            selection=dg.AssetSelection.groups("ingest", "storage"),
+            selection=dg.AssetSelection.groups("ingest", "storage", "batch", "cache", "stream"),
             partitions_def=partitions,
             description="Source -> raw landing -> validated store -> weekly bars, for a partition or a range.",
         ),

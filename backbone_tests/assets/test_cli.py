@@ -17,6 +17,7 @@ from backbone_resources.tiers import build_store
 
 pytestmark = pytest.mark.slow
 BACKBONE = str(Path(sys.executable).parent / "backbone")
+NO_STREAMING = {"BACKBONE_STREAMING_ENABLED": "false"}  # Kafka is tested in test_stream_cli.py
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -67,9 +68,10 @@ def test_bootstrap_half_year_twice_then_check_reports_stale(env):
 
 
 @pytest.mark.postgres
-def test_institutional_fills_market_data_daily_bars(env, pg_database_url):
+def test_institutional_fills_market_data_daily_bars(env, pg_database_url, redis_server_url, redis_namespace):
     (Path(env["DAGSTER_HOME"])).mkdir()
-    inst = {**env, "BACKBONE_MODE": "institutional", "BACKBONE_TIMESCALE_URL": pg_database_url}
+    inst = {**env, "BACKBONE_MODE": "institutional", "BACKBONE_TIMESCALE_URL": pg_database_url, **NO_STREAMING}
+    inst |= {"BACKBONE_REDIS_URL": redis_server_url, "BACKBONE_CACHE_NAMESPACE": redis_namespace}
     doctor = _run(inst, "doctor")
     assert doctor.returncode == 0, doctor.stderr
     assert "store.backend: postgresql" in doctor.stdout
@@ -89,6 +91,8 @@ def test_institutional_with_unreachable_database_fails_naming_the_setting(env):
         **env,
         "BACKBONE_MODE": "institutional",
         "BACKBONE_TIMESCALE_URL": "postgresql://u:hunter2@127.0.0.1:1/x",
+        **NO_STREAMING,
+        "BACKBONE_REDIS_URL": "redis://127.0.0.1:6379/0",  # the store is what fails here
     }
     for args in (("doctor",), ("materialize",)):
         result = _run(bad, *args)

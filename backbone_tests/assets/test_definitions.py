@@ -5,12 +5,21 @@ import dagster as dg
 from backbone_assets.definitions import build_defs
 from backbone_resources.settings import load_settings
 
-ASSETS = {"daily_bars_raw", "daily_bars", "weekly_bars"}
+ASSETS = {"daily_bars_raw", "daily_bars", "weekly_bars", "daily_bars_hot_cache"}
+ASSETS |= {"daily_bars_parquet", "daily_returns", "retention_audit"}
+ASSETS |= {"daily_bars_kafka"}
 CHECKS = {
     "daily_bars_fresh",
     "daily_bars_unique_keys",
     "daily_bars_ohlc_consistent",
     "daily_bars_rejected_rate",
+    "hot_cache_hit_ratio",
+    "hot_cache_matches_store",
+    "daily_bars_parquet_matches_store",
+    "daily_bars_parquet_unique_keys",
+    "daily_returns_matches_bars",
+    "daily_returns_unique_keys",
+    "kafka_consumer_lag",
 }
 
 
@@ -28,19 +37,31 @@ def test_bootstrap_definitions(tmp_path):
     assert _shape(defs) == (
         ASSETS,
         CHECKS,
-        {"daily_bars_job", "asset_checks_job"},
+        {"daily_bars_job", "asset_checks_job", "kafka_replay_job"},
         {"daily_bars_schedule"},
-        {"source", "store", "policy"},
+        {"source", "store", "policy", "cache", "batch", "stream"},
     )
+    assert {s.name for s in defs.sensors or []} == {"kafka_replay_sensor"}
     assert type(defs.resources["store"]).__name__ == "DuckDBBarStore"
 
 
 def test_institutional_tier_has_the_same_graph_and_other_backends(tmp_path):
     boot = build_defs(load_settings(mode="bootstrap", home=tmp_path))
-    inst = build_defs(load_settings(mode="institutional", timescale_url="postgresql://u:p@127.0.0.1:1/x"))
+    inst = build_defs(
+        load_settings(
+            mode="institutional",
+            timescale_url="postgresql://u:p@127.0.0.1:1/x",
+            redis_url="redis://127.0.0.1:1/0",
+            kafka_bootstrap="127.0.0.1:1",
+        )
+    )
     assert _shape(inst) == _shape(boot)
     assert type(inst.resources["store"]).__name__ == "PostgresBarStore"
     assert type(boot.resources["store"]).__name__ == "DuckDBBarStore"
+    assert type(inst.resources["cache"]).__name__ == "RedisHotCache"
+    assert type(boot.resources["cache"]).__name__ == "DiskHotCache"
+    assert type(inst.resources["stream"]).__name__ == "KafkaStream"
+    assert type(boot.resources["stream"]).__name__ == "LocalLogStream"
 
 
 def test_assets_say_what_they_are(tmp_path):
@@ -48,7 +69,7 @@ def test_assets_say_what_they_are(tmp_path):
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, key
-        assert node.group_name in {"ingest", "storage"}, key
+        assert node.group_name in {"ingest", "storage", "cache", "batch", "audit", "stream"}, key
         assert node.owners == ["team:market-data"], key
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
 

@@ -1,0 +1,175 @@
+"""Batch layer: the stored bars as a Parquet dataset, daily returns from it, their checks, and the
+retention audit. The assets see the ``BatchEngine`` interface only: Spark on the institutional tier, DuckDB
+on bootstrap, the same graph on both."""
+
+from collections.abc import Iterable
+
+import dagster as dg
+import pandas as pd
+
+from backbone_assets.ingest import OWNERS
+from backbone_assets.partitions import last_partition_date, partition_dates
+from backbone_domain.exports import compare_with_store, export_bars, export_returns, retention_table
+from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine
+from backbone_resources.batch.staging import store_coverage
+from backbone_resources.policy import PipelinePolicy
+from backbone_resources.store.base import BarStore
+
+BATCH_KINDS = {"parquet", "spark", "duckdb"}
+AUDIT_GROUP = "audit"
+# Resources of other layers that hold bars too; audited when bound (they need a coverage() method).
+OPTIONAL_HOLDERS = ("cache", "stream")
+
+
+def build_batch_assets(
+    partitions: dg.DailyPartitionsDefinition, resource_keys: Iterable[str] = ()
+) -> list[dg.AssetsDefinition]:
+    """The export assets. The retention audit also lists the holders among ``resource_keys`` that may hold
+    bars (cache, stream) and offer ``coverage()`` (COVERAGE_COLUMNS); others are named as not audited."""
+    audited = sorted(set(resource_keys) & set(OPTIONAL_HOLDERS))
+    export_asset = {
+        "partitions_def": partitions,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "group_name": "batch",
+        "kinds": BATCH_KINDS,
+        "owners": OWNERS,
+    }
+
+    @dg.asset(deps=["daily_bars"], **export_asset)
+    def daily_bars_parquet(
+        context: dg.AssetExecutionContext, store: BarStore, batch: BatchEngine, policy: PipelinePolicy
+    ) -> dg.MaterializeResult:
+        """Stored bars as Parquet, Hive-partitioned by symbol/year; a range rewrites its years' partitions."""
+        start, end = partition_dates(context)
+        report = export_bars(store, batch, start, end, policy.chunk_days)
+        return dg.MaterializeResult(
+            metadata={
+                "rows_written": report.written,
+                "years_rewritten": f"{report.years[0]}..{report.years[1]}",
+                "date_range": f"{start}..{end}",
+                "path": batch.dataset_path("daily_bars"),
+                "engine": batch.describe(),
+                **policy.tier_metadata(),
+            }
+        )
+
+    @dg.asset(deps=[daily_bars_parquet], **export_asset)
+    def daily_returns(
+        context: dg.AssetExecutionContext, batch: BatchEngine, policy: PipelinePolicy
+    ) -> dg.MaterializeResult:
+        """Daily log returns and 20-day annualised realized volatility per symbol, as Parquet."""
+        start, end = partition_dates(context)
+        report = export_returns(batch, start, end)
+        return dg.MaterializeResult(
+            metadata={
+                "rows_written": report.written,
+                "years_rewritten": f"{report.years[0]}..{report.years[1]}",
+                "date_range": f"{start}..{end}",
+                "path": batch.dataset_path("daily_returns"),
+                "engine": batch.describe(),
+                **policy.tier_metadata(),
+            }
+        )
+
+    @dg.asset(
+        deps=[daily_bars_parquet, daily_returns],
+        required_resource_keys={"store", "batch", "policy", *audited},
+        group_name=AUDIT_GROUP,
+        backfill_policy=dg.BackfillPolicy.single_run(),  # unpartitioned: one run whatever is asked
+        kinds={"parquet"},
+        owners=OWNERS,
+    )
+    def retention_audit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """What each holder keeps per symbol (first/last date, rows): store, exports, and cache/topic if any."""
+        resources = context.resources
+        first = partitions.start.date()
+        holdings = {
+            "store": store_coverage(
+                resources.store, first, last_partition_date(partitions), resources.policy.chunk_days
+            ),
+            "export:daily_bars": resources.batch.coverage("daily_bars"),
+            "export:daily_returns": resources.batch.coverage("daily_returns"),
+        }
+        unaudited = []
+        for key in audited:
+            coverage = getattr(getattr(resources, key), "coverage", None)
+            if callable(coverage):
+                holdings[key] = coverage()
+            else:
+                unaudited.append(key)
+        table = retention_table(holdings)
+        return dg.MaterializeResult(
+            metadata={
+                "retention": dg.MetadataValue.md(_markdown(table)),
+                "symbols": int(table["symbol"].nunique()),
+                "holders": sorted(holdings),
+                "holders_without_coverage": unaudited,
+            }
+        )
+
+    return [daily_bars_parquet, daily_returns, retention_audit]
+
+
+def build_batch_checks() -> list[dg.AssetChecksDefinition]:
+    """Checks that measure the datasets through the engine, year by year, against the store."""
+
+    @dg.asset_check(asset="daily_bars_parquet", blocking=True, description="Rows per exported year = store's.")
+    def daily_bars_parquet_matches_store(store: BarStore, batch: BatchEngine) -> dg.AssetCheckResult:
+        comparison = compare_with_store(store, batch.profile("daily_bars"))
+        return _year_result(comparison.found, comparison.expected, comparison.mismatched)
+
+    @dg.asset_check(asset="daily_bars_parquet", blocking=True, description="Exactly one row per (symbol, ts).")
+    def daily_bars_parquet_unique_keys(batch: BatchEngine) -> dg.AssetCheckResult:
+        profile = batch.profile("daily_bars")
+        return _unique(profile.duplicate_keys, profile.rows)
+
+    @dg.asset_check(asset="daily_returns", description="One return per exported bar, per year.")
+    def daily_returns_matches_bars(batch: BatchEngine) -> dg.AssetCheckResult:
+        bars, returns = batch.profile("daily_bars"), batch.profile("daily_returns")
+        expected = {y: bars.rows_by_year.get(y, 0) for y in returns.rows_by_year}
+        mismatched = {y: (n, expected[y]) for y, n in returns.rows_by_year.items() if n != expected[y]}
+        return _year_result(returns.rows_by_year, expected, mismatched)
+
+    @dg.asset_check(asset="daily_returns", blocking=True, description="Exactly one row per (symbol, ts).")
+    def daily_returns_unique_keys(batch: BatchEngine) -> dg.AssetCheckResult:
+        profile = batch.profile("daily_returns")
+        return _unique(profile.duplicate_keys, profile.rows)
+
+    return [
+        daily_bars_parquet_matches_store,
+        daily_bars_parquet_unique_keys,
+        daily_returns_matches_bars,
+        daily_returns_unique_keys,
+    ]
+
+
+def _year_result(
+    found: dict[int, int], expected: dict[int, int], mismatched: dict[int, tuple[int, int]]
+) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=not mismatched,
+        description=f"years off (found, expected): {mismatched}" if mismatched else "every exported year matches",
+        metadata={
+            "export_rows": sum(found.values()),
+            "expected_rows": sum(expected.values()),
+            "years_checked": len(found),
+            "years_mismatched": len(mismatched),
+            "threshold_mismatched": 0,
+        },
+    )
+
+
+def _unique(duplicates: int, rows: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=duplicates == 0, metadata={"duplicate_keys": duplicates, "threshold": 0, "rows": rows}
+    )
+
+
+def _markdown(table: pd.DataFrame, limit: int = 200) -> str:
+    """The audit as a markdown table (first ``limit`` rows; the count says when there are more)."""
+    lines = ["| holder | " + " | ".join(COVERAGE_COLUMNS) + " |", "|---" * (len(COVERAGE_COLUMNS) + 1) + "|"]
+    for row in table.head(limit).itertuples(index=False):
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    if len(table) > limit:
+        lines.append(f"\n{len(table) - limit} more rows")
+    return "\n".join(lines)

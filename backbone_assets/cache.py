@@ -1,0 +1,118 @@
+"""Cache layer: each symbol's latest bars kept hot (Redis on institutional, diskcache on bootstrap), and its checks.
+
+The asset and checks only see the ``HotCache`` interface; the work is in ``backbone_domain.hot_reader``. The
+checks measure the cache itself (never a loaded asset value) and record the figure beside its threshold.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from backbone_assets.ingest import OWNERS
+from backbone_assets.partitions import partition_dates
+from backbone_domain.hot_reader import refresh, stale_symbols
+from backbone_resources.cache.base import CacheUnavailable, CacheWindow, HotCache
+from backbone_resources.policy import PipelinePolicy
+from backbone_resources.store.base import BarStore
+
+# Redis down is usually a restart or a failover: a few spaced retries ride it out without paging anyone.
+CACHE_RETRY = dg.RetryPolicy(max_retries=2, delay=3, backoff=dg.Backoff.EXPONENTIAL)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    description: str
+    hit_ratio: float | None
+
+
+def hit_ratio_verdict(window: CacheWindow, threshold: float, min_reads: int) -> Verdict:
+    """Judge a window of reads: too few reads say so instead of a ratio that would mean nothing."""
+    if window.reads < min_reads:
+        return Verdict(True, f"not enough reads: {window.reads} since the previous check (< {min_reads})", None)
+    ratio = window.hits / window.reads
+    if ratio < threshold:
+        return Verdict(False, f"hit ratio {ratio:.3f} below {threshold} over {window.reads} reads", ratio)
+    return Verdict(True, f"hit ratio {ratio:.3f} over {window.reads} reads", ratio)
+
+
+def build_cache_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        deps=["daily_bars"],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=CACHE_RETRY,
+        group_name="cache",
+        kinds={"redis", "sqlite"},
+        owners=OWNERS,
+    )
+    def daily_bars_hot_cache(
+        context: dg.AssetExecutionContext, cache: HotCache, store: BarStore, policy: PipelinePolicy
+    ) -> dg.MaterializeResult:
+        """Each symbol's latest bars, hot: rewritten dates invalidated, then reloaded from the store."""
+        start, end = partition_dates(context)
+        ping_ms = cache.ping()  # CacheUnavailable names BACKBONE_REDIS_URL; the retry policy takes it from here
+        report = refresh(cache, store, start, end, policy.chunk_days)
+        return dg.MaterializeResult(
+            metadata={
+                "symbols_refreshed": report.symbols,
+                "bars_rewritten_in_range": report.rewritten_bars,
+                "bars_invalidated": report.invalidated,
+                "bars_cached": report.written,
+                "ping_ms": round(ping_ms, 2),
+                "date_range": f"{start}..{end}",
+                "cache": cache.describe(),
+                **policy.tier_metadata(),
+            }
+        )
+
+    return [daily_bars_hot_cache]
+
+
+def build_cache_checks() -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset="daily_bars_hot_cache", description="Hit ratio of reads since the previous check.")
+    def hot_cache_hit_ratio(cache: HotCache) -> dg.AssetCheckResult:
+        threshold = {"threshold": dg.MetadataValue.float(cache.hit_ratio_warn), "min_reads": cache.min_reads}
+        try:
+            window, stats = cache.take_window(), cache.stats()
+        except CacheUnavailable as exc:
+            return _unavailable(exc, {"backend": cache.describe()["backend"], **threshold})
+        verdict = hit_ratio_verdict(window, cache.hit_ratio_warn, cache.min_reads)
+        ratio = {} if verdict.hit_ratio is None else {"hit_ratio": dg.MetadataValue.float(round(verdict.hit_ratio, 4))}
+        return dg.AssetCheckResult(
+            passed=verdict.passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=verdict.description,
+            metadata={
+                **ratio,
+                **threshold,
+                "hits": window.hits,
+                "misses": window.misses,
+                "keys": stats.keys,
+                "memory_bytes": stats.memory_bytes,
+                "backend": stats.backend,
+                "namespace": stats.namespace,
+            },
+        )
+
+    @dg.asset_check(asset="daily_bars_hot_cache", description="Every cached symbol's newest bar equals the store's.")
+    def hot_cache_matches_store(cache: HotCache, store: BarStore) -> dg.AssetCheckResult:
+        try:
+            stale = stale_symbols(cache, store)
+        except CacheUnavailable as exc:
+            return _unavailable(exc, {"backend": cache.describe()["backend"]})
+        return dg.AssetCheckResult(
+            passed=not stale,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(f"{s}: {why}" for s, why in sorted(stale.items())[:20]) or "cache matches store",
+            metadata={"stale_symbols": len(stale), "threshold": 0},
+        )
+
+    return [hot_cache_hit_ratio, hot_cache_matches_store]
+
+
+def _unavailable(exc: CacheUnavailable, metadata: dict) -> dg.AssetCheckResult:
+    """An unreachable cache is a warning, not a failed check run: readers are on the store meanwhile."""
+    return dg.AssetCheckResult(
+        passed=False, severity=dg.AssetCheckSeverity.WARN, description=str(exc), metadata=metadata
+    )

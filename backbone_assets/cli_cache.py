@@ -1,0 +1,138 @@
+"""`backbone bars` and `backbone cache …`: read-through reads and the cache's figures from the command line.
+
+Builds only the cache and store resources (not the whole code location), so a read costs milliseconds of
+set-up, not the start-up of every backend the tier has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import dagster as dg
+import pandas as pd
+
+from backbone_domain.hot_reader import Answer, read_last, read_on
+from backbone_resources.cache.base import CacheUnavailable
+from backbone_resources.settings import SettingsError, load_settings
+from backbone_resources.store.base import StoreUnavailable
+from backbone_resources.tiers import build_cache, build_store
+
+EXPECTED_ERRORS = (SettingsError, StoreUnavailable, CacheUnavailable)
+
+
+BUILDERS = {"cache": build_cache, "store": build_store}
+
+
+@contextmanager
+def tier_resources(*names: str) -> Iterator[Any]:
+    """The tier's named resources, initialised as a run would (EnvVar resolved, pools closed afterwards)."""
+    settings = load_settings()
+    try:
+        with dg.build_resources({name: BUILDERS[name](settings) for name in names}) as resources:
+            yield resources
+    except dg.DagsterUserCodeExecutionError as exc:
+        if exc.user_exception is not None:
+            raise exc.user_exception from None
+        raise
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.argument("symbol")
+@click.option("--last", "last_n", type=click.IntRange(1, 10_000), default=1, show_default=True, help="newest N bars")
+@click.option("--on", "on_date", type=click.DateTime(["%Y-%m-%d"]), help="the bar of this trading date")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document: symbol, served_by, note, bars")
+def bars(symbol: str, last_n: int, on_date: dt.datetime | None, as_json: bool) -> None:
+    """Latest bars of SYMBOL: from the hot cache, else from the store (which then repopulates the cache)."""
+    symbol = symbol.upper()
+    try:
+        with tier_resources("cache", "store") as r:
+            if on_date is not None:
+                answer = read_on(r.cache, r.store, symbol, on_date.date())
+            else:
+                answer = read_last(r.cache, r.store, symbol, last_n)
+    except EXPECTED_ERRORS as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(_document(symbol, answer)))
+        return
+    for bar in _rows(answer.bars):
+        click.echo(
+            f"{bar['date']} {symbol:<10} o={bar['open']} h={bar['high']} l={bar['low']} c={bar['close']} "
+            f"v={bar['volume']}"
+        )
+    click.echo(f"served by {answer.served_by}" + (f" ({answer.note})" if answer.note else ""))
+    if answer.bars.empty:
+        sys.exit(1)
+
+
+def _document(symbol: str, answer: Answer) -> dict[str, Any]:
+    return {"symbol": symbol, "served_by": answer.served_by, "note": answer.note, "bars": _rows(answer.bars)}
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.itertuples(index=False):
+        values = {c: _number(getattr(row, c)) for c in ("open", "high", "low", "close", "adj_close", "volume")}
+        out.append({"date": row.ts.date().isoformat(), **values, "source": row.source})
+    return out
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+@click.group()
+def cache() -> None:
+    """The hot cache: figures and heartbeat."""
+
+
+@cache.command()
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+def stats(as_json: bool) -> None:
+    """Hits, misses, hit ratio, cached symbols and memory of this namespace (all processes together)."""
+    try:
+        with tier_resources("cache") as r:
+            figures = r.cache.stats()
+    except EXPECTED_ERRORS as exc:
+        _fail(exc)
+    ratio = figures.hit_ratio
+    doc = {
+        "backend": figures.backend,
+        "namespace": figures.namespace,
+        "hits": figures.hits,
+        "misses": figures.misses,
+        "hit_ratio": None if ratio is None else round(ratio, 4),
+        "keys": figures.keys,
+        "memory_bytes": figures.memory_bytes,
+    }
+    if as_json:
+        click.echo(json.dumps(doc))
+        return
+    for key, value in doc.items():
+        click.echo(f"{key + ':':<13} {'n/a (no reads yet)' if value is None else value}")
+
+
+@cache.command()
+def ping() -> None:
+    """Heartbeat: endpoint (no secrets) and round-trip time; exit 1 when the cache is unreachable."""
+    try:
+        with tier_resources("cache") as r:
+            described, ms = r.cache.describe(), r.cache.ping()
+    except CacheUnavailable as exc:
+        click.echo(f"cache DOWN: {exc}", err=True)
+        sys.exit(1)
+    except (SettingsError, StoreUnavailable) as exc:
+        _fail(exc)
+    click.echo(f"cache ok: {described['backend']} {described['endpoint']} ns={described['namespace']} {ms:.1f} ms")

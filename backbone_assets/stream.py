@@ -1,0 +1,126 @@
+"""Stream layer: stored bars mirrored to Kafka (a local log on bootstrap), the consumers' lag, and replays.
+
+The asset and the job only see ``StreamResource``; which backend a tier uses is decided in ``tiers.py``. With
+streaming turned off the asset still materializes and says "streaming disabled", so the graph means the same.
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from backbone_assets.ingest import OWNERS
+from backbone_assets.partitions import partition_dates
+from backbone_domain.streaming import publish_range
+from backbone_resources.policy import PipelinePolicy
+from backbone_resources.store.base import BarStore
+from backbone_resources.stream.base import PublishReport, StreamResource
+
+KAFKA_REPLAY_JOB = "kafka_replay_job"
+STREAM_DISABLED = "streaming disabled"
+
+
+def build_stream_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        deps=["daily_bars"],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="stream",
+        kinds={"kafka"},
+        owners=OWNERS,
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    )
+    def daily_bars_kafka(
+        context: dg.AssetExecutionContext, store: BarStore, stream: StreamResource, policy: PipelinePolicy
+    ) -> dg.MaterializeResult:
+        """The partition's stored bars published to the daily-bars topic (key = symbol), every delivery confirmed."""
+        start, end = partition_dates(context)
+        common = {"date_range": f"{start}..{end}", "stream": stream.describe(), **policy.tier_metadata()}
+        if not stream.enabled:
+            context.log.info(f"{STREAM_DISABLED}: {start}..{end} not published")
+            return dg.MaterializeResult(metadata={"status": STREAM_DISABLED, "messages_delivered": 0, **common})
+        topic = stream.ensure_topic()
+        if topic.mismatches:
+            context.log.warning(f"topic {topic.topic} differs from its configuration: {'; '.join(topic.mismatches)}")
+        report = publish_range(stream, store, start, end, "ingest", policy.chunk_days)
+        return dg.MaterializeResult(
+            metadata={
+                "status": "published",
+                **publish_metadata(report),
+                "stored_bars": store.range_counts(start, end).bars,
+                "topic_created": topic.created,
+                "topic_mismatches": list(topic.mismatches),
+                **common,
+            }
+        )
+
+    return [daily_bars_kafka]
+
+
+def publish_metadata(report: PublishReport) -> dict[str, object]:
+    return {
+        "messages_delivered": report.delivered,
+        "bytes": report.bytes,
+        "partition_offsets": {str(p): {"first": f, "last": last} for p, (f, last) in sorted(report.offsets.items())},
+    }
+
+
+def build_stream_checks() -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset="daily_bars_kafka", description="Consumer lag (end offset - committed) per group.")
+    def kafka_consumer_lag(stream: StreamResource) -> dg.AssetCheckResult:
+        if not stream.enabled:
+            return dg.AssetCheckResult(passed=True, description=STREAM_DISABLED, metadata={"status": STREAM_DISABLED})
+        per_group = {group: stream.lag(group) for group in stream.consumer_groups}
+        lags = [p.lag for parts in per_group.values() for p in parts]
+        total, worst = sum(lags), max(lags, default=0)
+        return dg.AssetCheckResult(
+            passed=total <= stream.lag_warn,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=None
+            if stream.consumer_groups
+            else "no consumer groups configured (BACKBONE_KAFKA_CONSUMER_GROUPS)",
+            metadata={
+                "total_lag": total,
+                "max_partition_lag": worst,
+                "threshold": stream.lag_warn,
+                "groups": len(per_group),
+                "lag_by_group": {
+                    group: {
+                        str(p.partition): {"end": p.end_offset, "committed": p.committed, "lag": p.lag} for p in parts
+                    }
+                    for group, parts in per_group.items()
+                },
+            },
+        )
+
+    return [kafka_consumer_lag]
+
+
+class ReplayConfig(dg.Config):
+    start: str  # YYYY-MM-DD, inclusive
+    end: str
+    symbols: list[str] = []
+
+
+@dg.op(description="Republish stored bars of [start, end] with origin=replay, per-symbol order, delivery confirmed.")
+def replay_bars(
+    context: dg.OpExecutionContext,
+    config: ReplayConfig,
+    store: BarStore,
+    stream: StreamResource,
+    policy: PipelinePolicy,
+) -> dg.Output[int]:
+    start, end = dt.date.fromisoformat(config.start), dt.date.fromisoformat(config.end)
+    if not stream.enabled:
+        raise dg.Failure(description=f"{STREAM_DISABLED}: nothing to replay to")
+    stream.ensure_topic()
+    report = publish_range(stream, store, start, end, "replay", policy.chunk_days, config.symbols or None)
+    context.log.info(f"replayed {report.delivered} bars of {start}..{end} to {stream.describe()['topic']}")
+    return dg.Output(
+        report.delivered,
+        metadata={**publish_metadata(report), "date_range": f"{start}..{end}", "symbols": config.symbols},
+    )
+
+
+@dg.job(name=KAFKA_REPLAY_JOB, description="Republish stored bars from the time-series store (origin=replay).")
+def kafka_replay_job() -> None:
+    replay_bars()

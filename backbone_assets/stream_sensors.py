@@ -1,0 +1,94 @@
+"""The replay sensor: starts ``kafka_replay_job`` when the store holds more bars than reached Kafka, or when an
+operator asked for a replay (``backbone replay --request``).
+
+A gap is measured per finished run of ``daily_bars``: bars stored for its date range now, against messages that
+run's ``daily_bars_kafka`` delivered (none when that step failed, was skipped or streaming was off). Requests sit
+in the Dagster instance's key-value store, so they work the same on every tier and survive restarts.
+"""
+
+import datetime as dt
+import json
+
+import dagster as dg
+
+from backbone_assets.stream import KAFKA_REPLAY_JOB, STREAM_DISABLED
+from backbone_resources.store.base import BarStore
+from backbone_resources.stream.base import StreamResource
+
+REQUEST_KEY = "backbone.kafka_replay_request"
+_BATCH = 50
+
+
+def request_replay(instance: dg.DagsterInstance, start: dt.date, end: dt.date, symbols: list[str]) -> dict:
+    """Leave a replay request for the sensor (one pending request; a newer one replaces it)."""
+    request = {
+        "start": str(start),
+        "end": str(end),
+        "symbols": symbols,
+        "requested_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    instance.run_storage.set_cursor_values({REQUEST_KEY: json.dumps(request)})
+    return request
+
+
+def _take_request(instance: dg.DagsterInstance) -> dict | None:
+    raw = instance.run_storage.get_cursor_values({REQUEST_KEY}).get(REQUEST_KEY)
+    if not raw:
+        return None
+    instance.run_storage.set_cursor_values({REQUEST_KEY: ""})
+    return json.loads(raw)
+
+
+def _replay(start: str, end: str, symbols: list[str], run_key: str, reason: str) -> dg.RunRequest:
+    config = {"ops": {"replay_bars": {"config": {"start": start, "end": end, "symbols": symbols}}}}
+    return dg.RunRequest(run_key=run_key, run_config=config, tags={"backbone/replay_reason": reason})
+
+
+def _delivered_by_run(instance: dg.DagsterInstance, run_id: str) -> int:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_bars_kafka")), limit=_BATCH
+    ).records
+    for record in records:
+        if record.run_id == run_id:
+            meta = record.asset_materialization.metadata  # type: ignore[union-attr]
+            if meta.get("status") and meta["status"].value == STREAM_DISABLED:
+                return 0
+            return int(meta["messages_delivered"].value)
+    return 0
+
+
+@dg.sensor(job_name=KAFKA_REPLAY_JOB, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def kafka_replay_sensor(context: dg.SensorEvaluationContext, store: BarStore, stream: StreamResource):
+    """Replays a date range to Kafka when stored bars exceed delivered messages, or on an operator request."""
+    if not stream.enabled:
+        return dg.SkipReason(STREAM_DISABLED)
+    instance = context.instance
+    requests = []
+    request = _take_request(instance)
+    if request:
+        key = f"request:{request['requested_at']}"
+        requests.append(_replay(request["start"], request["end"], request["symbols"], key, "operator request"))
+    cursor = int(context.cursor or 0)
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_bars"), after_storage_id=cursor),
+        limit=_BATCH,
+        ascending=True,
+    ).records
+    seen_runs: set[str] = set()
+    for record in records:
+        run = instance.get_run_by_id(record.run_id)
+        if run is not None and not run.is_finished:
+            break  # its daily_bars_kafka step may still be publishing: look again next tick
+        cursor = record.storage_id
+        if record.run_id in seen_runs:
+            continue  # a range run records one materialization per partition, all for the same range
+        seen_runs.add(record.run_id)
+        date_range = record.asset_materialization.metadata["date_range"].value  # type: ignore[union-attr]
+        start, end = (dt.date.fromisoformat(d) for d in str(date_range).split(".."))
+        stored = store.range_counts(start, end).bars
+        delivered = _delivered_by_run(instance, record.run_id)
+        if stored > delivered:
+            context.log.info(f"gap in {date_range}: {stored} bars stored, {delivered} delivered")
+            requests.append(_replay(str(start), str(end), [], f"gap:{record.run_id}", f"gap {stored}>{delivered}"))
+    context.update_cursor(str(cursor))
+    return requests or dg.SkipReason("no gap and no replay request")

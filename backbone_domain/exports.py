@@ -1,0 +1,73 @@
+"""Export steps as plain functions over the store and batch interfaces: what the batch assets run.
+
+A range rewrite replaces whole (symbol, year) partitions: a year partition holds more days than a range, so
+the affected years are restaged from the store and rewritten in full. Rows of the range are replaced,
+rows of the same years outside it are rewritten from the same store (unchanged if the store is), and every
+other year is left alone. Memory stays bounded: the store is read ``chunk_days`` at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, DatasetProfile
+from backbone_resources.batch.staging import stage_bars, staging_dir, year_bounds
+from backbone_resources.store.base import BarStore
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    years: tuple[int, int]
+    staged: int
+    written: int
+
+
+def export_bars(store: BarStore, batch: BatchEngine, start: dt.date, end: dt.date, chunk_days: int) -> ExportReport:
+    """Rewrite the daily_bars (symbol, year) partitions of the years [start, end] touches, from the store."""
+    first, last = year_bounds(start, end)
+    with staging_dir(batch.export_dir) as directory:
+        staged = stage_bars(store, first, last, chunk_days, directory)
+        written = batch.write_bars(str(directory))
+    return ExportReport((first.year, last.year), staged, written)
+
+
+def export_returns(batch: BatchEngine, start: dt.date, end: dt.date) -> ExportReport:
+    """Recompute daily_returns for the years [start, end] touches (windows reach into earlier years)."""
+    first, last = year_bounds(start, end)
+    written = batch.write_returns(first.year, last.year)
+    return ExportReport((first.year, last.year), written, written)
+
+
+@dataclass(frozen=True)
+class YearComparison:
+    """Rows per year of an export against what it should hold; only the export's years are compared."""
+
+    expected: dict[int, int]
+    found: dict[int, int]
+
+    @property
+    def mismatched(self) -> dict[int, tuple[int, int]]:
+        return {
+            y: (self.found[y], self.expected.get(y, 0)) for y in self.found if self.found[y] != self.expected.get(y, 0)
+        }
+
+
+def compare_with_store(store: BarStore, profile: DatasetProfile) -> YearComparison:
+    """The export's rows per year against the store's bars of the same years."""
+    expected = {
+        year: store.range_counts(dt.date(year, 1, 1), dt.date(year, 12, 31)).bars for year in profile.rows_by_year
+    }
+    return YearComparison(expected, profile.rows_by_year)
+
+
+def retention_table(holdings: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per (holder, symbol): first/last date and rows, from each holder's COVERAGE_COLUMNS frame."""
+    parts = [frame.assign(holder=name) for name, frame in holdings.items() if not frame.empty]
+    if not parts:
+        return pd.DataFrame(columns=["holder", *COVERAGE_COLUMNS])
+    table = pd.concat(parts, ignore_index=True)[["holder", *COVERAGE_COLUMNS]]
+    return table.sort_values(["symbol", "holder"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,74 @@
+"""The batch seam: the engine that turns stored bars into Parquet datasets and derived series.
+
+Two backends implement it and pass the same contract tests (``backbone_tests/resources/batch``):
+``spark_batch`` (institutional; any Spark master) and ``duckdb_batch`` (bootstrap; in-process). Assets see
+only this interface. Both engines read what the asset staged from the store (Parquet files, see
+``staging``), never the store itself: see docs/batch.md for why a staged snapshot rather than JDBC.
+
+Datasets live under ``export_dir``: ``daily_bars/`` and ``daily_returns/``, Hive-partitioned
+``symbol=<S>/year=<YYYY>/``. Timestamps are UTC; ``ts`` is midnight UTC of the trading date.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+from dagster import ConfigurableResource
+from pydantic import Field
+
+Dataset = Literal["daily_bars", "daily_returns"]
+DATASETS: tuple[Dataset, ...] = ("daily_bars", "daily_returns")
+# Columns of the files (symbol and year are the partition directories).
+BARS_FILE_COLUMNS = ("ts", "open", "high", "low", "close", "adj_close", "volume", "source", "ingested_at")
+RETURNS_FILE_COLUMNS = ("ts", "log_return", "realized_vol_20d")
+COVERAGE_COLUMNS = ("symbol", "first", "last", "rows")
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    """What a dataset holds: rows per year (over every symbol) and (symbol, ts) keys present more than once."""
+
+    rows_by_year: dict[int, int]
+    duplicate_keys: int
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_year.values())
+
+
+class BatchEngine(ConfigurableResource, ABC):
+    """Writes and measures the export datasets. Every write replaces whole (symbol, year) partitions and
+    leaves every other partition untouched; writing the same input twice leaves the same rows."""
+
+    export_dir: str = Field(description="root of the datasets, e.g. <BACKBONE_HOME>/exports")
+
+    def dataset_path(self, dataset: Dataset) -> str:
+        return f"{self.export_dir.rstrip('/')}/{dataset}"
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Engine, master / version and export root, for metadata."""
+
+    @abstractmethod
+    def write_bars(self, staged_dir: str) -> int:
+        """Make the staged bars (Parquet files of BAR_COLUMNS in ``staged_dir``) the content of every
+        ``daily_bars`` (symbol, year) partition they touch, rows sorted by ts. Returns rows written;
+        an empty stage writes nothing."""
+
+    @abstractmethod
+    def write_returns(self, first_year: int, last_year: int) -> int:
+        """Recompute ``daily_returns`` for the years [first_year, last_year] from ``daily_bars``, replacing
+        those years' partitions. ``log_return`` = ln(close / previous close), null on a symbol's first bar;
+        ``realized_vol_20d`` = sample stdev of the last 20 log returns × √252, null until 20 returns exist.
+        Windows reach back into earlier years (the last 21 bars before ``first_year``). Returns rows written."""
+
+    @abstractmethod
+    def profile(self, dataset: Dataset) -> DatasetProfile:
+        """Rows per year and duplicate (symbol, ts) keys of a dataset; empty when it does not exist yet."""
+
+    @abstractmethod
+    def coverage(self, dataset: Dataset) -> pd.DataFrame:
+        """Per symbol: first and last trading date (datetime.date) and rows (COVERAGE_COLUMNS), by symbol."""

@@ -1,0 +1,139 @@
+"""The stream seam: an append-only, partitioned, keyed log with consumer-group offsets (Kafka semantics).
+
+Two backends implement it with the same contract tests (``backbone_tests/resources/stream/test_contract.py``):
+``kafka_stream`` (a Kafka cluster) and ``local_log`` (a durable SQLite file for the bootstrap tier), plus
+``DisabledStream`` when the feature flag turns streaming off. Assets and the consumer bridge only see this.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import ConfigurableResource
+
+
+class StreamUnavailable(RuntimeError):
+    """The stream cannot be reached, or publishing could not be confirmed; names the setting to look at."""
+
+
+class StreamDisabled(RuntimeError):
+    """Streaming is off (BACKBONE_STREAMING_ENABLED=false) and an operation needs it."""
+
+
+@dataclass(frozen=True)
+class MessageBatch:
+    """Records to publish in order: ``keys[i]``/``values[i]`` (bytes) with one set of headers for all of them.
+
+    Columns rather than one object per record: publishing a million bars must not pay for a million objects.
+    """
+
+    keys: list[bytes]
+    values: list[bytes]
+    headers: dict[str, bytes]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as consumed, with where it sits in the log."""
+
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    headers: dict[str, bytes]
+
+
+@dataclass
+class PublishReport:
+    delivered: int = 0
+    bytes: int = 0
+    # partition -> [first offset, last offset] written by this publish
+    offsets: dict[int, list[int]] = field(default_factory=dict)
+
+    def add(self, partition: int, offset: int, size: int) -> None:
+        self.delivered += 1
+        self.bytes += size
+        span = self.offsets.setdefault(partition, [offset, offset])
+        span[0], span[1] = min(span[0], offset), max(span[1], offset)
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    topic: str
+    created: bool
+    partitions: int
+    mismatches: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    partition: int
+    end_offset: int
+    committed: int | None  # None: the group never committed on this partition
+
+    @property
+    def lag(self) -> int:
+        return self.end_offset - (self.committed or 0)
+
+
+class StreamConsumer(ABC):
+    """A group member reading the topic. Offsets move only when ``commit`` is called."""
+
+    @abstractmethod
+    def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        """Up to ``max_records`` records in partition order, waiting at most ``timeout_s`` for the first."""
+
+    @abstractmethod
+    def commit(self, records: Iterable[Record]) -> None:
+        """Synchronously commit, per partition, the offset after the highest of ``records``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Leave the group (no commit)."""
+
+
+class StreamResource(ConfigurableResource, ABC):
+    """The topic stored bars are mirrored to. Offsets and lag follow Apache Kafka's meaning.
+
+    ``consumer_groups`` and ``lag_warn`` drive the ``kafka_consumer_lag`` check.
+    """
+
+    consumer_groups: list[str] = []
+    lag_warn: int = 10_000
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Backend, endpoint, topic and security protocol, for metadata. Never a secret."""
+
+    @abstractmethod
+    def ensure_topic(self) -> TopicReport:
+        """Create the topic when missing (if auto-create is on); report mismatches with the configured shape.
+
+        Raises StreamUnavailable when the topic is missing and auto-create is off.
+        """
+
+    @abstractmethod
+    def publish(self, batches: Iterable[MessageBatch]) -> PublishReport:
+        """Append every record of ``batches`` (same key, same partition, in order) and return only once every
+        one is acknowledged by the log (acks=all); raises StreamUnavailable if any delivery failed or timed out.
+
+        Batches are consumed lazily, so reading the next one overlaps with delivering the previous ones."""
+
+    @abstractmethod
+    def consumer(self, group: str) -> AbstractContextManager[StreamConsumer]:
+        """A consumer in ``group`` starting at the group's committed offsets (earliest when none)."""
+
+    @abstractmethod
+    def lag(self, group: str) -> list[PartitionLag]:
+        """Per-partition end offset and committed offset of ``group``; empty when the topic does not exist."""

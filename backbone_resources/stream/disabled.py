@@ -1,0 +1,42 @@
+"""The stream when BACKBONE_STREAMING_ENABLED=false: the asset graph keeps its shape, nothing is published."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from backbone_resources.stream.base import (
+    MessageBatch,
+    PartitionLag,
+    PublishReport,
+    StreamConsumer,
+    StreamDisabled,
+    StreamResource,
+    TopicReport,
+)
+
+_WHY = "streaming disabled (BACKBONE_STREAMING_ENABLED=false)"
+
+
+class DisabledStream(StreamResource):
+    @property
+    def enabled(self) -> bool:
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "disabled"}
+
+    def ensure_topic(self) -> TopicReport:
+        raise StreamDisabled(_WHY)
+
+    def publish(self, batches: Iterable[MessageBatch]) -> PublishReport:
+        raise StreamDisabled(_WHY)
+
+    @contextmanager
+    def consumer(self, group: str) -> Iterator[StreamConsumer]:
+        raise StreamDisabled(_WHY)
+        yield  # pragma: no cover - makes this a generator
+
+    def lag(self, group: str) -> list[PartitionLag]:
+        return []

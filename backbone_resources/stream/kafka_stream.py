@@ -1,0 +1,246 @@
+"""The institutional stream: an Apache Kafka topic through confluent-kafka (librdkafka).
+
+Producers are idempotent with ``acks=all`` and ``publish`` returns only after every delivery report came back
+without error, so an asset never reports bars as streamed that the brokers did not acknowledge. Consumers never
+auto-commit: the bridge commits after its handler succeeded. Everything follows Kafka's semantics; broker
+quirks are handled by the tests' client overrides, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from pydantic import Field
+
+from backbone_resources.stream.base import (
+    MessageBatch,
+    PartitionLag,
+    PublishReport,
+    Record,
+    StreamConsumer,
+    StreamResource,
+    StreamUnavailable,
+    TopicReport,
+)
+
+_TIMEOUT_S = 15.0
+
+
+class KafkaStream(StreamResource):
+    bootstrap: str = Field(description="BACKBONE_KAFKA_BOOTSTRAP, host:port[,host:port]")
+    topic: str
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None  # an EnvVar in definitions: the UI shows the variable, not the value
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    client_id: str = "backbone"
+    client_config: dict[str, str] = Field(default_factory=dict)
+    producer_config: dict[str, str] = Field(default_factory=dict)
+    consumer_config: dict[str, str] = Field(default_factory=dict)
+    partitions: int = 6
+    replication_factor: int = 3
+    topic_config: dict[str, str] = Field(default_factory=dict)
+    auto_create_topic: bool = True
+    delivery_timeout_s: float = 120.0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": "kafka",
+            "bootstrap": self.bootstrap,
+            "topic": self.topic,
+            "security_protocol": self.security_protocol,
+        }
+
+    def _common(self) -> dict[str, Any]:
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol,
+            "client.id": self.client_id,
+        }
+        optional = {
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+        }
+        conf.update({k: v for k, v in optional.items() if v})
+        conf.update(self.client_config)
+        return conf
+
+    def producer_conf(self) -> dict[str, Any]:
+        """The producer's settings: idempotent, acks=all, then the operator's overrides."""
+        return {
+            **self._common(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "delivery.timeout.ms": int(self.delivery_timeout_s * 1000),
+            **self.producer_config,
+        }
+
+    def _admin(self) -> AdminClient:
+        return AdminClient(self._common())
+
+    def ensure_topic(self) -> TopicReport:
+        # Metadata of all topics: asking for one by name lets a broker with auto-create on create it unshaped.
+        admin = self._admin()
+        meta = _call(lambda: admin.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+        found = meta.topics.get(self.topic)
+        if found is None or found.error is not None:
+            if not self.auto_create_topic:
+                raise StreamUnavailable(
+                    f"topic {self.topic} does not exist and BACKBONE_KAFKA_AUTO_CREATE_TOPIC is false"
+                )
+            new = NewTopic(self.topic, self.partitions, self.replication_factor, config=dict(self.topic_config))
+            try:
+                admin.create_topics([new], request_timeout=_TIMEOUT_S)[self.topic].result(_TIMEOUT_S)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # a concurrent run created it
+                    raise StreamUnavailable(f"cannot create topic {self.topic}: {exc}") from None
+            return TopicReport(self.topic, True, self.partitions)
+        return TopicReport(self.topic, False, len(found.partitions), self._mismatches(admin, found))
+
+    def _mismatches(self, admin: AdminClient, found: Any) -> tuple[str, ...]:
+        """Differences between the existing topic and the configured shape; reported, never altered."""
+        problems = []
+        if len(found.partitions) != self.partitions:
+            problems.append(f"partitions: topic has {len(found.partitions)}, configured {self.partitions}")
+        replicas = {len(p.replicas) for p in found.partitions.values()}
+        if replicas and replicas != {self.replication_factor}:
+            problems.append(f"replication_factor: topic has {sorted(replicas)}, configured {self.replication_factor}")
+        if self.topic_config:
+            resource = ConfigResource(ResourceType.TOPIC, self.topic)
+            try:
+                entries = admin.describe_configs([resource], request_timeout=_TIMEOUT_S)[resource].result(_TIMEOUT_S)
+            except KafkaException as exc:
+                return (*problems, f"topic configs could not be read: {exc}")
+            for name, want in sorted(self.topic_config.items()):
+                have = entries[name].value if name in entries else None
+                if have != want:
+                    problems.append(f"{name}: topic has {have}, configured {want}")
+        return tuple(problems)
+
+    def publish(self, batches: Iterable[MessageBatch]) -> PublishReport:
+        """Success reports are switched off (``delivery.report.only.error``): librdkafka still reports every
+        failed message, so no error report + an empty queue after ``flush`` = every message acknowledged, without
+        a Python callback per message. Offsets come from the end offsets before and after."""
+        errors: list[str] = []
+
+        def failed(err: KafkaError | None, _msg: Any) -> None:
+            if err is not None:
+                errors.append(str(err))
+
+        before = self._end_offsets()
+        conf = {**self.producer_conf(), "delivery.report.only.error": True, "on_delivery": failed}
+        producer = Producer(conf)
+        produce, poll, topic = producer.produce, producer.poll, self.topic
+        report = PublishReport()
+        sent = 0
+        for batch in batches:
+            headers = batch.headers
+            for key, value in zip(batch.keys, batch.values, strict=True):
+                while True:
+                    try:
+                        produce(topic, value, key, headers=headers)
+                        break
+                    except BufferError:  # the local queue is full: let librdkafka drain it, then retry
+                        poll(0.05)
+            sent += len(batch)
+            report.bytes += sum(map(len, batch.keys)) + sum(map(len, batch.values))
+            poll(0)
+            if errors:
+                break
+        remaining = producer.flush(self.delivery_timeout_s)
+        if errors or remaining:
+            raise StreamUnavailable(
+                f"{sent - remaining - len(errors)} of {sent} messages confirmed on {self.topic} at {self.bootstrap} "
+                f"({remaining} pending; first error: {errors[0] if errors else 'none'})"
+            )
+        report.delivered = sent
+        after = self._end_offsets()
+        # first/last offset per partition written while this publish ran (another producer's too, if any)
+        report.offsets = {p: [before.get(p, 0), end - 1] for p, end in sorted(after.items()) if end > before.get(p, 0)}
+        return report
+
+    def _end_offsets(self) -> dict[int, int]:
+        return {lag.partition: lag.end_offset for lag in self.lag("backbone-offsets-probe")}
+
+    @contextmanager
+    def consumer(self, group: str) -> Iterator[StreamConsumer]:
+        conf = {
+            **self._common(),
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            **self.consumer_config,
+        }
+        consumer = _KafkaConsumer(Consumer(conf), self.topic)
+        try:
+            yield consumer
+        finally:
+            consumer.close()
+
+    def lag(self, group: str) -> list[PartitionLag]:
+        consumer = Consumer({**self._common(), "group.id": group, "enable.auto.commit": False})
+        try:
+            meta = _call(lambda: consumer.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+            found = meta.topics.get(self.topic)
+            if found is None or found.error is not None:
+                return []
+            parts = [TopicPartition(self.topic, p) for p in sorted(found.partitions)]
+            committed = _call(lambda: consumer.committed(parts, timeout=_TIMEOUT_S), self.bootstrap)
+            lags = []
+            for tp in committed:
+                _, high = consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S, cached=False)
+                lags.append(PartitionLag(tp.partition, high, tp.offset if tp.offset >= 0 else None))
+            return lags
+        finally:
+            consumer.close()
+
+
+class _KafkaConsumer(StreamConsumer):
+    def __init__(self, consumer: Consumer, topic: str) -> None:
+        self._consumer = consumer
+        self._topic = topic
+        consumer.subscribe([topic])
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        records = []
+        for msg in self._consumer.consume(max_records, timeout_s):
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise StreamUnavailable(f"consuming {self._topic}: {err}")
+            records.append(
+                Record(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", dict(msg.headers() or []))
+            )
+        return records
+
+    def commit(self, records: Iterable[Record]) -> None:
+        nxt: dict[int, int] = {}
+        for r in records:
+            nxt[r.partition] = max(nxt.get(r.partition, 0), r.offset + 1)
+        if nxt:
+            offsets = [TopicPartition(self._topic, p, o) for p, o in sorted(nxt.items())]
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def _call(fn: Any, bootstrap: str) -> Any:
+    try:
+        return fn()
+    except KafkaException as exc:
+        raise StreamUnavailable(f"Kafka at {bootstrap} (BACKBONE_KAFKA_BOOTSTRAP): {exc}") from None

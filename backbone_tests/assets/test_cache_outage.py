@@ -1,0 +1,94 @@
+"""The Redis outage drill of docs/operations/runbooks/redis_cache_outage.md, scripted against a redis-server this
+test starts, stops and restarts itself (never the shared one): detect, stabilise, recover, verify."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pydantic import SecretStr
+
+from backbone_assets import runner
+from backbone_domain.calendars import trading_days
+from backbone_domain.hot_reader import read_last, stale_symbols
+from backbone_resources.cache.base import CacheUnavailable
+from backbone_resources.cache.settings import CacheSettings
+from backbone_tests.resources.cache.redis_server import OwnRedis
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+
+JAN, JAN_END, FEB_END = dt.date(2024, 1, 1), dt.date(2024, 1, 31), dt.date(2024, 2, 29)
+CACHE_FLOW = ["daily_bars_raw", "daily_bars", "weekly_bars", "daily_bars_hot_cache"]
+
+
+def _expected(symbols, start, end) -> int:
+    return sum(len(trading_days(s, start, end)) for s in symbols)
+
+
+def _failed_steps(result) -> dict[str, str]:
+    """Each failed step's error with its causes (after retries, the last error says "Exceeded max_retries")."""
+    return {
+        e.step_key: e.event_specific_data.error.to_string()  # type: ignore[union-attr]
+        for e in result.get_step_failure_events()
+    }
+
+
+def test_outage_drill(institutional, tmp_path):
+    server = OwnRedis(tmp_path / "redis")
+    server.start()
+    settings = institutional.model_copy(
+        update={
+            "redis_url": SecretStr(server.url),
+            "cache": CacheSettings(cache_namespace="drill", redis_connect_timeout_s=0.5, redis_socket_timeout_s=0.5),
+        }
+    )
+    try:
+        # Before: the flow warms the cache and readers hit it.
+        assert runner.materialize(settings, JAN, JAN_END, CACHE_FLOW).success
+        with runner.live_resources(settings) as r:
+            assert read_last(r.cache, r.store, "EURUSD", 5).served_by == "cache"
+
+        server.stop()
+        # Detect: the heartbeat fails naming the setting; the hit-ratio check warns instead of crashing the run.
+        with runner.live_resources(settings) as r, pytest.raises(CacheUnavailable, match="BACKBONE_REDIS_URL"):
+            r.cache.ping()
+        checks = {e.check_name: e for e in runner.run_checks(settings).get_asset_check_evaluations()}
+        assert checks["hot_cache_hit_ratio"].passed is False
+        assert "not reachable" in checks["hot_cache_hit_ratio"].description
+
+        # Stabilise: ingest still lands every bar; only the cache asset fails (after its retries), clearly.
+        during = runner.materialize(settings, JAN, FEB_END, CACHE_FLOW)
+        assert not during.success
+        landed = {e.asset_key.path[-1] for e in during.get_asset_materialization_events()}
+        assert {"daily_bars_raw", "daily_bars", "weekly_bars"} <= landed
+        assert "daily_bars_hot_cache" not in landed
+        failures = _failed_steps(during)
+        assert set(failures) == {"daily_bars_hot_cache"}
+        assert "BACKBONE_REDIS_URL" in failures["daily_bars_hot_cache"]
+        retries = [e for e in during.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+        assert len(retries) == 2
+        with runner.live_resources(settings) as r:
+            assert r.store.quality_counts().bars == _expected(settings.symbols, JAN, FEB_END)  # no lost writes
+            answer = read_last(r.cache, r.store, "EURUSD", 5)  # readers keep answering, from the store
+            assert answer.served_by == "store"
+            assert answer.note.startswith("cache unavailable")
+            newest = answer.bars["ts"].iloc[-1].date()
+        assert newest > JAN_END
+
+        # Recover: Redis comes back empty (no persistence); one cache materialization warms it again.
+        server.start()
+        with runner.live_resources(settings) as r:
+            assert r.cache.stats().keys == 0
+        assert runner.materialize(settings, JAN, FEB_END, ["daily_bars_hot_cache"]).success
+
+        # Verify: readers hit the cache again, with the bars ingested during the outage; cache equals store.
+        with runner.live_resources(settings) as r:
+            again = read_last(r.cache, r.store, "EURUSD", 5)
+            assert again.served_by == "cache"
+            assert again.bars["ts"].iloc[-1].date() == newest
+            assert stale_symbols(r.cache, r.store) == {}
+            assert r.cache.stats().keys == len(settings.symbols)
+        checks = {e.check_name: e for e in runner.run_checks(settings).get_asset_check_evaluations()}
+        assert checks["hot_cache_matches_store"].passed
+    finally:
+        server.stop()

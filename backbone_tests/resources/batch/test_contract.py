@@ -1,0 +1,106 @@
+"""The batch contract, run over every engine: DuckDB always, Spark with a real local session (marker spark)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backbone_domain.returns import returns_reference
+from backbone_tests.resources.batch.conftest import dataset_files, read_dataset, stage, synthetic_bars
+
+BAR_VALUES = ["open", "high", "low", "close", "adj_close", "volume", "source", "ingested_at"]
+
+
+def test_bars_round_trip_partitioned_by_symbol_and_year(engine, tmp_path):
+    bars = synthetic_bars()
+    assert engine.write_bars(stage(bars, tmp_path / "stage")) == len(bars)
+    written = read_dataset(engine, "daily_bars")
+    pd.testing.assert_frame_equal(written[["symbol", "ts", *BAR_VALUES]], bars, check_dtype=False)
+    assert (written["year"] == written["ts"].dt.year).all()
+    profile = engine.profile("daily_bars")
+    assert profile.duplicate_keys == 0
+    assert profile.rows_by_year == bars.groupby(bars["ts"].dt.year).size().to_dict()
+
+
+def test_rewrite_replaces_only_the_partitions_written(engine, tmp_path):
+    bars = synthetic_bars()
+    engine.write_bars(stage(bars, tmp_path / "all"))
+    before = dataset_files(engine, "daily_bars")
+    changed = bars[(bars["symbol"] == "AAA") & (bars["ts"].dt.year == 2020)].copy()
+    changed["volume"] = 7.0
+    engine.write_bars(stage(changed, tmp_path / "one"))
+    after = dataset_files(engine, "daily_bars")
+    assert {k for k in after if after[k] != before[k]} == {"AAA/2020"}
+    assert set(after) == set(before)
+    assert (read_dataset(engine, "daily_bars").query("symbol == 'AAA' and year == 2020")["volume"] == 7.0).all()
+
+
+def test_writing_the_same_stage_twice_leaves_the_same_content(engine, tmp_path):
+    directory = stage(synthetic_bars(), tmp_path / "stage")
+    engine.write_bars(directory)
+    engine.write_returns(2019, 2021)
+    first = {d: dataset_files(engine, d) for d in ("daily_bars", "daily_returns")}
+    engine.write_bars(directory)
+    engine.write_returns(2019, 2021)
+    assert {d: dataset_files(engine, d) for d in ("daily_bars", "daily_returns")} == first
+    assert engine.profile("daily_bars").duplicate_keys == 0
+    assert engine.profile("daily_returns").duplicate_keys == 0
+
+
+def test_returns_match_the_reference_and_windows_reach_before_the_range(engine, tmp_path):
+    bars = synthetic_bars()
+    engine.write_bars(stage(bars, tmp_path / "stage"))
+    # Only 2021 is computed: its first 20 days need 2020's closes for their returns and volatility windows.
+    assert engine.write_returns(2021, 2021) == int((bars["ts"].dt.year == 2021).sum())
+    got = read_dataset(engine, "daily_returns")
+    expected = returns_reference(bars)
+    expected = expected[expected["ts"].dt.year == 2021].reset_index(drop=True)
+    assert got["realized_vol_20d"].notna().all()  # no window restarted at the range start
+    np.testing.assert_allclose(got["log_return"], expected["log_return"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got["realized_vol_20d"], expected["realized_vol_20d"], rtol=0, atol=1e-12)
+
+
+def test_returns_are_null_until_twenty_returns_exist(engine, tmp_path):
+    bars = synthetic_bars()
+    engine.write_bars(stage(bars, tmp_path / "stage"))
+    engine.write_returns(2019, 2021)
+    got = read_dataset(engine, "daily_returns").query("symbol == 'AAA'").reset_index(drop=True)
+    assert got["log_return"].isna().tolist()[:2] == [True, False]
+    assert got["realized_vol_20d"].isna().sum() == 20  # the first bar has no return, then 19 short windows
+    assert got["realized_vol_20d"].iloc[20] > 0
+
+
+def test_coverage_and_an_empty_export(engine, tmp_path):
+    assert engine.profile("daily_bars").rows == 0
+    assert engine.coverage("daily_returns").empty
+    assert engine.write_returns(2020, 2020) == 0
+    bars = synthetic_bars()
+    engine.write_bars(stage(bars, tmp_path / "stage"))
+    coverage = engine.coverage("daily_bars")
+    assert coverage.to_dict("records") == [
+        {"symbol": s, "first": pd.Timestamp("2019-11-01").date(), "last": pd.Timestamp("2021-03-31").date(), "rows": n}
+        for s, n in bars.groupby("symbol").size().items()
+    ]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_and_duckdb_produce_the_same_rows_and_returns(spark_options, tmp_path):
+    from backbone_resources.batch.duckdb_batch import DuckDBBatch
+    from backbone_resources.batch.spark_batch import SparkBatch
+
+    directory = stage(synthetic_bars(symbols=("AAA", "BBB", "CCC"), seed=7), tmp_path / "stage")
+    duck = DuckDBBatch(export_dir=str(tmp_path / "duck"))
+    spark = SparkBatch(export_dir=str(tmp_path / "spark"), **spark_options)
+    for engine in (duck, spark):
+        engine.write_bars(directory)
+        engine.write_returns(2019, 2021)
+    pd.testing.assert_frame_equal(
+        read_dataset(spark, "daily_bars"), read_dataset(duck, "daily_bars"), check_dtype=False
+    )
+    s, d = read_dataset(spark, "daily_returns"), read_dataset(duck, "daily_returns")
+    pd.testing.assert_frame_equal(s[["symbol", "ts", "year"]], d[["symbol", "ts", "year"]], check_dtype=False)
+    for column in ("log_return", "realized_vol_20d"):
+        assert s[column].isna().equals(d[column].isna())
+        np.testing.assert_allclose(s[column], d[column], rtol=0, atol=1e-9)

@@ -1,0 +1,40 @@
+"""Every stream backend under the same tests: the bootstrap local log and Kafka (tansu, or docker/'s broker).
+
+The Kafka clients get the TEST-side settings tansu needs (TOOLCHAIN.md): one record per producer batch, so its
+high watermark (and so lag) is exact, and a short session timeout, so a new group is assigned in seconds.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from backbone_resources.stream.base import StreamResource
+
+KAFKA_TEST_PRODUCER = {"batch.num.messages": "1", "linger.ms": "0"}
+KAFKA_TEST_CONSUMER = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
+
+
+def kafka_stream(bootstrap: str, topic: str, **fields: object) -> StreamResource:
+    from backbone_resources.stream.kafka_stream import KafkaStream
+
+    options: dict[str, object] = {
+        "partitions": 3,
+        "replication_factor": 1,
+        "producer_config": KAFKA_TEST_PRODUCER,
+        "consumer_config": KAFKA_TEST_CONSUMER,
+        "topic_config": {"cleanup.policy": "delete"},
+        **fields,
+    }
+    return KafkaStream(bootstrap=bootstrap, topic=topic, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["local_log", pytest.param("kafka", marks=pytest.mark.kafka)])
+def stream(request, tmp_path) -> StreamResource:
+    topic = f"test.bars.{secrets.token_hex(4)}"
+    if request.param == "kafka":
+        return kafka_stream(request.getfixturevalue("kafka_bootstrap"), topic)
+    from backbone_resources.stream.local_log import LocalLogStream
+
+    return LocalLogStream(path=str(tmp_path / "stream.sqlite"), topic=topic, partitions=3)
