@@ -1,11 +1,24 @@
-"""Jobs: the partitioned daily-bars flow, and a checks-only job (Dagster 1.13 has no `dagster asset check`)."""
+"""Jobs: the partitioned daily-bars flow, and a checks-only job (Dagster 1.13 has no `dagster asset check`).
+
+Every run says what kind of work it is in the ``backbone/kind`` tag: the instance's run queue limits backfills
+and replays by it (dagster.yaml), and the run-failure telemetry reports it.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import dagster as dg
 
 DAILY_BARS_JOB = "daily_bars_job"
 ASSET_CHECKS_JOB = "asset_checks_job"
+KIND_TAG = "backbone/kind"
+Kind = Literal["ingest", "backfill", "replay", "checks"]
+
+
+def kind_tags(kind: Kind) -> dict[str, str]:
+    """The run tag naming the kind of work (a tag, so the run queue can limit it)."""
+    return {KIND_TAG: kind}
 
 
 def build_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
@@ -20,5 +33,6 @@ def build_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJo
             ASSET_CHECKS_JOB,
             selection=dg.AssetSelection.all_asset_checks(),
             description="Every asset check against what is stored now, without materializing anything.",
+            tags=kind_tags("checks"),
         ),
     ]

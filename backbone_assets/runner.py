@@ -14,7 +14,7 @@ import dagster as dg
 
 from backbone_assets import sqlite_tuning
 from backbone_assets.definitions import build_defs
-from backbone_assets.jobs import ASSET_CHECKS_JOB, DAILY_BARS_JOB
+from backbone_assets.jobs import ASSET_CHECKS_JOB, DAILY_BARS_JOB, kind_tags
 from backbone_assets.partitions import daily_partitions, last_partition_date, range_tags
 from backbone_resources.settings import BackboneSettings
 
@@ -70,7 +70,7 @@ def materialize(
         return job.execute_in_process(
             run_config=CONSOLE_INFO,
             instance=inst,
-            tags=range_tags(start, end),
+            tags={**range_tags(start, end), **kind_tags("ingest" if start == end else "backfill")},
             asset_selection=keys,
             raise_on_error=False,
         )
@@ -80,7 +80,7 @@ def run_checks(settings: BackboneSettings) -> dg.ExecuteInProcessResult:
     defs = build_defs(settings)
     with instance(settings) as inst:
         return defs.resolve_job_def(ASSET_CHECKS_JOB).execute_in_process(
-            run_config=CONSOLE_INFO, instance=inst, raise_on_error=False
+            run_config=CONSOLE_INFO, instance=inst, tags=kind_tags("checks"), raise_on_error=False
         )
 
 
