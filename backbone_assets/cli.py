@@ -11,7 +11,7 @@ from typing import Any
 import click
 import dagster as dg
 
-from backbone_assets import cli_cache, cli_stream, runner
+from backbone_assets import cli_cache, cli_status, cli_stream, runner
 from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.settings import BackboneSettings, SettingsError, load_settings
 from backbone_resources.source.base import SourceUnavailable
@@ -183,3 +183,4 @@ main.add_command(cli_cache.bars)
 main.add_command(cli_cache.cache)
 main.add_command(cli_stream.consume)
 main.add_command(cli_stream.replay)
+main.add_command(cli_status.status)

@@ -18,7 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from backbone_domain.bars import SYMBOL_PATTERN
 from backbone_resources.batch.settings import BatchSettings
 from backbone_resources.cache.settings import CacheSettings
+from backbone_resources.schedule_settings import ScheduleSettings
 from backbone_resources.stream.settings import StreamSettings
+from backbone_resources.telemetry_settings import TelemetrySettings
 
 Tier = Literal["bootstrap", "institutional"]
 ENV_PREFIX = "BACKBONE_"
@@ -53,6 +55,10 @@ class BackboneSettings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings, description="BACKBONE_REDIS_* and BACKBONE_CACHE_*")
     stream: StreamSettings = Field(default_factory=StreamSettings, description="BACKBONE_KAFKA_* and the flag")
     batch: BatchSettings = Field(default_factory=BatchSettings, description="BACKBONE_SPARK_* and BACKBONE_EXPORT_DIR")
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings, description="BACKBONE_SCHEDULE*, _BACKFILL_*")
+    telemetry: TelemetrySettings = Field(
+        default_factory=TelemetrySettings, description="BACKBONE_STATUS_DIR, _METRICS_*"
+    )
 
     freshness_max_lag_days: int = Field(1, ge=0, description="trading days the newest bar may lag")
     rejected_rate_warn: float = Field(0.05, ge=0, le=1, description="rejected share that warns")

@@ -1,0 +1,215 @@
+"""Measures a health snapshot from the configured tier: the same figures the asset checks judge, read the same way.
+
+Each resource family is built and asked on its own, so one that is down (Redis stopped, broker unreachable)
+costs only its own figures: the snapshot records it as unavailable with the reason (passwords redacted) and
+carries on. Nothing here moves state: the cache's cumulative counters are read, never its check window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import dagster as dg
+
+from backbone_assets import runner
+from backbone_assets.partitions import daily_partitions, last_partition_date
+from backbone_domain.freshness import symbol_lags
+from backbone_domain.health import (
+    CacheFigures,
+    Component,
+    Freshness,
+    GroupLag,
+    HealthSnapshot,
+    LatestRun,
+    StreamFigures,
+    read_run_failures,
+    summarize_freshness,
+)
+from backbone_resources.settings import BackboneSettings, SettingsError, redact_url
+from backbone_resources.tiers import build_batch, build_cache, build_source, build_store, build_stream
+
+RUN_FAILURES = Path("telemetry") / "run_failures.jsonl"
+PROBE_GROUP = "backbone-status-probe"  # never commits: asking its lag only proves the broker answers
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/@]*@[^\s]*", re.IGNORECASE)
+
+
+def run_failures_path(settings: BackboneSettings) -> Path:
+    return settings.home / RUN_FAILURES
+
+
+def redact(text: str, settings: BackboneSettings) -> str:
+    """One line, every URL's password masked and every configured secret removed, whatever raised it."""
+    line = _URL.sub(lambda m: redact_url(m.group(0)), " ".join(str(text).split()))
+    for secret in _secrets(settings):
+        line = line.replace(secret, "***")
+    return line
+
+
+def _secrets(settings: BackboneSettings) -> list[str]:
+    values = [settings.timescale_url, settings.redis_url, settings.cache.redis_password]
+    values += [settings.stream.kafka_sasl_password, settings.telemetry.metrics_pushgateway]
+    found = []
+    for value in values:
+        if value is None:
+            continue
+        raw = value.get_secret_value()
+        password = urlsplit(raw).password if "://" in raw else raw
+        found += [password] if password and len(password) >= 3 else []
+    return found
+
+
+def _reason(exc: Exception) -> str:
+    """Our own errors already name the setting to look at; anything else gets its type for a clue."""
+    if isinstance(exc, SettingsError) or type(exc).__name__.endswith("Unavailable"):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+@contextmanager
+def _built(name: str, builder: Callable[[BackboneSettings], Any], settings: BackboneSettings) -> Iterator[Any]:
+    """One resource, initialised as a run would; Dagster's start-up wrapper unwrapped to the original error."""
+    try:
+        with dg.build_resources({name: builder(settings)}) as built:
+            yield getattr(built, name)
+    except dg.DagsterUserCodeExecutionError as exc:
+        raise (exc.user_exception or exc) from None
+
+
+def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> HealthSnapshot:
+    """Every figure `backbone status` reports, each family tried independently."""
+    choice = settings.tier()
+    notes: list[str] = []
+    components: list[Component] = []
+    as_of = last_partition_date(daily_partitions(settings.start_date))
+
+    def attempt(name: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - status must report any failure and still write its files
+            components.append(Component(name, "unavailable", redact(_reason(exc), settings)))
+            return None
+
+    store_figures = attempt("store", lambda: _store(settings, as_of, components, notes))
+    cache = attempt("cache", lambda: _cache(settings, components))
+    stream = attempt("stream", lambda: _stream(settings, components))
+    attempt("batch", lambda: _batch(settings, components))
+    order = {name: i for i, name in enumerate(("store", "cache", "stream", "batch"))}
+    components.sort(key=lambda c: order[c.name])
+    freshness, bars = store_figures or (None, None)
+    stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    return HealthSnapshot(
+        tier=choice.tier,
+        tier_reason=choice.reason,
+        generated_at=stamp.isoformat(),
+        components=components,
+        freshness=freshness,
+        bars_stored=bars,
+        latest_run=_latest_run(settings, notes),
+        cache=cache,
+        stream=stream,
+        failures=read_run_failures(run_failures_path(settings)),
+        notes=notes,
+    )
+
+
+def _store(
+    settings: BackboneSettings, as_of: dt.date, components: list[Component], notes: list[str]
+) -> tuple[Freshness, int]:
+    """Freshness exactly as ``daily_bars_fresh`` computes it (``symbol_lags`` over the source's universe)."""
+    with _built("store", build_store, settings) as store:
+        store.ping()
+        described = store.describe()
+        latest = store.latest_bar_dates()
+        bars = store.range_counts(settings.start_date, as_of).bars
+    components.append(Component("store", "up", f"{described['backend']} {described.get('endpoint', '')}".strip()))
+    try:
+        with _built("source", build_source, settings) as source:
+            universe = list(source.universe())
+    except Exception as exc:  # noqa: BLE001 - the stored symbols still give a lag
+        notes.append(f"source universe unreadable ({redact(str(exc), settings)}): lag over the stored symbols")
+        universe = list(latest)
+    lags = symbol_lags(latest, universe, as_of)
+    return summarize_freshness(lags, settings.freshness_max_lag_days, as_of), bars
+
+
+def _cache(settings: BackboneSettings, components: list[Component]) -> CacheFigures:
+    with _built("cache", build_cache, settings) as cache:
+        stats = cache.stats()
+        figures = CacheFigures(
+            stats.backend, stats.hits, stats.misses, stats.keys, cache.hit_ratio_warn, cache.min_reads
+        )
+        described = cache.describe()
+    components.append(Component("cache", "up", f"{stats.backend} {described.get('endpoint', '')}".strip()))
+    return figures
+
+
+def _stream(settings: BackboneSettings, components: list[Component]) -> StreamFigures | None:
+    """Lag per configured group as ``kafka_consumer_lag`` measures it; with no group, a probe group's lag only
+    shows whether the broker answers."""
+    with _built("stream", build_stream, settings) as stream:
+        if not stream.enabled:
+            components.append(Component("stream", "disabled", "streaming disabled (BACKBONE_STREAMING_ENABLED=false)"))
+            return None
+        described = stream.describe()
+        groups = []
+        for group in stream.consumer_groups:
+            lags = [p.lag for p in stream.lag(group)]
+            groups.append(GroupLag(group, sum(lags), max(lags, default=0), len(lags)))
+        if not groups:
+            stream.lag(PROBE_GROUP)
+        endpoint = described.get("bootstrap") or described.get("path", "")
+    components.append(Component("stream", "up", f"{described['backend']} {endpoint}".strip()))
+    return StreamFigures(described["backend"], described.get("topic"), stream.lag_warn, groups)
+
+
+def _batch(settings: BackboneSettings, components: list[Component]) -> None:
+    """A cheap probe, not a Spark session (10 s and 600 MB): a standalone master must accept TCP, a local one
+    needs Java; DuckDB runs in process."""
+    engine = build_batch(settings)
+    described = engine.describe()
+    master = str(described.get("master", ""))
+    if master.startswith("spark://"):
+        for hostport in master.removeprefix("spark://").split(","):
+            host, _, port = hostport.rpartition(":")
+            socket.create_connection((host, int(port)), timeout=3).close()
+    elif master.startswith("local") and not _java(settings):
+        raise RuntimeError("no Java found for the local Spark master (BACKBONE_JAVA_HOME / JAVA_HOME)")
+    detail = f"{described['engine']} {master}".strip() + f", exports at {described['export_dir']}"
+    components.append(Component("batch", "up", detail))
+
+
+def _java(settings: BackboneSettings) -> bool:
+    import os
+
+    home = settings.batch.java_home or os.environ.get("JAVA_HOME")
+    return (Path(home) / "bin" / "java").exists() if home else shutil.which("java") is not None
+
+
+def _latest_run(settings: BackboneSettings, notes: list[str]) -> LatestRun | None:
+    """The newest ``daily_bars`` materialization in the Dagster instance; a range run records the run's totals
+    on each of its partitions, so any one of them carries the whole run's figures."""
+    try:
+        with runner.instance(settings) as inst:
+            event = inst.get_latest_materialization_event(dg.AssetKey("daily_bars"))
+    except Exception as exc:  # noqa: BLE001 - an unreadable instance costs this figure only
+        notes.append(f"Dagster instance unreadable: {redact(str(exc), settings)}")
+        return None
+    if event is None or event.asset_materialization is None:
+        return None
+    metadata = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+    return LatestRun(
+        run_id=event.run_id,
+        materialized_at=dt.datetime.fromtimestamp(event.timestamp, dt.UTC).replace(microsecond=0).isoformat(),
+        date_range=metadata.get("date_range"),
+        rows_accepted=int(metadata.get("rows_accepted", 0)),
+        rows_rejected=int(metadata.get("rows_rejected", 0)),
+        threshold_rejected_rate=settings.rejected_rate_warn,
+    )

@@ -1,0 +1,241 @@
+"""The health snapshot `backbone status` writes: plain figures, no Dagster, no clients.
+
+One model, several renderers (markdown and Prometheus text in ``backbone_resources.telemetry*``, JSON here), so
+the console, ``status.json``, ``status.md`` and ``metrics.prom`` can never disagree. A figure that could not be
+measured is ``None`` and its component carries the reason; thresholds travel with the figures they judge, so a
+reader of the snapshot needs no settings to tell a breach.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from backbone_domain.freshness import SymbolLag
+
+COMPONENTS = ("store", "cache", "stream", "batch")
+State = Literal["up", "unavailable", "disabled"]
+
+
+@dataclass(frozen=True)
+class Component:
+    """Whether a resource family answered; ``detail`` is the backend when up, the redacted reason when not."""
+
+    name: str
+    state: State
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Freshness:
+    as_of: str  # the newest complete day (last partition)
+    newest_bar: str | None  # newest stored bar over every symbol
+    max_lag_days: int | None  # the worst symbol's lag in trading days; None when no symbol has a bar
+    threshold_lag_days: int
+    symbols: int
+    stale_symbols: list[str]  # over the threshold, or without any bar
+
+    @property
+    def breached(self) -> bool:
+        return bool(self.stale_symbols)
+
+
+@dataclass(frozen=True)
+class LatestRun:
+    """Figures of the newest ``daily_bars`` materialization (one run may cover a whole range)."""
+
+    run_id: str
+    materialized_at: str
+    date_range: str | None
+    rows_accepted: int
+    rows_rejected: int
+    threshold_rejected_rate: float
+
+    @property
+    def rows_ingested(self) -> int:
+        """Rows the source returned: accepted plus quarantined (nothing is dropped)."""
+        return self.rows_accepted + self.rows_rejected
+
+    @property
+    def rejected_rate(self) -> float:
+        return self.rows_rejected / self.rows_ingested if self.rows_ingested else 0.0
+
+    @property
+    def breached(self) -> bool:
+        return self.rejected_rate > self.threshold_rejected_rate
+
+
+@dataclass(frozen=True)
+class CacheFigures:
+    """Cumulative hits and misses of the namespace (every process), not the check's window: reading them here
+    must not move the window ``hot_cache_hit_ratio`` judges."""
+
+    backend: str
+    hits: int
+    misses: int
+    keys: int
+    threshold_hit_ratio: float
+    min_reads: int
+
+    @property
+    def reads(self) -> int:
+        return self.hits + self.misses
+
+    @property
+    def hit_ratio(self) -> float | None:
+        return self.hits / self.reads if self.reads else None
+
+    @property
+    def breached(self) -> bool:
+        ratio = self.hit_ratio
+        return ratio is not None and self.reads >= self.min_reads and ratio < self.threshold_hit_ratio
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    group: str
+    total: int
+    max_partition: int
+    partitions: int
+
+
+@dataclass(frozen=True)
+class StreamFigures:
+    backend: str
+    topic: str | None
+    threshold_lag: int
+    groups: list[GroupLag] = field(default_factory=list)
+
+    @property
+    def breached_groups(self) -> list[str]:
+        return [g.group for g in self.groups if g.total > self.threshold_lag]
+
+
+@dataclass(frozen=True)
+class Failure:
+    run_id: str
+    job_name: str
+    failed_at: str
+    kind: str | None
+    error: str
+
+
+@dataclass(frozen=True)
+class RunFailures:
+    by_job: dict[str, int]
+    latest: list[Failure]  # newest first, a few
+    unreadable_lines: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_job.values())
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    tier: str
+    tier_reason: str
+    generated_at: str  # ISO-8601 UTC
+    components: list[Component]
+    freshness: Freshness | None = None
+    bars_stored: int | None = None
+    latest_run: LatestRun | None = None
+    cache: CacheFigures | None = None
+    stream: StreamFigures | None = None
+    failures: RunFailures = field(default_factory=lambda: RunFailures({}, []))
+    notes: list[str] = field(default_factory=list)  # figures that could not be read, and why
+
+    def unavailable(self) -> list[Component]:
+        return [c for c in self.components if c.state == "unavailable"]
+
+    def breaches(self) -> list[str]:
+        """Each figure beyond its threshold, as a sentence; empty when everything is within bounds."""
+        out = []
+        if self.freshness and self.freshness.breached:
+            f = self.freshness
+            out.append(f"stale: {', '.join(f.stale_symbols)} (lag > {f.threshold_lag_days} trading day(s))")
+        if self.latest_run and self.latest_run.breached:
+            r = self.latest_run
+            out.append(f"rejected rate {r.rejected_rate:.4f} > {r.threshold_rejected_rate}")
+        if self.cache and self.cache.breached:
+            out.append(f"cache hit ratio {self.cache.hit_ratio:.3f} < {self.cache.threshold_hit_ratio}")
+        if self.stream:
+            for group in self.stream.breached_groups:
+                out.append(f"consumer group {group} lag > {self.stream.threshold_lag}")
+        return out
+
+    @property
+    def healthy(self) -> bool:
+        return not self.unavailable() and not self.breaches()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document: the dataclasses plus the derived figures, so consumers need not recompute them."""
+        doc = asdict(self)
+        if self.latest_run:
+            doc["latest_run"] |= {"rows_ingested": self.latest_run.rows_ingested}
+            doc["latest_run"]["rejected_rate"] = round(self.latest_run.rejected_rate, 6)
+        if self.cache:
+            ratio = self.cache.hit_ratio
+            doc["cache"] |= {"reads": self.cache.reads, "hit_ratio": None if ratio is None else round(ratio, 6)}
+        doc["failures"]["total"] = self.failures.total
+        doc["unavailable"] = [c.name for c in self.unavailable()]
+        doc["breaches"] = self.breaches()
+        doc["healthy"] = self.healthy
+        return doc
+
+
+def to_json(snapshot: HealthSnapshot) -> str:
+    return json.dumps(snapshot.to_dict(), indent=2, sort_keys=False)
+
+
+def summarize_freshness(lags: Sequence[SymbolLag], threshold: int, as_of: dt.date) -> Freshness:
+    """The worst lag over the universe; a symbol without any bar counts as stale (same rule as the check)."""
+    known = [lag.lag_days for lag in lags if lag.lag_days is not None]
+    newest = max((lag.latest for lag in lags if lag.latest is not None), default=None)
+    return Freshness(
+        as_of=as_of.isoformat(),
+        newest_bar=None if newest is None else newest.isoformat(),
+        max_lag_days=max(known) if known else None,
+        threshold_lag_days=threshold,
+        symbols=len(lags),
+        stale_symbols=[lag.symbol for lag in lags if not lag.within(threshold)],
+    )
+
+
+def read_run_failures(path: Path, keep_latest: int = 5) -> RunFailures:
+    """Failed runs from the run-failure sensor's JSONL file. A missing file is no failures; a line that is not
+    a JSON object (a torn write) is counted, not fatal: status must still report."""
+    if not path.exists():
+        return RunFailures({}, [])
+    by_job: Counter[str] = Counter()
+    failures: list[Failure] = []
+    bad = 0
+    for line in _lines(path):
+        try:
+            row = json.loads(line)
+            failure = Failure(
+                run_id=str(row["run_id"]),
+                job_name=str(row.get("job_name") or "?"),
+                failed_at=str(row.get("failed_at") or ""),
+                kind=row.get("kind"),
+                error=str(row.get("error") or ""),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            bad += 1
+            continue
+        by_job[failure.job_name] += 1
+        failures.append(failure)
+    failures.sort(key=lambda f: f.failed_at, reverse=True)
+    return RunFailures(dict(sorted(by_job.items())), failures[:keep_latest], bad)
+
+
+def _lines(path: Path) -> Iterable[str]:
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                yield line

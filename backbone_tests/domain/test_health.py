@@ -1,0 +1,112 @@
+"""The health snapshot model: freshness summary, thresholds, run-failure file, JSON document."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from backbone_domain.freshness import SymbolLag
+from backbone_domain.health import (
+    CacheFigures,
+    Component,
+    GroupLag,
+    HealthSnapshot,
+    LatestRun,
+    StreamFigures,
+    read_run_failures,
+    summarize_freshness,
+    to_json,
+)
+
+UP = [Component(name, "up", "x") for name in ("store", "cache", "stream", "batch")]
+D = dt.date
+
+
+def snapshot(**overrides: object) -> HealthSnapshot:
+    base: dict[str, object] = {
+        "tier": "bootstrap",
+        "tier_reason": "test",
+        "generated_at": "2026-11-30T12:00:00+00:00",
+        "components": UP,
+    }
+    return HealthSnapshot(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+def test_freshness_takes_the_worst_symbol_and_counts_a_symbol_without_bars_as_stale():
+    lags = [
+        SymbolLag("AAPL", D(2026, 11, 27), D(2026, 11, 25), 2),
+        SymbolLag("EURUSD", D(2026, 11, 27), D(2026, 11, 27), 0),
+        SymbolLag("NEW", D(2026, 11, 27), None, None),
+    ]
+    fresh = summarize_freshness(lags, threshold=1, as_of=D(2026, 11, 29))
+    assert (fresh.max_lag_days, fresh.newest_bar, fresh.symbols) == (2, "2026-11-27", 3)
+    assert fresh.stale_symbols == ["AAPL", "NEW"]
+    assert summarize_freshness(lags[1:2], threshold=1, as_of=D(2026, 11, 29)).breached is False
+    empty = summarize_freshness([SymbolLag("NEW", D(2026, 11, 27), None, None)], 1, D(2026, 11, 29))
+    assert (empty.max_lag_days, empty.newest_bar, empty.breached) == (None, None, True)
+
+
+def test_each_threshold_breach_is_named_and_an_unavailable_component_is_unhealthy():
+    run = LatestRun("r1", "2026-11-30T06:00:00+00:00", "2026-11-27..2026-11-27", 90, 10, 0.05)
+    cache = CacheFigures("redis", hits=10, misses=30, keys=3, threshold_hit_ratio=0.8, min_reads=20)
+    stream = StreamFigures("kafka", "t", threshold_lag=100, groups=[GroupLag("a", 101, 60, 6), GroupLag("b", 5, 5, 6)])
+    snap = snapshot(latest_run=run, cache=cache, stream=stream)
+    assert (run.rows_ingested, run.rejected_rate) == (100, 0.1)
+    assert snap.breaches() == [
+        "rejected rate 0.1000 > 0.05",
+        "cache hit ratio 0.250 < 0.8",
+        "consumer group a lag > 100",
+    ]
+    assert not snap.healthy
+    assert snapshot().healthy
+    down = snapshot(components=[*UP[:1], Component("cache", "unavailable", "Redis at redis://:***@h:1/0")])
+    assert [c.name for c in down.unavailable()] == ["cache"]
+    assert not down.healthy
+
+
+def test_a_low_hit_ratio_over_too_few_reads_is_not_a_breach():
+    few = CacheFigures("diskcache", hits=0, misses=3, keys=1, threshold_hit_ratio=0.8, min_reads=20)
+    none = CacheFigures("diskcache", hits=0, misses=0, keys=0, threshold_hit_ratio=0.8, min_reads=20)
+    assert (few.hit_ratio, few.breached) == (0.0, False)
+    assert (none.hit_ratio, none.breached) == (None, False)
+
+
+def test_run_failures_missing_file_is_none_and_torn_lines_are_counted(tmp_path):
+    assert read_run_failures(tmp_path / "absent.jsonl").total == 0
+    path = tmp_path / "run_failures.jsonl"
+    rows = [
+        {
+            "run_id": "a",
+            "job_name": "daily_bars_job",
+            "failed_at": "2026-11-29T06:01:00+00:00",
+            "kind": "ingest",
+            "error": "x",
+        },
+        {
+            "run_id": "b",
+            "job_name": "daily_bars_job",
+            "failed_at": "2026-11-30T06:01:00+00:00",
+            "kind": None,
+            "error": "y",
+        },
+        {
+            "run_id": "c",
+            "job_name": "kafka_replay_job",
+            "failed_at": "2026-11-28T06:01:00+00:00",
+            "kind": "replay",
+            "error": "z",
+        },
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + '\n{"run_id": "torn', encoding="utf-8")
+    failures = read_run_failures(path)
+    assert failures.by_job == {"daily_bars_job": 2, "kafka_replay_job": 1}
+    assert (failures.total, failures.unreadable_lines) == (3, 1)
+    assert [f.run_id for f in failures.latest] == ["b", "a", "c"]
+
+
+def test_json_document_carries_derived_figures_and_the_verdict():
+    cache = CacheFigures("redis", hits=3, misses=1, keys=2, threshold_hit_ratio=0.8, min_reads=20)
+    doc = json.loads(to_json(snapshot(cache=cache, components=[Component("stream", "unavailable", "down")])))
+    assert (doc["cache"]["reads"], doc["cache"]["hit_ratio"]) == (4, 0.75)
+    assert (doc["unavailable"], doc["healthy"], doc["breaches"]) == (["stream"], False, [])
+    assert (doc["freshness"], doc["failures"]["total"]) == (None, 0)
