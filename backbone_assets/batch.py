@@ -2,7 +2,7 @@
 retention audit. The assets see the ``BatchEngine`` interface only: Spark on the institutional tier, DuckDB
 on bootstrap, the same graph on both."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import dagster as dg
 import pandas as pd
@@ -15,14 +15,13 @@ from backbone_resources.batch.staging import store_coverage
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.store.base import BarStore
 
-BATCH_KINDS = {"parquet", "spark", "duckdb"}
 AUDIT_GROUP = "audit"
 # Resources of other layers that hold bars too; audited when bound (they need a coverage() method).
 OPTIONAL_HOLDERS = ("cache", "stream")
 
 
 def build_batch_assets(
-    partitions: dg.DailyPartitionsDefinition, resource_keys: Iterable[str] = ()
+    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]], resource_keys: Iterable[str] = ()
 ) -> list[dg.AssetsDefinition]:
     """The export assets. The retention audit also lists the holders among ``resource_keys`` that may hold
     bars (cache, stream) and offer ``coverage()`` (COVERAGE_COLUMNS); others are named as not audited."""
@@ -31,8 +30,9 @@ def build_batch_assets(
         "partitions_def": partitions,
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "group_name": "batch",
-        "kinds": BATCH_KINDS,
+        "kinds": kinds["batch"],
         "owners": OWNERS,
+        "pool": "batch",
     }
 
     @dg.asset(deps=["daily_bars"], **export_asset)
@@ -76,8 +76,9 @@ def build_batch_assets(
         required_resource_keys={"store", "batch", "policy", *audited},
         group_name=AUDIT_GROUP,
         backfill_policy=dg.BackfillPolicy.single_run(),  # unpartitioned: one run whatever is asked
-        kinds={"parquet"},
+        kinds=kinds["batch"],
         owners=OWNERS,
+        pool="batch",
     )
     def retention_audit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         """What each holder keeps per symbol (first/last date, rows): store, exports, and cache/topic if any."""
@@ -113,24 +114,28 @@ def build_batch_assets(
 def build_batch_checks() -> list[dg.AssetChecksDefinition]:
     """Checks that measure the datasets through the engine, year by year, against the store."""
 
-    @dg.asset_check(asset="daily_bars_parquet", blocking=True, description="Rows per exported year = store's.")
+    @dg.asset_check(
+        asset="daily_bars_parquet", pool="batch", blocking=True, description="Rows per exported year = store's."
+    )
     def daily_bars_parquet_matches_store(store: BarStore, batch: BatchEngine) -> dg.AssetCheckResult:
         comparison = compare_with_store(store, batch.profile("daily_bars"))
         return _year_result(comparison.found, comparison.expected, comparison.mismatched)
 
-    @dg.asset_check(asset="daily_bars_parquet", blocking=True, description="Exactly one row per (symbol, ts).")
+    @dg.asset_check(
+        asset="daily_bars_parquet", pool="batch", blocking=True, description="Exactly one row per (symbol, ts)."
+    )
     def daily_bars_parquet_unique_keys(batch: BatchEngine) -> dg.AssetCheckResult:
         profile = batch.profile("daily_bars")
         return _unique(profile.duplicate_keys, profile.rows)
 
-    @dg.asset_check(asset="daily_returns", description="One return per exported bar, per year.")
+    @dg.asset_check(asset="daily_returns", pool="batch", description="One return per exported bar, per year.")
     def daily_returns_matches_bars(batch: BatchEngine) -> dg.AssetCheckResult:
         bars, returns = batch.profile("daily_bars"), batch.profile("daily_returns")
         expected = {y: bars.rows_by_year.get(y, 0) for y in returns.rows_by_year}
         mismatched = {y: (n, expected[y]) for y, n in returns.rows_by_year.items() if n != expected[y]}
         return _year_result(returns.rows_by_year, expected, mismatched)
 
-    @dg.asset_check(asset="daily_returns", blocking=True, description="Exactly one row per (symbol, ts).")
+    @dg.asset_check(asset="daily_returns", pool="batch", blocking=True, description="Exactly one row per (symbol, ts).")
     def daily_returns_unique_keys(batch: BatchEngine) -> dg.AssetCheckResult:
         profile = batch.profile("daily_returns")
         return _unique(profile.duplicate_keys, profile.rows)

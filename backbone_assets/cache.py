@@ -4,6 +4,7 @@ The asset and checks only see the ``HotCache`` interface; the work is in ``backb
 checks measure the cache itself (never a loaded asset value) and record the figure beside its threshold.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -36,15 +37,16 @@ def hit_ratio_verdict(window: CacheWindow, threshold: float, min_reads: int) -> 
     return Verdict(True, f"hit ratio {ratio:.3f} over {window.reads} reads", ratio)
 
 
-def build_cache_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_cache_assets(partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]]) -> list[dg.AssetsDefinition]:
     @dg.asset(
         deps=["daily_bars"],
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=CACHE_RETRY,
         group_name="cache",
-        kinds={"redis", "sqlite"},
+        kinds=kinds["cache"],
         owners=OWNERS,
+        pool="cache",
     )
     def daily_bars_hot_cache(
         context: dg.AssetExecutionContext, cache: HotCache, store: BarStore, policy: PipelinePolicy
@@ -70,7 +72,9 @@ def build_cache_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDef
 
 
 def build_cache_checks() -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(asset="daily_bars_hot_cache", description="Hit ratio of reads since the previous check.")
+    @dg.asset_check(
+        asset="daily_bars_hot_cache", pool="cache", description="Hit ratio of reads since the previous check."
+    )
     def hot_cache_hit_ratio(cache: HotCache) -> dg.AssetCheckResult:
         threshold = {"threshold": dg.MetadataValue.float(cache.hit_ratio_warn), "min_reads": cache.min_reads}
         try:
@@ -95,7 +99,9 @@ def build_cache_checks() -> list[dg.AssetChecksDefinition]:
             },
         )
 
-    @dg.asset_check(asset="daily_bars_hot_cache", description="Every cached symbol's newest bar equals the store's.")
+    @dg.asset_check(
+        asset="daily_bars_hot_cache", pool="cache", description="Every cached symbol's newest bar equals the store's."
+    )
     def hot_cache_matches_store(cache: HotCache, store: BarStore) -> dg.AssetCheckResult:
         try:
             stale = stale_symbols(cache, store)

@@ -11,7 +11,9 @@ from backbone_resources.store.base import BarStore
 
 
 def build_daily_bars_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(asset="daily_bars", description="Newest bar per symbol vs the last expected trading day.")
+    @dg.asset_check(
+        asset="daily_bars", pool="store", description="Newest bar per symbol vs the last expected trading day."
+    )
     def daily_bars_fresh(source: BarSource, store: BarStore, policy: PipelinePolicy) -> dg.AssetCheckResult:
         as_of = last_partition_date(partitions)
         lags = symbol_lags(store.latest_bar_dates(), source.universe(), as_of)
@@ -22,9 +24,11 @@ def build_daily_bars_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg
             severity=dg.AssetCheckSeverity.ERROR,
             description=f"stale: {', '.join(stale)}" if stale else "every symbol is current",
             metadata={
-                "max_lag_days": max(known) if known else -1,
+                # No sentinel when nothing is stored: a -1 would plot as a real lag in the UI.
+                **({"max_lag_days": max(known)} if known else {}),
                 "threshold_lag_days": policy.freshness_max_lag_days,
                 "stale_symbols": len(stale),
+                "symbols_without_bars": len(lags) - len(known),
                 "as_of": str(as_of),
                 "lag_days_by_symbol": {
                     lag.symbol: {
@@ -37,17 +41,19 @@ def build_daily_bars_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg
             },
         )
 
-    @dg.asset_check(asset="daily_bars", blocking=True, description="Exactly one row per (symbol, ts).")
+    @dg.asset_check(asset="daily_bars", pool="store", blocking=True, description="Exactly one row per (symbol, ts).")
     def daily_bars_unique_keys(store: BarStore) -> dg.AssetCheckResult:
         counts = store.quality_counts()
         return _none_allowed("duplicate_keys", counts.duplicate_keys, counts.bars)
 
-    @dg.asset_check(asset="daily_bars", blocking=True, description="low <= open, close <= high and prices positive.")
+    @dg.asset_check(
+        asset="daily_bars", pool="store", blocking=True, description="low <= open, close <= high and prices positive."
+    )
     def daily_bars_ohlc_consistent(store: BarStore) -> dg.AssetCheckResult:
         counts = store.quality_counts()
         return _none_allowed("ohlc_violations", counts.ohlc_violations, counts.bars)
 
-    @dg.asset_check(asset="daily_bars", description="Share of source rows quarantined in rejected_bars.")
+    @dg.asset_check(asset="daily_bars", pool="store", description="Share of source rows quarantined in rejected_bars.")
     def daily_bars_rejected_rate(store: BarStore, policy: PipelinePolicy) -> dg.AssetCheckResult:
         counts = store.quality_counts()
         total = counts.bars + counts.rejected

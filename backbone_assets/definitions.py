@@ -16,24 +16,26 @@ from backbone_assets.ingest import build_ingest_assets
 from backbone_assets.jobs import build_jobs
 from backbone_assets.partitions import daily_partitions
 from backbone_assets.schedules import build_schedules
+from backbone_assets.sensors import build_run_failure_sensor, run_failures_path
 from backbone_assets.storage import build_storage_assets
 from backbone_assets.stream import build_stream_assets, build_stream_checks, kafka_replay_job
 from backbone_assets.stream_sensors import kafka_replay_sensor
 from backbone_resources.settings import BackboneSettings, load_settings
-from backbone_resources.tiers import build_resources
+from backbone_resources.tiers import build_resources, layer_kinds
 
 
 def build_defs(settings: BackboneSettings) -> dg.Definitions:
     partitions = daily_partitions(settings.start_date)
     jobs = build_jobs(partitions)
     resources = build_resources(settings)
+    kinds = layer_kinds(settings)  # the UI names the technology this tier runs on
     return dg.Definitions(
         assets=[
-            *build_ingest_assets(partitions),
-            *build_storage_assets(partitions),
-            *build_cache_assets(partitions),
-            *build_batch_assets(partitions, resources.keys()),
-            *build_stream_assets(partitions),
+            *build_ingest_assets(partitions, kinds),
+            *build_storage_assets(partitions, kinds),
+            *build_cache_assets(partitions, kinds),
+            *build_batch_assets(partitions, kinds, resources.keys()),
+            *build_stream_assets(partitions, kinds),
         ],
         asset_checks=[
             *build_daily_bars_checks(partitions),
@@ -42,8 +44,8 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
             *build_stream_checks(),
         ],
         jobs=[*jobs, kafka_replay_job],
-        schedules=build_schedules(jobs[0]),
-        sensors=[kafka_replay_sensor],
+        schedules=build_schedules(jobs[0], partitions, settings.schedules),
+        sensors=[kafka_replay_sensor, build_run_failure_sensor(run_failures_path(settings.home))],
         resources=resources,
     )
 

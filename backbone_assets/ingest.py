@@ -1,5 +1,7 @@
 """Ingest layer: what the source returned, landed as-is so validation can be re-run without re-fetching."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from backbone_assets.partitions import partition_dates
@@ -11,13 +13,18 @@ from backbone_resources.store.base import BarStore
 OWNERS = ["team:market-data"]
 
 
-def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_ingest_assets(
+    partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]]
+) -> list[dg.AssetsDefinition]:
+    """``kinds``: the tier's technology per resource family (``tiers.layer_kinds``); raw rows land in the store."""
+
     @dg.asset(
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="ingest",
-        kinds={"python", "pandas"},
+        kinds={"pandas", *kinds["store"]},
         owners=OWNERS,
+        pool="store",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     )
     def daily_bars_raw(

@@ -1,6 +1,7 @@
 """Storage layer: validated bars in the time-series store, and the weekly bars derived from them."""
 
 import datetime as dt
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -10,18 +11,20 @@ from backbone_domain.pipeline import validate_and_store
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.store.base import BarStore
 
-STORE_KINDS = {"timescale", "duckdb"}
 # weekly_bars rows are keyed by the Monday of their week, which may fall before the range's first day.
 _WEEK = dt.timedelta(days=6)
 
 
-def build_storage_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_storage_assets(
+    partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]]
+) -> list[dg.AssetsDefinition]:
     storage_asset = {
         "partitions_def": partitions,
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "group_name": "storage",
-        "kinds": STORE_KINDS,
+        "kinds": kinds["store"],
         "owners": OWNERS,
+        "pool": "store",
     }
 
     @dg.asset(deps=["daily_bars_raw"], **storage_asset)

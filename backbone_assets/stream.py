@@ -5,10 +5,12 @@ streaming turned off the asset still materializes and says "streaming disabled",
 """
 
 import datetime as dt
+from collections.abc import Mapping
 
 import dagster as dg
 
 from backbone_assets.ingest import OWNERS
+from backbone_assets.jobs import kind_tags
 from backbone_assets.partitions import partition_dates
 from backbone_domain.streaming import publish_range
 from backbone_resources.policy import PipelinePolicy
@@ -19,14 +21,17 @@ KAFKA_REPLAY_JOB = "kafka_replay_job"
 STREAM_DISABLED = "streaming disabled"
 
 
-def build_stream_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_stream_assets(
+    partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]]
+) -> list[dg.AssetsDefinition]:
     @dg.asset(
         deps=["daily_bars"],
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="stream",
-        kinds={"kafka"},
+        kinds=kinds["stream"],
         owners=OWNERS,
+        pool="stream",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     )
     def daily_bars_kafka(
@@ -65,7 +70,9 @@ def publish_metadata(report: PublishReport) -> dict[str, object]:
 
 
 def build_stream_checks() -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(asset="daily_bars_kafka", description="Consumer lag (end offset - committed) per group.")
+    @dg.asset_check(
+        asset="daily_bars_kafka", pool="stream", description="Consumer lag (end offset - committed) per group."
+    )
     def kafka_consumer_lag(stream: StreamResource) -> dg.AssetCheckResult:
         if not stream.enabled:
             return dg.AssetCheckResult(passed=True, description=STREAM_DISABLED, metadata={"status": STREAM_DISABLED})
@@ -101,7 +108,10 @@ class ReplayConfig(dg.Config):
     symbols: list[str] = []
 
 
-@dg.op(description="Republish stored bars of [start, end] with origin=replay, per-symbol order, delivery confirmed.")
+@dg.op(
+    pool="stream",  # shares the producers' limit with daily_bars_kafka
+    description="Republish stored bars of [start, end] with origin=replay, per-symbol order, delivery confirmed.",
+)
 def replay_bars(
     context: dg.OpExecutionContext,
     config: ReplayConfig,
@@ -121,6 +131,10 @@ def replay_bars(
     )
 
 
-@dg.job(name=KAFKA_REPLAY_JOB, description="Republish stored bars from the time-series store (origin=replay).")
+@dg.job(
+    name=KAFKA_REPLAY_JOB,
+    tags=kind_tags("replay"),  # every replay run, from the sensor, the CLI or the UI: the run queue limits them
+    description="Republish stored bars from the time-series store (origin=replay).",
+)
 def kafka_replay_job() -> None:
     replay_bars()

@@ -154,6 +154,33 @@ def build_batch(settings: BackboneSettings) -> BatchEngine:
     return DuckDBBatch(export_dir=export_dir)
 
 
+# What the UI's kind tags name per layer, by tier: the technology that actually serves the layer here.
+# Dagster shows at most three kinds per asset. Storage on the institutional tier is PostgreSQL, with TimescaleDB
+# features when the extension exists (known only at run time, so both are named).
+_KINDS = {
+    "institutional": {
+        "store": ("timescale", "postgres"),
+        "cache": ("redis",),
+        "stream": ("kafka",),
+        "batch": ("spark", "parquet"),
+    },
+    "bootstrap": {
+        "store": ("duckdb",),
+        "cache": ("diskcache",),
+        "stream": ("sqlite",),  # the local log is a SQLite file (stream.sqlite)
+        "batch": ("duckdb", "parquet"),
+    },
+}
+
+
+def layer_kinds(settings: BackboneSettings) -> dict[str, set[str]]:
+    """Kind tags per resource family (store, cache, stream, batch) for the configured tier."""
+    kinds = {family: set(names) for family, names in _KINDS[settings.tier().tier].items()}
+    if not settings.stream.streaming_enabled:
+        kinds["stream"] = {"python"}  # a disabled stream: the asset only reports that it published nothing
+    return kinds
+
+
 def build_resources(settings: BackboneSettings) -> dict[str, Any]:
     """Resources for the chosen tier; raises SettingsError naming the variable when one is missing."""
     choice = settings.tier()

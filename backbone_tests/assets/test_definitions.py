@@ -4,6 +4,7 @@ import dagster as dg
 
 from backbone_assets.definitions import build_defs
 from backbone_resources.settings import load_settings
+from backbone_tests.assets.conftest import NO_STREAMING
 
 ASSETS = {"daily_bars_raw", "daily_bars", "weekly_bars", "daily_bars_hot_cache"}
 ASSETS |= {"daily_bars_parquet", "daily_returns", "retention_audit"}
@@ -38,10 +39,10 @@ def test_bootstrap_definitions(tmp_path):
         ASSETS,
         CHECKS,
         {"daily_bars_job", "asset_checks_job", "kafka_replay_job"},
-        {"daily_bars_schedule"},
+        {"daily_ingest_schedule", "weekly_backfill_schedule"},
         {"source", "store", "policy", "cache", "batch", "stream"},
     )
-    assert {s.name for s in defs.sensors or []} == {"kafka_replay_sensor"}
+    assert {s.name for s in defs.sensors or []} == {"kafka_replay_sensor", "run_failure_telemetry_sensor"}
     assert type(defs.resources["store"]).__name__ == "DuckDBBarStore"
 
 
@@ -64,14 +65,79 @@ def test_institutional_tier_has_the_same_graph_and_other_backends(tmp_path):
     assert type(boot.resources["stream"]).__name__ == "LocalLogStream"
 
 
+LAYERS = {"ingest", "storage", "cache", "stream", "batch"}
+# The pool (op concurrency limit) of each asset: the resource family it loads or writes.
+POOLS = {
+    "daily_bars_raw": "store",
+    "daily_bars": "store",
+    "weekly_bars": "store",
+    "daily_bars_hot_cache": "cache",
+    "daily_bars_kafka": "stream",
+    "daily_bars_parquet": "batch",
+    "daily_returns": "batch",
+    "retention_audit": "batch",
+}
+CHECK_POOLS = {"daily_bars": "store", "daily_bars_hot_cache": "cache", "daily_bars_kafka": "stream"}
+
+
 def test_assets_say_what_they_are(tmp_path):
-    graph = build_defs(load_settings(mode="bootstrap", home=tmp_path)).resolve_asset_graph()
+    defs = build_defs(load_settings(mode="bootstrap", home=tmp_path))
+    graph = defs.resolve_asset_graph()
+    groups = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, key
-        assert node.group_name in {"ingest", "storage", "cache", "batch", "audit", "stream"}, key
+        groups[key.path[-1]] = node.group_name
         assert node.owners == ["team:market-data"], key
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
+        assert node.pools == {POOLS[key.path[-1]]}, key
+    # One group per layer; the audit spans every layer and is unpartitioned, so it keeps its own group
+    # (a partitioned job selects the layers' groups, which an unpartitioned asset would break).
+    assert set(groups.values()) == LAYERS | {"audit"}
+    assert [name for name, group in groups.items() if group == "audit"] == ["retention_audit"]
+    for check_key in graph.asset_check_keys:
+        check = graph.get_check_spec(check_key)
+        assert check.description, check_key
+        assert _check_pool(defs, check_key) == CHECK_POOLS.get(check_key.asset_key.path[-1], "batch"), check_key
+    assert [node.definition.pool for node in defs.resolve_job_def("kafka_replay_job").nodes] == ["stream"]
+
+
+def _check_pool(defs: dg.Definitions, key: dg.AssetCheckKey) -> str | None:
+    for checks_def in defs.asset_checks or []:
+        if key in checks_def.check_keys:
+            return checks_def.op.pool
+    raise AssertionError(f"no checks definition holds {key}")
+
+
+def _kinds(defs: dg.Definitions) -> dict[str, set[str]]:
+    graph = defs.resolve_asset_graph()
+    return {key.path[-1]: set(graph.get(key).kinds) for key in graph.get_all_asset_keys()}
+
+
+def test_kinds_name_the_configured_tiers_technology(tmp_path):
+    boot = _kinds(build_defs(load_settings(mode="bootstrap", home=tmp_path)))
+    assert boot["daily_bars"] == boot["weekly_bars"] == {"duckdb"}
+    assert boot["daily_bars_raw"] == {"pandas", "duckdb"}
+    assert boot["daily_bars_hot_cache"] == {"diskcache"}
+    assert boot["daily_bars_kafka"] == {"sqlite"}
+    assert boot["daily_bars_parquet"] == boot["daily_returns"] == {"duckdb", "parquet"}
+    inst = _kinds(
+        build_defs(
+            load_settings(
+                mode="institutional",
+                timescale_url="postgresql://u:p@127.0.0.1:1/x",
+                redis_url="redis://127.0.0.1:1/0",
+                kafka_bootstrap="127.0.0.1:1",
+            )
+        )
+    )
+    assert inst["daily_bars"] == {"timescale", "postgres"}
+    assert inst["daily_bars_hot_cache"] == {"redis"}
+    assert inst["daily_bars_kafka"] == {"kafka"}
+    assert inst["daily_bars_parquet"] == inst["retention_audit"] == {"spark", "parquet"}
+    assert all(1 <= len(kinds) <= 3 for kinds in [*boot.values(), *inst.values()])  # Dagster shows at most three
+    off = _kinds(build_defs(load_settings(mode="bootstrap", home=tmp_path, stream=NO_STREAMING)))
+    assert off["daily_bars_kafka"] == {"python"}
 
 
 def test_definitions_validate_for_dagster_dev(tmp_path, monkeypatch):
