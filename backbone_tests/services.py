@@ -28,6 +28,7 @@ import pytest
 from psycopg import sql
 
 from backbone_resources.settings import redact_url
+from backbone_tests.containers import container_url
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIMESCALE_START = Path(__file__).resolve().parents[1].parent / "shared" / "timescale-wasm" / "start"
@@ -62,9 +63,9 @@ def with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url() -> str:
-    """A PostgreSQL superuser URL (BACKBONE_TEST_PG_URL), checked reachable."""
-    url = os.environ.get("BACKBONE_TEST_PG_URL", DEFAULT_PG_URL)
+def pg_admin_url(request: pytest.FixtureRequest) -> str:
+    """A PostgreSQL superuser URL (a container with --containers, else BACKBONE_TEST_PG_URL), checked reachable."""
+    url = container_url(request, "postgres") or os.environ.get("BACKBONE_TEST_PG_URL", DEFAULT_PG_URL)
     _check_reachable(url, "PostgreSQL")
     return url
 
@@ -159,12 +160,13 @@ class WasmTimescale:
 
 
 @pytest.fixture(scope="session")
-def timescale_url() -> Iterator[str]:
-    """A TimescaleDB URL: BACKBONE_TEST_TIMESCALE_URL, else a timescale-wasm server for the session.
+def timescale_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A TimescaleDB URL: a container with --containers, BACKBONE_TEST_TIMESCALE_URL, else a timescale-wasm
+    server for the session.
 
     The WASM server has one backend for all connections: stores under test set ``prepared_statements=False``
     and ``pool_size=1`` (see ``timescale_store_options``)."""
-    given = os.environ.get("BACKBONE_TEST_TIMESCALE_URL")
+    given = container_url(request, "timescale") or os.environ.get("BACKBONE_TEST_TIMESCALE_URL")
     if given:
         _check_reachable(given, "TimescaleDB (BACKBONE_TEST_TIMESCALE_URL)")
         yield given
@@ -184,9 +186,9 @@ def timescale_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def timescale_store_options() -> dict[str, object]:
+def timescale_store_options(request: pytest.FixtureRequest) -> dict[str, object]:
     """Store settings for the TimescaleDB under test: the WASM server shares one backend among connections."""
-    if os.environ.get("BACKBONE_TEST_TIMESCALE_URL"):
+    if request.config.getoption("--containers", default=False) or os.environ.get("BACKBONE_TEST_TIMESCALE_URL"):
         return {}
     return {"prepared_statements": False, "pool_size": 1}
 
@@ -210,10 +212,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """A Kafka bootstrap address: BACKBONE_TEST_KAFKA_BOOTSTRAP (e.g. docker/'s Apache Kafka), else a tansu
-    broker on a free loopback port for the session, stopped with SIGTERM."""
-    given = os.environ.get("BACKBONE_TEST_KAFKA_BOOTSTRAP")
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A Kafka bootstrap address: a container with --containers, BACKBONE_TEST_KAFKA_BOOTSTRAP (e.g. docker/'s
+    Apache Kafka), else a tansu broker on a free loopback port for the session, stopped with SIGTERM."""
+    given = container_url(request, "kafka") or os.environ.get("BACKBONE_TEST_KAFKA_BOOTSTRAP")
     if given:
         yield given
         return
@@ -259,11 +261,12 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture(scope="session")
-def redis_server_url() -> str:
-    """A Redis URL (BACKBONE_TEST_REDIS_URL, default the local server), checked reachable."""
+def redis_server_url(request: pytest.FixtureRequest) -> str:
+    """A Redis URL (a container with --containers, else BACKBONE_TEST_REDIS_URL, default the local server),
+    checked reachable."""
     import redis
 
-    url = os.environ.get("BACKBONE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    url = container_url(request, "redis") or os.environ.get("BACKBONE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
         client.ping()
