@@ -39,6 +39,7 @@ def build_storage_assets(
         return dg.MaterializeResult(
             metadata={
                 "rows_accepted": report.accepted,
+                "rows_changed": report.changed,
                 "rows_rejected": report.rejected,
                 "rejected_rate": round(report.rejected_rate, 6),
                 "reject_reasons": dict(report.reasons.most_common(20)),

@@ -41,6 +41,7 @@ class LandingReport:
 @dataclass
 class StoreReport:
     accepted: int = 0
+    changed: int = 0  # accepted bars that were new or differed from the stored ones (a re-run changes none)
     rejected: int = 0
     chunks: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
@@ -73,7 +74,8 @@ def validate_and_store(
     for chunk_start, chunk_end in date_chunks(start, end, chunk_days):
         result = validate_bars(store.read_raw(chunk_start, chunk_end), now=now)
         counts = store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected)
-        report.accepted += counts.bars
+        report.accepted += len(result.accepted)
+        report.changed += counts.bars
         report.rejected += counts.rejected
         report.chunks += 1
         for reasons in result.rejected["reasons"]:

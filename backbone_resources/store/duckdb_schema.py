@@ -91,7 +91,9 @@ APPLIED_VERSIONS: Final = "SELECT version FROM market_data.schema_migrations"
 RECORD_MIGRATION: Final = "INSERT INTO market_data.schema_migrations (version, name) VALUES ($version, $name)"
 
 # `incoming` holds each key once (ON CONFLICT cannot touch a row twice in one statement); an older
-# ingested_at never overwrites a newer one. DuckDB reports the rows inserted or updated.
+# ingested_at never overwrites a newer one, and a bar whose values did not change keeps its stored version, so a
+# re-run leaves the store (and every export, message version and cache entry derived from it) exactly as it was.
+# DuckDB reports the rows inserted or updated.
 UPSERT_BARS: Final = """INSERT INTO market_data.daily_bars
     SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
     FROM incoming
@@ -99,7 +101,11 @@ UPSERT_BARS: Final = """INSERT INTO market_data.daily_bars
         open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
         adj_close = excluded.adj_close, volume = excluded.volume, source = excluded.source,
         ingested_at = excluded.ingested_at
-    WHERE daily_bars.ingested_at <= excluded.ingested_at"""
+    WHERE daily_bars.ingested_at <= excluded.ingested_at
+      AND (daily_bars.open, daily_bars.high, daily_bars.low, daily_bars.close, daily_bars.adj_close,
+           daily_bars.volume, daily_bars.source)
+          IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, excluded.adj_close,
+           excluded.volume, excluded.source)"""
 
 DELETE_REJECTED: Final = "DELETE FROM market_data.rejected_bars WHERE partition_date BETWEEN $start AND $end"
 # A payload that is not JSON is kept as a JSON string rather than refused.

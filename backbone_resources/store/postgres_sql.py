@@ -36,15 +36,20 @@ class Statements:
         return sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, self.daily)
 
     def upsert_from(self, stage: sql.Identifier) -> sql.Composed:
-        """One set-based upsert; an older delivery (``ingested_at``) never overwrites a newer one."""
+        """One set-based upsert; an older delivery (``ingested_at``) never overwrites a newer one, and a bar
+        whose values are unchanged keeps its stored version (a re-run leaves the store as it was)."""
         columns = sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS))
         updates = sql.SQL(", ").join(
             sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in BAR_COLUMNS if c not in KEY
         )
+        values = [c for c in BAR_COLUMNS if c not in KEY and c != "ingested_at"]
+        stored = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in values)
+        incoming = sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in values)
         return sql.SQL(
             "INSERT INTO {daily} AS d ({columns}) SELECT {columns} FROM {stage}"
             " ON CONFLICT (symbol, ts) DO UPDATE SET {updates} WHERE d.ingested_at <= EXCLUDED.ingested_at"
-        ).format(daily=self.daily, columns=columns, stage=stage, updates=updates)
+            " AND ({stored}) IS DISTINCT FROM ({incoming})"
+        ).format(daily=self.daily, columns=columns, stage=stage, updates=updates, stored=stored, incoming=incoming)
 
     def copy_rejected(self) -> sql.Composed:
         columns = sql.SQL(", ").join(map(sql.Identifier, REJECTED_COPY_COLUMNS))

@@ -1,0 +1,56 @@
+"""Re-storing bars whose values did not change keeps the stored version (``ingested_at``), on every backend.
+
+A re-run of a partition re-ingests with a newer ``ingested_at``; if that bumped the stored version, every export,
+message version and cache entry derived from the store would change although no bar did.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from backbone_domain.bars import empty_rejected
+from backbone_resources.store.base import BarStore
+from backbone_tests.resources.store.test_contract import (  # noqa: F401 (fixtures)
+    MON,
+    T1,
+    bars,
+    make_store,
+    sort_bars,
+    store,
+    week,
+)
+
+
+def test_unchanged_bars_keep_their_version_and_count_as_unchanged(store: BarStore) -> None:  # noqa: F811
+    days = week(3)
+    first = bars(["AAPL", "MSFT"], days, T1, 100)
+    assert store.write_validated(MON, days[-1], first, empty_rejected()).bars == 6
+
+    rerun = bars(["AAPL", "MSFT"], days, T1 + pd.Timedelta(hours=1), 100)  # same values, newer delivery
+    assert store.write_validated(MON, days[-1], rerun, empty_rejected()).bars == 0
+    pd.testing.assert_frame_equal(store.read_bars(MON, days[-1]), sort_bars(first))
+
+
+def test_a_changed_bar_takes_the_new_version_and_the_others_keep_theirs(store: BarStore) -> None:  # noqa: F811
+    days = week(2)
+    first = bars(["AAPL"], days, T1, 100)
+    store.write_validated(MON, days[-1], first, empty_rejected())
+
+    corrected = bars(["AAPL"], days, T1 + pd.Timedelta(hours=1), 100)
+    corrected.loc[1, ["close", "adj_close"]] = [250.0, 247.5]  # a late correction of the second day only
+    assert store.write_validated(MON, days[-1], corrected, empty_rejected()).bars == 1
+
+    expected = first.copy()
+    expected.loc[1] = corrected.loc[1]
+    pd.testing.assert_frame_equal(store.read_bars(MON, days[-1]), sort_bars(expected))
+
+
+def test_a_null_adjusted_close_counts_as_a_value(store: BarStore) -> None:  # noqa: F811
+    first = bars(["AAPL"], [MON], T1, 100)
+    store.write_validated(MON, MON, first, empty_rejected())
+    unadjusted = bars(["AAPL"], [MON], T1 + pd.Timedelta(hours=1), 100)
+    unadjusted["adj_close"] = float("nan")
+
+    assert store.write_validated(MON, MON, unadjusted, empty_rejected()).bars == 1
+    assert store.read_bars(MON, MON)["adj_close"].isna().all()
+    assert store.write_validated(MON, MON, unadjusted, empty_rejected()).bars == 0
