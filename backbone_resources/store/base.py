@@ -10,10 +10,24 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
+import pyarrow as pa
 from dagster import ConfigurableResource
+
+from backbone_domain import frames
+from backbone_domain.bars import BAR_DTYPES
+
+BAR_ARROW_SCHEMA: Final = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        *((name, pa.float64()) for name in ("open", "high", "low", "close", "adj_close", "volume")),
+        ("source", pa.string()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 
 class StoreUnavailable(RuntimeError):
@@ -84,8 +98,17 @@ class BarStore(ConfigurableResource, ABC):
         """Bring weekly bars of the ISO weeks touching [start, end] up to date (no-op for a plain view)."""
 
     @abstractmethod
+    def read_bars_table(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pa.Table:
+        """Stored bars in [start, end] as Arrow, ordered by symbol, ts: the bulk read (publishing, exports).
+
+        Returns:
+            BAR_COLUMNS typed ``BAR_ARROW_SCHEMA``: symbol and source as string, ts and ingested_at as
+            timestamp[us, UTC], the values as float64 with a missing adj_close as NULL. No pandas on the way.
+        """
+
     def read_bars(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
-        """Stored bars in [start, end] (BAR_COLUMNS), ordered by symbol, ts."""
+        """Stored bars in [start, end] (BAR_COLUMNS, ``BAR_DTYPES``; NULL adj_close as NaN), ordered by symbol, ts."""
+        return frames.typed(self.read_bars_table(start, end, symbols).to_pandas(), BAR_DTYPES)
 
     @abstractmethod
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:

@@ -19,13 +19,14 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from pydantic import Field, PrivateAttr
 from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_random_exponential
 
 from backbone_domain import frames
-from backbone_domain.bars import BAR_DTYPES, KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_resources.store import duckdb_schema as sql
-from backbone_resources.store.base import BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
 
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?\(PID \d+\))")
 # Two store instances of one process migrating at once would conflict on the catalog; processes serialize on
@@ -112,10 +113,11 @@ class DuckDBBarStore(BarStore):
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
         """Nothing to do: ``weekly_bars`` is a plain view over ``daily_bars``."""
 
-    def read_bars(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+    def read_bars_table(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pa.Table:
+        # con.sql(...).to_arrow_table() hands DuckDB's vectors over as they are (execute() would copy them).
         with self._transaction(read_only=True) as con:
-            frame = con.execute(sql.READ_BARS, _span(start, end, symbols)).df()
-        return frames.typed(frame, BAR_DTYPES)
+            table = con.sql(sql.READ_BARS, params=_span(start, end, symbols)).to_arrow_table()
+        return table.cast(BAR_ARROW_SCHEMA)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         with self._transaction(read_only=True) as con:

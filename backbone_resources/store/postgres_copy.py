@@ -97,6 +97,14 @@ def to_frame(table: pa.Table, ts_columns: Sequence[str], dtypes: dict[str, str])
     return typed(frame, dtypes)
 
 
+def epoch_to_utc(table: pa.Table, ts_columns: Sequence[str]) -> pa.Table:
+    """Epoch-microsecond columns from ``copy_out`` as timestamp[us, UTC], staying in Arrow."""
+    for name in ts_columns:
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, name, table.column(at).cast(pa.timestamp("us", tz="UTC")))
+    return table
+
+
 BAR_TYPES: dict[str, pa.DataType] = {
     "symbol": pa.string(),
     "ts": pa.int64(),

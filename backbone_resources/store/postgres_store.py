@@ -31,10 +31,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import Field, PrivateAttr
 
 from backbone_domain import frames
-from backbone_domain.bars import BAR_DTYPES, KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_resources.settings import redact_url
 from backbone_resources.store import postgres_copy as pgcopy
-from backbone_resources.store.base import BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
 from backbone_resources.store.postgres_sql import Statements
 
@@ -266,11 +266,11 @@ class PostgresBarStore(BarStore):
                 (Names(self.schema_name).regclass("weekly_bars"), _midnight(first), _midnight(stop)),
             )
 
-    def read_bars(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+    def read_bars_table(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pa.Table:
         query = self._sql.read_bars(symbols is not None)
         with self._cursor() as cur:
             table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.BAR_TYPES)
-        return pgcopy.to_frame(table, ["ts", "ingested_at"], BAR_DTYPES)
+        return pgcopy.epoch_to_utc(table, ["ts", "ingested_at"]).cast(BAR_ARROW_SCHEMA)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         query = self._sql.read_weekly(symbols is not None)

@@ -34,9 +34,15 @@ class MessageBatch:
     keys: list[bytes]
     values: list[bytes]
     headers: dict[str, bytes]
+    nbytes: int | None = None  # keys + values, when the encoder already counted them (else publish counts)
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def size(self) -> int:
+        if self.nbytes is not None:
+            return self.nbytes
+        return sum(map(len, self.keys)) + sum(map(len, self.values))
 
 
 @dataclass(frozen=True)

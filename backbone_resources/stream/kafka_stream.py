@@ -8,12 +8,15 @@ quirks are handled by the tests' client overrides, not here.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
+from operator import length_hint
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec, ResourceType
 from pydantic import Field
 
 from backbone_resources.stream.base import (
@@ -143,21 +146,13 @@ class KafkaStream(StreamResource):
         before = self._end_offsets()
         conf = {**self.producer_conf(), "delivery.report.only.error": True, "on_delivery": failed}
         producer = Producer(conf)
-        produce, poll, topic = producer.produce, producer.poll, self.topic
         report = PublishReport()
         sent = 0
         for batch in batches:
-            headers = batch.headers
-            for key, value in zip(batch.keys, batch.values, strict=True):
-                while True:
-                    try:
-                        produce(topic, value, key, headers=headers)
-                        break
-                    except BufferError:  # the local queue is full: let librdkafka drain it, then retry
-                        poll(0.05)
+            _produce_all(producer, self.topic, batch)
             sent += len(batch)
-            report.bytes += sum(map(len, batch.keys)) + sum(map(len, batch.values))
-            poll(0)
+            report.bytes += batch.size()
+            producer.poll(0)
             if errors:
                 break
         remaining = producer.flush(self.delivery_timeout_s)
@@ -173,7 +168,17 @@ class KafkaStream(StreamResource):
         return report
 
     def _end_offsets(self) -> dict[int, int]:
-        return {lag.partition: lag.end_offset for lag in self.lag("backbone-offsets-probe")}
+        """Each partition's end offset (high watermark), in one ListOffsets request: no consumer, no group."""
+        admin = self._admin()
+        meta = _call(lambda: admin.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+        found = meta.topics.get(self.topic)
+        if found is None or found.error is not None:
+            return {}
+        latest = {TopicPartition(self.topic, p): OffsetSpec.latest() for p in sorted(found.partitions)}
+        futures = _call(lambda: admin.list_offsets(latest, request_timeout=_TIMEOUT_S), self.bootstrap)
+        return {
+            tp.partition: _call(lambda f=f: f.result(_TIMEOUT_S).offset, self.bootstrap) for tp, f in futures.items()
+        }
 
     @contextmanager
     def consumer(self, group: str) -> Iterator[StreamConsumer]:
@@ -237,6 +242,31 @@ class _KafkaConsumer(StreamConsumer):
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def _produce_all(producer: Producer, topic: str, batch: MessageBatch) -> None:
+    """Hand every record of ``batch`` to librdkafka, in order.
+
+    ``map`` calls ``produce`` from C, with no Python bytecode per record. When the local queue is full,
+    ``produce`` raises BufferError out of ``map`` after the record was taken from both iterators: it is the one
+    just before what the iterators still hold. It is produced again once librdkafka has drained some of the queue,
+    and ``map`` resumes with the rest, so order and completeness are kept.
+    """
+    produce = partial(producer.produce, topic, headers=batch.headers)
+    values, keys = iter(batch.values), iter(batch.keys)
+    while True:
+        try:
+            deque(map(produce, values, keys), maxlen=0)
+            return
+        except BufferError:
+            at = len(batch) - length_hint(values) - 1
+            while True:
+                producer.poll(0.05)
+                try:
+                    produce(batch.values[at], batch.keys[at])
+                    break
+                except BufferError:
+                    continue
 
 
 def _call(fn: Any, bootstrap: str) -> Any:

@@ -107,9 +107,9 @@ _KILLABLE = textwrap.dedent(
     with runner.live_resources(settings) as res:
         store = res.store
         class SlowStore:  # one day at a time, slowly, so the parent can kill us half-way
-            def read_bars(self, start, end, symbols=None):
+            def read_bars_table(self, start, end, symbols=None):
                 time.sleep(0.3)
-                return store.read_bars(start, end, symbols)
+                return store.read_bars_table(start, end, symbols)
         print("publishing", flush=True)
         publish_range(res.stream, SlowStore(), dt.date(2024, 1, 1), dt.date(2024, 2, 29), "ingest", chunk_days=1)
     print("finished", flush=True)

@@ -27,7 +27,7 @@ from backbone_domain.bars import (
     empty_rejected,
     utc_midnight,
 )
-from backbone_resources.store.base import BarStore, QualityCounts, WriteCounts
+from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, WriteCounts
 from backbone_resources.store.postgres_store import PostgresBarStore
 
 MON = dt.date(2024, 1, 1)  # a Monday
@@ -163,6 +163,30 @@ def test_read_bars_selects_days_and_symbols(store: BarStore) -> None:
     empty = store.read_bars(dt.date(2030, 1, 1), dt.date(2030, 1, 2))
     assert empty.empty
     assert empty.dtypes.astype(str).to_dict() == BAR_DTYPES
+
+
+def test_read_bars_table_is_typed_arrow_in_key_order(store: BarStore) -> None:
+    frame = bars(["MSFT", "AAPL", "EURUSD=X"], week(3))
+    frame.loc[0, "open"] = 0.1 + 0.2
+    frame.loc[[1, 4], "adj_close"] = np.nan
+    store.write_validated(MON, week(3)[-1], frame, empty_rejected())
+
+    table = store.read_bars_table(MON, week(3)[-1])
+
+    assert table.schema.remove_metadata() == BAR_ARROW_SCHEMA
+    expected = sort_bars(frame)
+    assert table.column("symbol").to_pylist() == expected["symbol"].tolist()
+    assert table.column("ts").to_pylist() == expected["ts"].dt.to_pydatetime().tolist()
+    assert table.column("open").to_pylist() == expected["open"].tolist()  # exact, 0.30000000000000004 included
+    missing = [i for i, v in enumerate(table.column("adj_close").to_pylist()) if v is None]
+    assert missing == np.flatnonzero(expected["adj_close"].isna()).tolist()  # NULL in Arrow, not NaN
+    assert table.column("ingested_at").to_pylist() == [T1.to_pydatetime()] * len(frame)
+    pd.testing.assert_frame_equal(store.read_bars(MON, week(3)[-1]), expected)  # the frame is derived from it
+
+    some = store.read_bars_table(week(3)[1], week(3)[1], symbols=["MSFT"])
+    assert (some.num_rows, some.column("symbol").to_pylist()) == (1, ["MSFT"])
+    empty = store.read_bars_table(dt.date(2030, 1, 1), dt.date(2030, 1, 2))
+    assert (empty.num_rows, empty.schema.remove_metadata()) == (0, BAR_ARROW_SCHEMA)
 
 
 def test_rewrites_keep_one_row_per_key_and_the_newest_values(store: BarStore) -> None:
