@@ -41,7 +41,8 @@ class DatasetProfile:
 
 class BatchEngine(ConfigurableResource, ABC):
     """Writes and measures the export datasets. Every write replaces whole (symbol, year) partitions and
-    leaves every other partition untouched; writing the same input twice leaves the same rows."""
+    leaves every other partition untouched; writing the same input twice leaves the same files, names and
+    bytes (one file per partition, rows in ts order; docs/batch.md, "Determinism")."""
 
     export_dir: str = Field(description="root of the datasets, e.g. <BACKBONE_HOME>/exports")
 

@@ -3,6 +3,13 @@
 It never opens the store's ``backbone.duckdb`` (the asset stages the bars first), so it takes no file lock.
 Partition replacement: DuckDB writes the new (symbol, year) directories into a scratch directory beside the
 dataset, then each one replaces its old directory by rename; partitions not written stay as they were.
+
+Byte-identical re-runs: a partitioned COPY on several threads lets each thread append its own chunks to the
+partition files, so row order and row-group boundaries inside a file vary from run to run, even under an
+ORDER BY (duckdb/duckdb#14349). The rows are therefore computed on every thread into a temporary table in
+(symbol, year, ts) order (insertion order is preserved), and only the COPY out of it runs on one thread,
+which writes each file's rows in that order. The file names (``part-0.parquet``), compression and row-group
+size are fixed, so the same rows give the same bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset
 _VIEW = {"daily_bars": "bars", "daily_returns": "returns"}
 # symbol stays text ("1234" is a ticker, not a number).
 _COPY_PARTITIONED = """COPY (SELECT * FROM export_rows) TO $path
-    (FORMAT parquet, PARTITION_BY (symbol, year), FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)"""
+    (FORMAT parquet, PARTITION_BY (symbol, year), FILENAME_PATTERN 'part-{i}', COMPRESSION snappy,
+     ROW_GROUP_SIZE 122880)"""
 _READ_DATASET = (
     "SELECT * FROM read_parquet($files, hive_partitioning = true, hive_types = {'symbol': VARCHAR, 'year': INTEGER})"
 )
@@ -44,15 +52,13 @@ class DuckDBBatch(BatchEngine):
             return 0
         with self._connect() as con:
             con.sql("SELECT * FROM read_parquet($files)", params={"files": _glob(staged_dir)}).create_view("staged")
-            return self._replace(con, queries.STAGED_BARS + " ORDER BY symbol, ts", "daily_bars")
+            return self._replace(con, queries.STAGED_BARS, "daily_bars")
 
     def write_returns(self, first_year: int, last_year: int) -> int:
         with self._connect() as con:
             if not self._register(con, "daily_bars"):
                 return 0
-            return self._replace(
-                con, queries.returns_sql(first_year, last_year) + " ORDER BY symbol, ts", "daily_returns"
-            )
+            return self._replace(con, queries.returns_sql(first_year, last_year), "daily_returns")
 
     def profile(self, dataset: Dataset) -> DatasetProfile:
         with self._connect() as con:
@@ -94,12 +100,15 @@ class DuckDBBatch(BatchEngine):
 
     def _replace(self, con: duckdb.DuckDBPyConnection, select: str, dataset: Dataset) -> int:
         """Write ``select`` (symbol, year first) partitioned into a scratch directory, then swap each
-        written (symbol, year) directory in for the old one."""
+        written (symbol, year) directory in for the old one. See the module doc for the two steps."""
         root = Path(self.dataset_path(dataset))
         scratch = root.parent / f"_{dataset}.{secrets.token_hex(6)}.tmp"
+        spill = scratch.with_suffix(".spill")  # beside the export, not in the working directory
         root.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con.sql(select).create_view("export_rows")
+            con.execute("SET temp_directory = $dir", {"dir": str(spill)})
+            con.sql(select).order("symbol, year, ts").to_table("export_rows")  # in-memory connection
+            con.execute("SET threads = 1")
             (rows,) = con.execute(_COPY_PARTITIONED, {"path": str(scratch)}).fetchone()
             for written in sorted(scratch.glob("symbol=*/year=*")):
                 target = root / written.parent.name / written.name
@@ -109,6 +118,7 @@ class DuckDBBatch(BatchEngine):
                 written.rename(target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(spill, ignore_errors=True)
         return int(rows)
 
 

@@ -15,6 +15,13 @@ FROM staged"""
 
 # The last VOL_WINDOW + 1 closes before the first year give the first day's return and a full window of
 # earlier returns (the oldest of those closes only serves as the previous close of the next).
+#
+# Exact reproducibility: the volatility is NOT stddev_samp() OVER a frame. A windowed aggregate is free to
+# combine partial states in whatever order its implementation picks (DuckDB's segment trees, Spark's
+# frame buffers), so its last bits depend on the engine and its version. Instead every row gets its
+# VOL_WINDOW returns as lag() columns and a two-pass formula sums them in one fixed order: every operation
+# is an IEEE-754 +, -, *, / or sqrt, correctly rounded, so each engine gives the same bits on every run and
+# the engines differ only where their ln() does (Java's vs C's log, at most an ulp).
 _RETURNS = """WITH src AS (
     SELECT symbol, ts, close FROM bars WHERE year BETWEEN {first} AND {last}
     UNION ALL
@@ -24,12 +31,14 @@ _RETURNS = """WITH src AS (
     ) earlier WHERE back <= {lookback}
 ), r AS (
     SELECT symbol, ts, ln(close / lag(close) OVER (PARTITION BY symbol ORDER BY ts)) AS log_return FROM src
+), lagged AS (
+    SELECT symbol, ts, log_return, {lags} FROM r WINDOW w AS (PARTITION BY symbol ORDER BY ts)
+), centred AS (
+    SELECT symbol, ts, log_return, {lag_names}, ({lag_sum}) / CAST({window} AS DOUBLE) AS mean FROM lagged
 ), v AS (
-    SELECT symbol, ts, log_return,
-        CASE WHEN count(log_return) OVER w = {window}
-             THEN stddev_samp(log_return) OVER w * sqrt({annualization}) END AS realized_vol_20d
-    FROM r
-    WINDOW w AS (PARTITION BY symbol ORDER BY ts ROWS BETWEEN {preceding} PRECEDING AND CURRENT ROW)
+    SELECT symbol, ts, log_return, sqrt(({squares}) / CAST({dof} AS DOUBLE)) * sqrt(CAST({annualization} AS DOUBLE))
+        AS realized_vol_20d
+    FROM centred
 )
 SELECT symbol, CAST(year(ts) AS INT) AS year, ts, log_return, realized_vol_20d
 FROM v WHERE year(ts) >= {first}"""
@@ -42,13 +51,24 @@ FROM {dataset} GROUP BY symbol"""
 
 
 def returns_sql(first_year: int, last_year: int) -> str:
-    """The daily_returns rows of [first_year, last_year] over the ``bars`` view (years are ints: no injection)."""
+    """The daily_returns rows of [first_year, last_year] over the ``bars`` view (years are ints: no injection).
+
+    A NULL anywhere among a row's VOL_WINDOW returns (fewer than VOL_WINDOW returns so far) makes its
+    volatility NULL, which is the "null until 20 returns exist" rule without a count."""
+    names = [f"r{k:02d}" for k in range(VOL_WINDOW)]
     return _RETURNS.format(
         first=int(first_year),
         last=int(last_year),
         lookback=VOL_WINDOW + 1,
+        # r00 is the row's own return, r01 the previous one, ...
+        lags=", ".join(
+            ["log_return AS r00"] + [f"lag(log_return, {k}) OVER w AS {n}" for k, n in enumerate(names) if k]
+        ),
+        lag_names=", ".join(names),
+        lag_sum=" + ".join(names),
+        squares=" + ".join(f"({n} - mean) * ({n} - mean)" for n in names),
         window=VOL_WINDOW,
-        preceding=VOL_WINDOW - 1,
+        dof=VOL_WINDOW - 1,
         annualization=ANNUALIZATION_DAYS,
     )
 

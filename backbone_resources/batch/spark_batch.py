@@ -7,11 +7,18 @@ is then reused for the life of the process (``getOrCreate``), which is what keep
 
 Partition replacement is Spark's ``partitionOverwriteMode=dynamic``: an overwrite replaces exactly the
 (symbol, year) partitions present in the written frame (static mode would wipe the whole dataset).
+
+Same files on a re-run: each (symbol, year) goes to one task, sorted by (symbol, year, ts), which is the
+order the partitioned writer requires, so Spark adds no sort of its own and writes the rows in ts order
+(the same bytes each run). Spark names files after its write job (``part-00003-<job uuid>.c000...``), so
+after the commit each new file is renamed to ``part-<n>.<ext>`` (n counts the files of that directory),
+through the Hadoop FileSystem API so that HDFS/S3 work and local ``.crc`` side files follow.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -32,6 +39,8 @@ SPARK_DEFAULTS = {
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }
+# part-<split>-<job uuid>[.c<file>]<ext>, as Spark's commit protocol names what a write job produces.
+_JOB_FILE = re.compile(r"^part-(?P<split>\d+)-[0-9a-f]{8}-[0-9a-f-]{27}(?:\.c(?P<file>\d+))?(?P<ext>\..+)$")
 
 
 class SparkBatch(BatchEngine):
@@ -116,12 +125,34 @@ class SparkBatch(BatchEngine):
         return True
 
     def _replace(self, frame: Any, dataset: Dataset) -> None:
-        """One sorted file per (symbol, year), replacing exactly the partitions in ``frame``."""
+        """One sorted file per (symbol, year), replacing exactly the partitions in ``frame``; then stable names."""
+        path = self.dataset_path(dataset)
         (
             frame.repartition("symbol", "year")
-            .sortWithinPartitions("symbol", "ts")
+            .sortWithinPartitions("symbol", "year", "ts")
             .write.mode("overwrite")
             .option("partitionOverwriteMode", "dynamic")
             .partitionBy("symbol", "year")
-            .parquet(self.dataset_path(dataset))
+            .parquet(path)
         )
+        self._stable_names(path)
+
+    def _stable_names(self, path: str) -> None:
+        """Rename the job-named files under ``path`` to ``part-<n><ext>``, numbered per directory in
+        (split, file) order. Only files written by the last job carry a job uuid, so only those move."""
+        spark = self.session()
+        hadoop = spark._jvm.org.apache.hadoop.fs
+        root = hadoop.Path(path)
+        fs = root.getFileSystem(spark._jsc.hadoopConfiguration())
+        by_directory: dict[str, list[tuple[int, int, str, Any]]] = {}
+        for status in fs.globStatus(hadoop.Path(f"{path.rstrip('/')}/symbol=*/year=*/part-*")) or []:
+            file = status.getPath()
+            match = _JOB_FILE.match(file.getName())
+            if match:
+                key = (int(match["split"]), int(match["file"] or 0), match["ext"], file)
+                by_directory.setdefault(file.getParent().toString(), []).append(key)
+        for directory, files in by_directory.items():
+            for number, (_, _, ext, file) in enumerate(sorted(files, key=lambda f: f[:3])):
+                target = hadoop.Path(directory, f"part-{number:05d}{ext}")
+                if not fs.rename(file, target):
+                    raise OSError(f"could not rename {file.toString()} to {target.toString()}")
