@@ -112,9 +112,8 @@ def test_bootstrap_instance_keeps_everything_in_dagster_home(tmp_path):
 def test_institutional_instance_on_postgresql(tmp_path, monkeypatch, pg_admin_url):
     with scratch_database(pg_admin_url) as url:
         info = psycopg.conninfo.conninfo_to_dict(url)
-        if str(info.get("port", 5432)) != "5432":
-            pytest.skip("docker/dagster/dagster.yaml fixes port 5432; BACKBONE_TEST_PG_URL uses another")
         monkeypatch.setenv("DAGSTER_PG_HOST", str(info.get("host", "127.0.0.1")))
+        monkeypatch.setenv("DAGSTER_PG_PORT", str(info.get("port", 5432)))
         monkeypatch.setenv("DAGSTER_PG_USER", str(info.get("user", "postgres")))
         monkeypatch.setenv("DAGSTER_PG_PASSWORD", str(info.get("password", "")))
         monkeypatch.setenv("DAGSTER_PG_DB", str(info["dbname"]))

@@ -119,10 +119,11 @@ def test_dagster_storage_points_at_the_database_service_and_its_variables_are_se
     assert wanted, "docker/dagster/dagster.yaml reads no environment variables"
     for service in (*DAGSTER_SERVICES, "timescaledb"):
         env = stack.environment(service)
-        missing = (wanted - {"DAGSTER_PG_HOST"} if service == "timescaledb" else wanted) - set(env)
+        server_side = wanted - {"DAGSTER_PG_HOST", "DAGSTER_PG_PORT"}  # what the init script needs
+        missing = (server_side if service == "timescaledb" else wanted) - set(env)
         assert not missing, f"{service} lacks {missing}"
     host = stack.environment("dagster-code")["DAGSTER_PG_HOST"]
-    port = yaml.safe_load(instance)["storage"]["postgres"]["postgres_db"].get("port", 5432)
+    port = int(stack.environment("dagster-code")["DAGSTER_PG_PORT"])
     assert port in stack.exposed_ports(host)
     init = stack.services()["timescaledb"]["volumes"]
     assert any("docker-entrypoint-initdb.d" in v for v in init), "nothing creates Dagster's database"
