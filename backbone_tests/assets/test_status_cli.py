@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from backbone_assets.telemetry import redact
+from backbone_domain.calendars import last_trading_day
 from backbone_resources.settings import load_settings
 from backbone_tests.resources.stream.conftest import KAFKA_TEST_CONSUMER, KAFKA_TEST_PRODUCER
 
@@ -62,10 +63,12 @@ def env(tmp_path) -> dict[str, str]:
     }
 
 
-def _recent_range() -> tuple[str, str]:
-    """The last ten days up to the newest complete one: fresh data, so a healthy status exits 0."""
+def _recent_range(symbols: str) -> tuple[str, str, str]:
+    """The last ten days up to the newest complete one (fresh data, so a healthy status exits 0), and the newest
+    bar those symbols' calendars hold in it: on a weekend or a holiday that is an earlier day than the end."""
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    return str(end - dt.timedelta(days=9)), str(end)
+    newest = max(last_trading_day(symbol, end) for symbol in symbols.split(","))
+    return str(end - dt.timedelta(days=9)), str(end), str(newest)
 
 
 def test_redact_masks_url_passwords_and_configured_secrets():
@@ -91,7 +94,7 @@ class _Gateway(BaseHTTPRequestHandler):
 @pytest.mark.slow
 def test_bootstrap_status_prints_figures_writes_files_pushes_and_serves(env, tmp_path):
     boot = {**env, "BACKBONE_MODE": "bootstrap"}
-    start, end = _recent_range()
+    start, end, newest = _recent_range(env["BACKBONE_SYMBOLS"])
     done = _run(boot, "materialize", "--start", start, "--end", end, "--select", FLOW)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _run(boot, "bars", "AAPL", "--last", "3").returncode == 0  # one read: a cache hit
@@ -110,7 +113,7 @@ def test_bootstrap_status_prints_figures_writes_files_pushes_and_serves(env, tmp
         gateway.server_close()
     assert status.returncode == 0, status.stdout + status.stderr
     lines = dict(line.split(":", 1) for line in status.stdout.splitlines() if ":" in line[:14])
-    assert f"newest bar {end}, lag 0 trading day(s) (threshold 1" in lines["freshness"]
+    assert f"newest bar {newest}, lag 0 trading day(s) (threshold 1" in lines["freshness"]
     assert "hit ratio 1.000 over 1 reads (1 hits, 0 misses" in lines["cache"]
     assert "0 rejected (rate 0.0000" in lines["latest run"]
     assert lines["run failures"].strip() == "1 (daily_bars_job 1)"
@@ -222,7 +225,7 @@ def test_institutional_status_on_postgres_redis_and_kafka(
         "BACKBONE_KAFKA_CONSUMER_CONFIG": json.dumps(KAFKA_TEST_CONSUMER),
         "BACKBONE_KAFKA_CONSUMER_GROUPS": f"{GROUP}-{secrets.token_hex(3)}",
     }
-    start, end = _recent_range()
+    start, end, newest = _recent_range(env["BACKBONE_SYMBOLS"])
     done = _run(inst, "materialize", "--start", start, "--end", end, "--select", FLOW)
     assert done.returncode == 0, done.stdout + done.stderr
     for _ in range(3):
@@ -238,7 +241,7 @@ def test_institutional_status_on_postgres_redis_and_kafka(
         ("batch", "up"),
     ]
     assert doc["components"][0]["detail"].startswith("postgresql postgresql://postgres@127.0.0.1")
-    assert (doc["freshness"]["max_lag_days"], doc["freshness"]["newest_bar"]) == (0, end)
+    assert (doc["freshness"]["max_lag_days"], doc["freshness"]["newest_bar"]) == (0, newest)
     assert (doc["cache"]["backend"], doc["cache"]["hits"], doc["cache"]["hit_ratio"]) == ("redis", 3, 1.0)
     [group] = doc["stream"]["groups"]
     assert (doc["stream"]["backend"], group["total"], group["partitions"]) == ("kafka", doc["bars_stored"], 3)
