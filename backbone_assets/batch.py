@@ -8,11 +8,12 @@ import dagster as dg
 import pandas as pd
 
 from backbone_assets.ingest import OWNERS
-from backbone_assets.partitions import last_partition_date, partition_dates
+from backbone_assets.partitions import last_partition_date, on_store, upstream_dates
 from backbone_domain.exports import compare_with_store, export_bars, export_returns, retention_table
 from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine
 from backbone_resources.batch.staging import store_coverage
 from backbone_resources.policy import PipelinePolicy
+from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
 
 AUDIT_GROUP = "audit"
@@ -26,8 +27,7 @@ def build_batch_assets(
     """The export assets. The retention audit also lists the holders among ``resource_keys`` that may hold
     bars (cache, stream) and offer ``coverage()`` (COVERAGE_COLUMNS); others are named as not audited."""
     audited = sorted(set(resource_keys) & set(OPTIONAL_HOLDERS))
-    export_asset = {
-        "partitions_def": partitions,
+    export_asset = {  # Parquet partitioned by symbol/year on disk: the assets themselves are unpartitioned
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "group_name": "batch",
         "kinds": kinds["batch"],
@@ -35,13 +35,17 @@ def build_batch_assets(
         "pool": "batch",
     }
 
-    @dg.asset(deps=["daily_bars"], **export_asset)
+    @dg.asset(deps=[on_store()], **export_asset)
     def daily_bars_parquet(
-        context: dg.AssetExecutionContext, store: BarStore, batch: BatchEngine, policy: PipelinePolicy
+        context: dg.AssetExecutionContext,
+        store: BarStore,
+        source: BarSource,
+        batch: BatchEngine,
+        policy: PipelinePolicy,
     ) -> dg.MaterializeResult:
         """Stored bars as Parquet, Hive-partitioned by symbol/year; a range rewrites its years' partitions."""
-        start, end = partition_dates(context)
-        report = export_bars(store, batch, start, end, policy.chunk_days)
+        start, end = upstream_dates(context, partitions)
+        report = export_bars(store, batch, start, end, policy.days_per_chunk(len(source.universe())))
         return dg.MaterializeResult(
             metadata={
                 "rows_written": report.written,
@@ -58,7 +62,7 @@ def build_batch_assets(
         context: dg.AssetExecutionContext, batch: BatchEngine, policy: PipelinePolicy
     ) -> dg.MaterializeResult:
         """Daily log returns and 20-day annualised realized volatility per symbol, as Parquet."""
-        start, end = partition_dates(context)
+        start, end = upstream_dates(context, partitions)
         report = export_returns(batch, start, end)
         return dg.MaterializeResult(
             metadata={
@@ -73,7 +77,7 @@ def build_batch_assets(
 
     @dg.asset(
         deps=[daily_bars_parquet, daily_returns],
-        required_resource_keys={"store", "batch", "policy", *audited},
+        required_resource_keys={"store", "source", "batch", "policy", *audited},
         group_name=AUDIT_GROUP,
         backfill_policy=dg.BackfillPolicy.single_run(),  # unpartitioned: one run whatever is asked
         kinds=kinds["batch"],
@@ -86,7 +90,10 @@ def build_batch_assets(
         first = partitions.start.date()
         holdings = {
             "store": store_coverage(
-                resources.store, first, last_partition_date(partitions), resources.policy.chunk_days
+                resources.store,
+                first,
+                last_partition_date(partitions),
+                resources.policy.days_per_chunk(len(resources.source.universe())),
             ),
             "export:daily_bars": resources.batch.coverage("daily_bars"),
             "export:daily_returns": resources.batch.coverage("daily_returns"),

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import dagster as dg
 
 from backbone_assets.ingest import OWNERS
-from backbone_assets.partitions import partition_dates
+from backbone_assets.partitions import on_store, upstream_dates
 from backbone_domain.hot_reader import refresh, stale_symbols
 from backbone_resources.cache.base import CacheUnavailable, CacheWindow, HotCache
 from backbone_resources.policy import PipelinePolicy
+from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
 
 # Redis down is usually a restart or a failover: a few spaced retries ride it out without paging anyone.
@@ -37,10 +38,11 @@ def hit_ratio_verdict(window: CacheWindow, threshold: float, min_reads: int) -> 
     return Verdict(True, f"hit ratio {ratio:.3f} over {window.reads} reads", ratio)
 
 
-def build_cache_assets(partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]]) -> list[dg.AssetsDefinition]:
+def build_cache_assets(
+    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]]
+) -> list[dg.AssetsDefinition]:
     @dg.asset(
-        deps=["daily_bars"],
-        partitions_def=partitions,
+        deps=[on_store()],  # each symbol's newest bars: unpartitioned
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=CACHE_RETRY,
         group_name="cache",
@@ -49,12 +51,12 @@ def build_cache_assets(partitions: dg.PartitionsDefinition, kinds: Mapping[str, 
         pool="cache",
     )
     def daily_bars_hot_cache(
-        context: dg.AssetExecutionContext, cache: HotCache, store: BarStore, policy: PipelinePolicy
+        context: dg.AssetExecutionContext, cache: HotCache, store: BarStore, source: BarSource, policy: PipelinePolicy
     ) -> dg.MaterializeResult:
         """Each symbol's latest bars, hot: rewritten dates invalidated, then reloaded from the store."""
-        start, end = partition_dates(context)
+        start, end = upstream_dates(context, partitions)
         ping_ms = cache.ping()  # CacheUnavailable names BACKBONE_REDIS_URL; the retry policy takes it from here
-        report = refresh(cache, store, start, end, policy.chunk_days)
+        report = refresh(cache, store, start, end, policy.days_per_chunk(len(source.universe())))
         return dg.MaterializeResult(
             metadata={
                 "symbols_refreshed": report.symbols,

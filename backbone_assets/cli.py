@@ -11,7 +11,7 @@ from typing import Any
 import click
 import dagster as dg
 
-from backbone_assets import cli_cache, cli_status, cli_stream, runner
+from backbone_assets import cli_cache, cli_status, cli_stream, interrupts, runner
 from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.settings import BackboneSettings, SettingsError, load_settings
 from backbone_resources.source.base import SourceUnavailable
@@ -54,6 +54,16 @@ def materialize(start: dt.datetime | None, end: dt.datetime | None, select: str)
             _print_summary(settings)
     except EXPECTED_ERRORS as exc:
         _fail(exc)
+    except KeyboardInterrupt:  # between steps, outside Dagster's own handling
+        click.echo("interrupted before the run finished; every chunk written is whole: re-run the range", err=True)
+        sys.exit(interrupts.EXIT_INTERRUPTED)
+    if interrupts.interrupted(result):
+        click.echo(
+            f"interrupted: run {result.run_id} is marked failed; every chunk written is whole, "
+            f"re-run {first}..{last} to finish",
+            err=True,
+        )
+        sys.exit(interrupts.EXIT_INTERRUPTED)
     sys.exit(0 if result.success else 1)
 
 

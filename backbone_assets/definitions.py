@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from backbone_assets import sqlite_tuning
+from backbone_assets import instance_tuning
 from backbone_assets.batch import build_batch_assets, build_batch_checks
 from backbone_assets.cache import build_cache_assets, build_cache_checks
 from backbone_assets.checks import build_daily_bars_checks
@@ -52,5 +52,5 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    sqlite_tuning.enable()  # run workers load this too: their event writes get the same SQLite settings
+    instance_tuning.enable()  # run workers load this too: their event writes get the same settings
     return build_defs(load_settings())

@@ -33,17 +33,31 @@ def build_ingest_assets(
         """Raw daily OHLCV rows exactly as the source returned them (landing table raw_bars)."""
         start, end = partition_dates(context)
         context.log.info(f"tier {policy.tier} ({policy.tier_reason}); fetching {start}..{end} from {source.name}")
-        report = land_raw(source, store, start, end, policy.chunk_days)
+        days = policy.days_per_chunk(len(source.universe()))
+        report = land_raw(source, store, start, end, days, context.log.info, policy.progress_every_s)
         return dg.MaterializeResult(
             metadata={
                 "rows_fetched": report.rows,
                 "symbols": len(report.per_symbol),
-                "rows_per_symbol": dict(sorted(report.per_symbol.items())),
+                **_per_symbol(report.per_symbol),
                 "date_range": f"{start}..{end}",
                 "chunks": report.chunks,
+                "chunk_days": days,
                 "source": source.name,
                 **policy.tier_metadata(),
             }
         )
 
     return [daily_bars_raw]
+
+
+# A range run copies its metadata onto every partition's event: a 500-symbol table on 7,305 days would be
+# tens of MB of event log. Small universes get the table, large ones the spread.
+_TABLE_UP_TO = 50
+
+
+def _per_symbol(rows: Mapping[str, int]) -> dict[str, object]:
+    if len(rows) <= _TABLE_UP_TO:
+        return {"rows_per_symbol": dict(sorted(rows.items()))}
+    counts = sorted(rows.values())
+    return {"rows_per_symbol_min": counts[0], "rows_per_symbol_max": counts[-1]}

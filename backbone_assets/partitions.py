@@ -1,4 +1,13 @@
-"""Daily partitions: one per calendar day from BACKBONE_START_DATE; a trading calendar decides which hold bars."""
+"""Partitions at the grain of each layer's data (docs/architecture.md, "Partitions").
+
+The store's layers (``daily_bars_raw``, ``daily_bars``) are partitioned by calendar day from
+BACKBONE_START_DATE, UTC: a bar belongs to one trading day, so the UI's partition bar answers "which dates are
+stored?" and a day can be re-run alone. Every other layer holds data at another grain (weekly aggregates,
+each symbol's newest bars in the cache, the topic, year-partitioned Parquet) and is unpartitioned: it depends
+on every daily partition (an explicit ``AllPartitionMapping``), shows as stale in the UI when a newer day
+lands, and costs one event per run instead of one per day. Such a layer works on the days its run rewrote
+upstream: ``upstream_dates``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +16,21 @@ import datetime as dt
 import dagster as dg
 
 PARTITION_FORMAT = "%Y-%m-%d"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+STORE_ASSET = "daily_bars"
+# Unpartitioned layers read every daily partition of the store; written out so the mapping is explicit.
+ON_EVERY_STORED_DAY = dg.AllPartitionMapping()
 
 
 def daily_partitions(start_date: dt.date) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=start_date.strftime(PARTITION_FORMAT), timezone="UTC")
+
+
+def on_store(asset: str = STORE_ASSET) -> dg.AssetDep:
+    """The dependency of an unpartitioned layer on a daily store asset: every day of it."""
+    return dg.AssetDep(asset, partition_mapping=ON_EVERY_STORED_DAY)
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
@@ -19,17 +39,55 @@ def partition_dates(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date
     return window.start.date(), (window.end - dt.timedelta(days=1)).date()
 
 
+def upstream_dates(
+    context: dg.AssetExecutionContext, partitions: dg.DailyPartitionsDefinition
+) -> tuple[dt.date, dt.date]:
+    """The days an unpartitioned layer brings up to date in this run.
+
+    In the daily job the run carries the store's partition or range (a single-run backfill, the daily
+    schedule): those days. A run of the layer alone (the UI's "Materialize", an asset backfill that runs
+    the layer after its upstream) spans every day the store materialized since this layer last did, read
+    from the instance; with none newer, the newest complete day.
+    """
+    tags = context.run.tags
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        return _day(tags[RANGE_START_TAG]), _day(tags[RANGE_END_TAG])
+    if PARTITION_TAG in tags:
+        return _day(tags[PARTITION_TAG]), _day(tags[PARTITION_TAG])
+    span = _store_days_since(context.instance, context.asset_key)
+    if span is not None:
+        return span
+    last = last_partition_date(partitions)
+    return last, last
+
+
+def _store_days_since(instance: dg.DagsterInstance, layer: dg.AssetKey) -> tuple[dt.date, dt.date] | None:
+    """The span of the store's partitions materialized after ``layer``'s latest materialization."""
+    mine = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=layer), limit=1).records
+    cursor = mine[0].storage_id if mine else None
+    days: list[dt.date] = []
+    while True:
+        store = dg.AssetRecordsFilter(asset_key=dg.AssetKey(STORE_ASSET), after_storage_id=cursor)
+        records = instance.fetch_materializations(store, limit=10_000, ascending=True)
+        days += [_day(r.partition_key) for r in records.records if r.partition_key]
+        if not records.has_more:
+            break
+        cursor = records.records[-1].storage_id
+    return (min(days), max(days)) if days else None
+
+
+def _day(key: str) -> dt.date:
+    return dt.datetime.strptime(key, PARTITION_FORMAT).date()
+
+
 def last_partition_date(partitions: dg.DailyPartitionsDefinition) -> dt.date:
     """The newest complete day (partitions end yesterday: today's bar is not final yet)."""
     key = partitions.get_last_partition_key()
     if key is None:
         raise ValueError("no daily partition exists yet: BACKBONE_START_DATE is in the future")
-    return dt.datetime.strptime(key, PARTITION_FORMAT).date()
+    return _day(key)
 
 
 def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
     """Run tags that make one run cover [start, end] (a single-run backfill)."""
-    return {
-        "dagster/asset_partition_range_start": start.strftime(PARTITION_FORMAT),
-        "dagster/asset_partition_range_end": end.strftime(PARTITION_FORMAT),
-    }
+    return {RANGE_START_TAG: start.strftime(PARTITION_FORMAT), RANGE_END_TAG: end.strftime(PARTITION_FORMAT)}

@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.utils import make_new_run_id
+from psycopg.conninfo import conninfo_to_dict
 
-from backbone_assets import sqlite_tuning
+from backbone_assets import instance_tuning, interrupts
 from backbone_assets.definitions import build_defs
 from backbone_assets.jobs import ASSET_CHECKS_JOB, DAILY_BARS_JOB, kind_tags
 from backbone_assets.partitions import daily_partitions, last_partition_date, range_tags
-from backbone_resources.settings import BackboneSettings
+from backbone_resources.settings import BackboneSettings, SettingsError
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+# The institutional instance: dagster-postgres, batched event writes, the deployment's queue and limits.
+POSTGRES_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "docker" / "dagster" / "dagster.yaml"
 # The console logger at INFO: step events and the assets' own log lines, not Dagster's DEBUG chatter.
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -28,15 +32,35 @@ class UsageError(ValueError):
 
 
 def instance(settings: BackboneSettings) -> dg.DagsterInstance:
-    """The persistent instance at $DAGSTER_HOME; unset, $BACKBONE_HOME/dagster with the project's dagster.yaml."""
+    """The persistent instance at $DAGSTER_HOME. Unset: with BACKBONE_DAGSTER_PG_URL, a dagster-postgres instance
+    in that database ($BACKBONE_HOME/dagster-pg holds its dagster.yaml, never the password); otherwise SQLite
+    under $BACKBONE_HOME/dagster with the project's dagster.yaml."""
     if not os.environ.get("DAGSTER_HOME"):
-        home = (settings.home / "dagster").resolve()
+        postgres = settings.dagster_pg_url is not None
+        home = (settings.home / ("dagster-pg" if postgres else "dagster")).resolve()
         home.mkdir(parents=True, exist_ok=True)
-        if PROJECT_DAGSTER_YAML.exists() and not (home / "dagster.yaml").exists():
+        if postgres:
+            shutil.copyfile(POSTGRES_DAGSTER_YAML, home / "dagster.yaml")  # always the current template
+            os.environ.update(dagster_pg_env(settings.require("dagster_pg_url")))
+        elif PROJECT_DAGSTER_YAML.exists() and not (home / "dagster.yaml").exists():
             shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(home)
-    sqlite_tuning.enable()
+    instance_tuning.enable()
     return dg.DagsterInstance.get()
+
+
+def dagster_pg_env(url: str) -> dict[str, str]:
+    """The DAGSTER_PG_* variables the institutional dagster.yaml reads, from one PostgreSQL URL."""
+    parts = conninfo_to_dict(url)
+    if not parts.get("dbname"):
+        raise SettingsError("BACKBONE_DAGSTER_PG_URL names no database (postgresql://user:pass@host:5432/dagster)")
+    return {
+        "DAGSTER_PG_HOST": str(parts.get("host") or "127.0.0.1"),
+        "DAGSTER_PG_PORT": str(parts.get("port") or 5432),
+        "DAGSTER_PG_USER": str(parts.get("user") or "postgres"),
+        "DAGSTER_PG_PASSWORD": str(parts.get("password") or ""),
+        "DAGSTER_PG_DB": str(parts["dbname"]),
+    }
 
 
 def resolve_range(settings: BackboneSettings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -66,8 +90,10 @@ def materialize(
         raise UsageError(
             f"unknown asset(s): {', '.join(unknown)}; known: {', '.join(sorted(k.path[-1] for k in known))}"
         )
-    with instance(settings) as inst:
+    run_id = make_new_run_id()
+    with instance(settings) as inst, interrupts.stop_promptly(inst, run_id):
         return job.execute_in_process(
+            run_id=run_id,
             run_config=CONSOLE_INFO,
             instance=inst,
             tags={**range_tags(start, end), **kind_tags("ingest" if start == end else "backfill")},

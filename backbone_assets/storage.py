@@ -6,9 +6,10 @@ from collections.abc import Mapping
 import dagster as dg
 
 from backbone_assets.ingest import OWNERS
-from backbone_assets.partitions import partition_dates
+from backbone_assets.partitions import on_store, partition_dates, upstream_dates
 from backbone_domain.pipeline import validate_and_store
 from backbone_resources.policy import PipelinePolicy
+from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
 
 # weekly_bars rows are keyed by the Monday of their week, which may fall before the range's first day.
@@ -16,22 +17,25 @@ _WEEK = dt.timedelta(days=6)
 
 
 def build_storage_assets(
-    partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]]
+    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]]
 ) -> list[dg.AssetsDefinition]:
-    storage_asset = {
-        "partitions_def": partitions,
+    storage_layer = {
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "group_name": "storage",
         "kinds": kinds["store"],
         "owners": OWNERS,
         "pool": "store",
     }
+    storage_asset = {"partitions_def": partitions, **storage_layer}
 
     @dg.asset(deps=["daily_bars_raw"], **storage_asset)
-    def daily_bars(context: dg.AssetExecutionContext, store: BarStore, policy: PipelinePolicy) -> dg.MaterializeResult:
+    def daily_bars(
+        context: dg.AssetExecutionContext, source: BarSource, store: BarStore, policy: PipelinePolicy
+    ) -> dg.MaterializeResult:
         """Validated daily bars, one row per (symbol, ts), upserted; bad rows quarantined in rejected_bars."""
         start, end = partition_dates(context)
-        report = validate_and_store(store, start, end, policy.chunk_days)
+        days = policy.days_per_chunk(len(source.universe()))
+        report = validate_and_store(store, start, end, days, None, context.log.info, policy.progress_every_s)
         if report.rejected:
             context.log.warning(
                 f"{report.rejected} of {report.total} rows rejected in {start}..{end}: {dict(report.reasons)}"
@@ -50,10 +54,10 @@ def build_storage_assets(
             }
         )
 
-    @dg.asset(deps=[daily_bars], **storage_asset)
+    @dg.asset(deps=[on_store(daily_bars.key.path[-1])], **storage_layer)  # weekly grain: unpartitioned
     def weekly_bars(context: dg.AssetExecutionContext, store: BarStore, policy: PipelinePolicy) -> dg.MaterializeResult:
         """Weekly OHLCV per symbol and ISO week (a continuous aggregate on TimescaleDB, a view elsewhere)."""
-        start, end = partition_dates(context)
+        start, end = upstream_dates(context, partitions)
         store.refresh_weekly(start, end)
         weekly = store.read_weekly(start - _WEEK, end)
         return dg.MaterializeResult(

@@ -11,9 +11,10 @@ import dagster as dg
 
 from backbone_assets.ingest import OWNERS
 from backbone_assets.jobs import kind_tags
-from backbone_assets.partitions import partition_dates
+from backbone_assets.partitions import on_store, upstream_dates
 from backbone_domain.streaming import publish_range
 from backbone_resources.policy import PipelinePolicy
+from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
 from backbone_resources.stream.base import PublishReport, StreamResource
 
@@ -22,11 +23,10 @@ STREAM_DISABLED = "streaming disabled"
 
 
 def build_stream_assets(
-    partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]]
+    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]]
 ) -> list[dg.AssetsDefinition]:
     @dg.asset(
-        deps=["daily_bars"],
-        partitions_def=partitions,
+        deps=[on_store()],  # the topic holds every stored bar in order: unpartitioned
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="stream",
         kinds=kinds["stream"],
@@ -35,10 +35,14 @@ def build_stream_assets(
         retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     )
     def daily_bars_kafka(
-        context: dg.AssetExecutionContext, store: BarStore, stream: StreamResource, policy: PipelinePolicy
+        context: dg.AssetExecutionContext,
+        store: BarStore,
+        source: BarSource,
+        stream: StreamResource,
+        policy: PipelinePolicy,
     ) -> dg.MaterializeResult:
-        """The partition's stored bars published to the daily-bars topic (key = symbol), every delivery confirmed."""
-        start, end = partition_dates(context)
+        """The run's stored days published to the daily-bars topic (key = symbol), every delivery confirmed."""
+        start, end = upstream_dates(context, partitions)
         common = {"date_range": f"{start}..{end}", "stream": stream.describe(), **policy.tier_metadata()}
         if not stream.enabled:
             context.log.info(f"{STREAM_DISABLED}: {start}..{end} not published")
@@ -46,7 +50,7 @@ def build_stream_assets(
         topic = stream.ensure_topic()
         if topic.mismatches:
             context.log.warning(f"topic {topic.topic} differs from its configuration: {'; '.join(topic.mismatches)}")
-        report = publish_range(stream, store, start, end, "ingest", policy.chunk_days)
+        report = publish_range(stream, store, start, end, "ingest", policy.days_per_chunk(len(source.universe())))
         return dg.MaterializeResult(
             metadata={
                 "status": "published",
@@ -116,6 +120,7 @@ def replay_bars(
     context: dg.OpExecutionContext,
     config: ReplayConfig,
     store: BarStore,
+    source: BarSource,
     stream: StreamResource,
     policy: PipelinePolicy,
 ) -> dg.Output[int]:
@@ -123,7 +128,8 @@ def replay_bars(
     if not stream.enabled:
         raise dg.Failure(description=f"{STREAM_DISABLED}: nothing to replay to")
     stream.ensure_topic()
-    report = publish_range(stream, store, start, end, "replay", policy.chunk_days, config.symbols or None)
+    days = policy.days_per_chunk(len(config.symbols or source.universe()))
+    report = publish_range(stream, store, start, end, "replay", days, config.symbols or None)
     context.log.info(f"replayed {report.delivered} bars of {start}..{end} to {stream.describe()['topic']}")
     return dg.Output(
         report.delivered,

@@ -16,7 +16,8 @@ from backbone_resources.store.base import BarStore
 from backbone_resources.stream.base import StreamResource
 
 REQUEST_KEY = "backbone.kafka_replay_request"
-_BATCH = 50
+_BATCH = 1_000
+_PAGES = 20  # records examined per tick at most: _BATCH * _PAGES
 
 
 def request_replay(instance: dg.DagsterInstance, start: dt.date, end: dt.date, symbols: list[str]) -> dict:
@@ -69,26 +70,32 @@ def kafka_replay_sensor(context: dg.SensorEvaluationContext, store: BarStore, st
         key = f"request:{request['requested_at']}"
         requests.append(_replay(request["start"], request["end"], request["symbols"], key, "operator request"))
     cursor = int(context.cursor or 0)
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_bars"), after_storage_id=cursor),
-        limit=_BATCH,
-        ascending=True,
-    ).records
     seen_runs: set[str] = set()
-    for record in records:
-        run = instance.get_run_by_id(record.run_id)
-        if run is not None and not run.is_finished:
-            break  # its daily_bars_kafka step may still be publishing: look again next tick
-        cursor = record.storage_id
-        if record.run_id in seen_runs:
-            continue  # a range run records one materialization per partition, all for the same range
-        seen_runs.add(record.run_id)
-        date_range = record.asset_materialization.metadata["date_range"].value  # type: ignore[union-attr]
-        start, end = (dt.date.fromisoformat(d) for d in str(date_range).split(".."))
-        stored = store.range_counts(start, end).bars
-        delivered = _delivered_by_run(instance, record.run_id)
-        if stored > delivered:
-            context.log.info(f"gap in {date_range}: {stored} bars stored, {delivered} delivered")
-            requests.append(_replay(str(start), str(end), [], f"gap:{record.run_id}", f"gap {stored}>{delivered}"))
+    waiting = False
+    for _ in range(_PAGES):  # a 20-year range run alone records 7,305 materializations of daily_bars
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_bars"), after_storage_id=cursor),
+            limit=_BATCH,
+            ascending=True,
+        ).records
+        for record in records:
+            run = instance.get_run_by_id(record.run_id) if record.run_id not in seen_runs else None
+            if run is not None and not run.is_finished:
+                waiting = True  # its daily_bars_kafka step may still be publishing: look again next tick
+                break
+            cursor = record.storage_id
+            if record.run_id in seen_runs:
+                continue  # a range run records one materialization per partition, all for the same range
+            seen_runs.add(record.run_id)
+            date_range = record.asset_materialization.metadata["date_range"].value  # type: ignore[union-attr]
+            start, end = (dt.date.fromisoformat(d) for d in str(date_range).split(".."))
+            stored = store.range_counts(start, end).bars
+            delivered = _delivered_by_run(instance, record.run_id)
+            if stored > delivered:
+                context.log.info(f"gap in {date_range}: {stored} bars stored, {delivered} delivered")
+                key, reason = f"gap:{record.run_id}", f"gap {stored}>{delivered}"
+                requests.append(_replay(str(start), str(end), [], key, reason))
+        if waiting or len(records) < _BATCH:
+            break
     context.update_cursor(str(cursor))
     return requests or dg.SkipReason("no gap and no replay request")

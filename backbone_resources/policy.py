@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import dagster as dg
 
+from backbone_domain.pipeline import CHUNK_BARS, chunk_days_for
+
 
 class PipelinePolicy(dg.ConfigurableResource):
     tier: str
     tier_reason: str
-    chunk_days: int = 31
+    chunk_days: int | None = None  # fixed days a chunk; None: derived from the universe and chunk_bars
+    chunk_bars: int = CHUNK_BARS
+    progress_every_s: float = 5.0  # a long step logs a progress line at most this often
     freshness_max_lag_days: int = 1
     rejected_rate_warn: float = 0.05
+
+    def days_per_chunk(self, symbols: int) -> int:
+        """Calendar days a chunk spans for a universe of ``symbols``: BACKBONE_CHUNK_DAYS when set, else as many
+        as keep a chunk near BACKBONE_CHUNK_BARS bars (``pipeline.chunk_days_for``)."""
+        return self.chunk_days or chunk_days_for(symbols, self.chunk_bars)
 
     def tier_metadata(self) -> dict[str, str]:
         return {"tier": self.tier, "tier_reason": self.tier_reason}

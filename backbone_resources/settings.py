@@ -45,9 +45,12 @@ class BackboneSettings(BaseSettings):
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma list")
     start_date: dt.date = Field(dt.date(2000, 1, 3), description="first daily partition")
     seed: int = Field(42, description="seed of the synthetic source")
-    chunk_days: int = Field(31, ge=1, le=366, description="days a backfill holds in memory at once")
+    chunk_days: int | None = Field(None, ge=1, le=3660, description="days a chunk spans; unset: from chunk_bars")
+    chunk_bars: int = Field(250_000, ge=1_000, description="bars a backfill chunk holds in memory at most")
+    progress_every_s: float = Field(5.0, gt=0, description="seconds between progress lines of a long step")
 
     timescale_url: SecretStr | None = None
+    dagster_pg_url: SecretStr | None = Field(None, description="PostgreSQL for the CLI's Dagster instance")
     require_timescale: bool = Field(False, description="fail when the timescaledb extension is missing")
     pg_pool_size: int = Field(4, ge=1, le=64)
     redis_url: SecretStr | None = None

@@ -194,6 +194,8 @@ def build_resources(settings: BackboneSettings) -> dict[str, Any]:
             tier=choice.tier,
             tier_reason=choice.reason,
             chunk_days=settings.chunk_days,
+            chunk_bars=settings.chunk_bars,
+            progress_every_s=settings.progress_every_s,
             freshness_max_lag_days=settings.freshness_max_lag_days,
             rejected_rate_warn=settings.rejected_rate_warn,
         ),

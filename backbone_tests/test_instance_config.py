@@ -95,11 +95,12 @@ def _noop_job() -> None:
     _noop()
 
 
-def test_bootstrap_instance_keeps_everything_in_dagster_home(tmp_path):
+def test_bootstrap_instance_keeps_everything_in_dagster_home(tmp_path, monkeypatch):
     home = _home(tmp_path, BOOTSTRAP)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the storage's base_dir, as for every process of the instance
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
-        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
+        assert type(instance.event_log_storage).__name__ == "BatchingSqliteEventLogStorage"
         assert type(instance.schedule_storage).__name__ == "SqliteScheduleStorage"
         _assert_policy(instance)
         _assert_pool_limits_apply(instance)
@@ -138,9 +139,10 @@ def test_institutional_instance_on_postgresql(tmp_path, monkeypatch, pg_admin_ur
         assert not any(home.glob("history/*.db"))  # nothing fell back to SQLite
 
 
-def test_pool_commands_from_the_docs_set_the_limits(tmp_path):
+def test_pool_commands_from_the_docs_set_the_limits(tmp_path, monkeypatch):
     """`dagster instance concurrency set <pool> <n>` as docs/operations.md gives it, against our dagster.yaml."""
     home = _home(tmp_path, BOOTSTRAP)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     docs = (ROOT / "docs" / "operations.md").read_text()
     commands = [line.split() for line in docs.splitlines() if line.startswith("dagster instance concurrency set ")]
     assert {c[4] for c in commands} == set(POOLS)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
+from backbone_assets.runner import PROJECT_DAGSTER_YAML
 from backbone_resources.batch.settings import BatchSettings
 from backbone_resources.cache.settings import CacheSettings
 from backbone_resources.settings import BackboneSettings, load_settings
@@ -15,8 +18,10 @@ NO_STREAMING = StreamSettings(streaming_enabled=False)
 
 @pytest.fixture
 def dagster_home(tmp_path, monkeypatch):
+    """A fresh instance configured as the bootstrap tier's (the project's dagster.yaml: batched event writes)."""
     home = tmp_path / "dagster"
     home.mkdir()
+    shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
 

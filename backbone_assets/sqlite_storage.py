@@ -1,0 +1,91 @@
+"""The bootstrap instance's storage: Dagster's SQLite storage, with batched event writes.
+
+A single-run backfill over N daily partitions records one ASSET_MATERIALIZATION per partition and asset.
+Dagster buffers them when ``DAGSTER_EVENT_BATCH_SIZE`` is set, but only dagster-postgres writes a buffer in
+one go; SQLite's storage falls back to one write per event, and each opens a new engine, connection and
+transaction on two database files (the run's shard and the cross-run index). This storage writes a buffer
+the way dagster-postgres does: every event in one transaction on the run's shard, their asset rows and tags
+in one transaction on the index, and the asset's latest-materialization row once, from the last event.
+
+The files and their layout are Dagster's own (``$DAGSTER_HOME/history``, ``schedules``), so an instance made
+with the default storage keeps its history, and the UI, daemon and CLI read it unchanged. Configured in
+``dagster.yaml`` under ``storage: custom``. The per-event cost is in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+from dagster import DagsterEventType
+from dagster._core.errors import DagsterInvariantViolationError
+from dagster._core.event_api import EventLogEntry
+from dagster._core.instance.ref import _event_logs_directory, _runs_directory, _schedule_directory
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.runs import SqliteRunStorage
+from dagster._core.storage.schedules import SqliteScheduleStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClassData
+
+# The event types Dagster buffers for batch writes (dagster-postgres batches exactly these).
+BATCHED_TYPES = frozenset({DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION})
+
+
+class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
+    """SQLite event log whose ``store_event_batch`` is one transaction per database file, not one per event."""
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        batched = [e for e in events if e.dagster_event is not None and e.dagster_event_type in BATCHED_TYPES]
+        if len(batched) != len(events) or len({e.run_id for e in events}) != 1:
+            super().store_event_batch(events)  # anything unusual: Dagster's own path, one event at a time
+            return
+        rows = [self._event_to_row(event) for event in events]  # serialized once, written twice
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(SqlEventLogStorageTable.insert(), rows)
+        with self.index_transaction() as conn:
+            inserted = conn.execute(
+                SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
+                rows,
+            )
+            event_ids = [row[0] for row in inserted]
+            if len(event_ids) != len(events) or any(event_id is None for event_id in event_ids):
+                raise DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
+            self._store_asset_event_tags(conn, events, event_ids)
+            for event, event_id in _last_per_asset(events, event_ids).values():
+                self._store_asset_event(conn, event, event_id)
+
+
+def _last_per_asset(events: Sequence[EventLogEntry], event_ids: Sequence[int]) -> Mapping[Any, tuple]:
+    """The asset table keeps each asset's latest event: the last one of the batch per asset key."""
+    latest: dict[Any, tuple] = {}
+    for event, event_id in zip(events, event_ids, strict=True):
+        latest[event.get_dagster_event().asset_key] = (event, event_id)
+    return latest
+
+
+class BatchingSqliteStorage(DagsterSqliteStorage):
+    """Dagster's SQLite storage (same files under ``base_dir``) with the batching event log above."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        # Dagster's own constructor, with the event log swapped: building the default one first would open
+        # and migrate the index database twice.
+        self.base_dir = base_dir
+        self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = BatchingSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
+        self._inst_data = inst_data
+        super(DagsterSqliteStorage, self).__init__()
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Any) -> BatchingSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)  # Dagster's names its own class here
+
+    @property
+    def event_storage_data(self) -> ConfigurableClassData | None:
+        return ConfigurableClassData(
+            __name__,
+            BatchingSqliteEventLogStorage.__name__,
+            yaml.dump({"base_dir": _event_logs_directory(self.base_dir)}),
+        )

@@ -1,0 +1,74 @@
+"""The bootstrap instance's batching SQLite storage: a range run's per-day events in a few transactions, and
+the instance reads exactly what Dagster's own storage would (partition status, latest materialization)."""
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from backbone_assets import instance_tuning
+from backbone_assets.partitions import range_tags
+
+ROOT = Path(__file__).resolve().parents[2]
+DAYS = dg.DailyPartitionsDefinition(start_date="2020-01-01", end_date="2021-01-01")
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def first(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), deps=[first])
+def second(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    shutil.copyfile(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    for name, value in instance_tuning.EVENT_ENV_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.from_config(str(tmp_path)) as inst:
+        yield inst
+
+
+def _stores(instance: dg.DagsterInstance) -> list[int]:
+    """Counts the batches the storage writes (a spy on the instance's own storage object)."""
+    storage = instance.event_log_storage
+    sizes: list[int] = []
+    original = storage.store_event_batch
+
+    def spy(events):
+        sizes.append(len(events))
+        return original(events)
+
+    storage.store_event_batch = spy  # type: ignore[method-assign]
+    return sizes
+
+
+def test_a_range_run_writes_its_days_in_batches_and_reads_back_like_dagsters_storage(instance):
+    assert type(instance.event_log_storage).__name__ == "BatchingSqliteEventLogStorage"
+    batches = _stores(instance)
+    job = dg.Definitions(assets=[first, second], jobs=[dg.define_asset_job("j")]).resolve_job_def("j")
+    tags = range_tags(dt.date(2020, 1, 1), dt.date(2020, 12, 31))
+    result = job.execute_in_process(instance=instance, tags=tags)
+    assert result.success
+    assert batches == [2, 366, 366]  # the planned events (one per asset), then a batch per step: every day
+    for key in (first.key, second.key):
+        assert len(instance.get_materialized_partitions(key)) == 366
+        latest = instance.get_latest_materialization_event(key)
+        assert latest is not None
+        assert latest.dagster_event.partition == "2020-12-31"
+        records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=400, ascending=True)
+        assert [r.partition_key for r in records.records] == DAYS.get_partition_keys()[:366]  # in order, one each
+        ids = [r.storage_id for r in records.records]
+        assert ids == sorted(set(ids))
+        planned = instance.fetch_planned_materializations(dg.AssetRecordsFilter(asset_key=key), limit=10).records
+        assert len(planned) == 1  # one planned event per asset, with the range as a subset
+    again = job.execute_in_process(instance=instance, tags=tags)  # a re-run: same partitions, newer records
+    assert again.success
+    assert len(instance.get_materialized_partitions(second.key)) == 366
+    assert instance.get_latest_materialization_event(second.key).run_id == again.run_id
