@@ -22,9 +22,8 @@ import csv
 import datetime as dt
 import io
 import json
-import re
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -35,19 +34,21 @@ from pydantic import PrivateAttr
 
 from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
 from backbone_resources.source.base import BarSource, SourceUnavailable
+from backbone_resources.source.file_formats import (
+    EPOCH,
+    NO_DAY,
+    date_column,
+    normal_name,
+    read_csv_records,
+    text_days,
+    typed_days,
+)
 
 SUFFIXES: Final = (".csv", ".parquet")
 MAX_CACHED_ROWS: Final = 2_000_000  # ~100 bytes a CSV row: a few hundred MB at most
-_DATE_NAMES: Final = frozenset({"date", "datetime", "timestamp", "time", "ts"})
 _VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | {
     c: c for c in ("open", "high", "low", "close", "volume")
 }
-_ISO: Final = (
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
-)
-_SLASH: Final = r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$"
-_NO_DAY: Final = np.iinfo(np.int64).max
-_EPOCH: Final = dt.date(1970, 1, 1).toordinal()
 _encode_string: Final = json.JSONEncoder(ensure_ascii=True).encode  # one JSON string, C-accelerated
 
 
@@ -58,7 +59,7 @@ class _Parsed:
     header: list[str]
     value_at: dict[str, int | None]  # VALUE_COLUMNS -> position in the header; None when the file lacks it
     part: np.ndarray  # int64 day number of each record's partition date (ascending)
-    days: np.ndarray  # int64 day number of its readable date, _NO_DAY where unreadable
+    days: np.ndarray  # int64 day number of its readable date, NO_DAY where unreadable
     numbers: np.ndarray  # 1-based line (CSV, header included) or row (Parquet)
     number_key: str  # "line" or "row"
     records: np.ndarray | None  # CSV: each record's raw text, split again only when returned
@@ -72,101 +73,15 @@ class _Parsed:
         return [list(r) for r in zip(*(c[lo:hi] for c in self.columns), strict=True)]
 
 
-def _normal(name: str) -> str:
-    return re.sub(r"[\s_\-]", "", name.lower())
-
-
-def _unique(names: list[str]) -> list[str]:
-    """Header names made unique the way pandas does (``x``, ``x.1``), so no original value is lost."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        out.append(name if count == 0 else f"{name}.{count}")
-    return out
-
-
-def _date_column(names: list[str]) -> int | None:
-    """Position of the date: a column named like one, else the first (where every supported layout has it,
-    named or not); a first column that holds no dates only makes every row unreadable, never dropped."""
-    for i, name in enumerate(names):
-        if _normal(name) in _DATE_NAMES:
-            return i
-    return 0 if names else None
-
-
-def _read_csv(path: Path) -> tuple[list[str], list[str], list[int], list[str | None]]:
-    """Header, each record's raw text and first line, and its date cell. Blank lines are not records."""
-    consumed: list[str] = []
-    header: list[str] = []
-    texts: list[str] = []
-    lines: list[int] = []
-    dates: list[str | None] = []
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-
-        def feed() -> Iterator[str]:  # remembers the physical lines of the record being read
-            for line in handle:
-                consumed.append(line)
-                yield line
-
-        reader = csv.reader(feed())
-        previous, date_at = 0, 0
-        for cells in reader:
-            start, previous = previous + 1, reader.line_num
-            text = "".join(consumed)
-            consumed.clear()
-            if not cells:
-                continue
-            if not header:
-                header = _unique(cells)
-                date_at = _date_column(header) or 0
-                continue
-            texts.append(text if text.endswith(("\n", "\r")) else text + "\n")
-            lines.append(start)
-            dates.append(cells[date_at] if date_at < len(cells) else None)
-    return header, texts, lines, dates
-
-
-def _text_days(texts: Sequence[object]) -> np.ndarray:
-    """Day numbers of date strings in the file's majority format; _NO_DAY where unreadable."""
-    series = pd.Series(list(texts), dtype=object)
-    iso, slash = series.str.extract(_ISO).astype(float), series.str.extract(_SLASH).astype(float)
-    if iso[0].notna().sum() >= slash[0].notna().sum():
-        year, month, day = iso[0], iso[1], iso[2]
-    else:
-        day_first = bool((slash[0] > 12).any()) and not bool((slash[1] > 12).any())
-        year, month, day = slash[2], *((slash[1], slash[0]) if day_first else (slash[0], slash[1]))
-    parts = pd.DataFrame({"year": year, "month": month, "day": day})
-    dates = pd.to_datetime(parts, errors="coerce") if len(parts) else pd.Series([], dtype="datetime64[us]")
-    return np.where(dates.isna().to_numpy(), _NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
-
-
-def _typed_days(values: pd.Series) -> np.ndarray:
-    """Day numbers of typed dates (Parquet): timestamps keep their wall-clock date; text goes through text."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_localize(None)
-    if np.issubdtype(values.dtype, np.datetime64):
-        days = values.to_numpy(dtype="datetime64[D]").astype(np.int64)
-        return np.where(values.isna().to_numpy(), _NO_DAY, days)
-    items = values.tolist()
-    if all(isinstance(v, str) or v is None for v in items):
-        return _text_days(items)
-    return np.array(
-        [v.toordinal() - _EPOCH if isinstance(v, dt.date) and not pd.isna(v) else _NO_DAY for v in items],
-        dtype=np.int64,
-    )
-
-
 def _parse(path: Path) -> _Parsed:
     records: np.ndarray | None = None
     columns: list[np.ndarray] | None = None
     if path.suffix.lower() == ".csv":
         try:
-            header, texts, numbers, dates = _read_csv(path)
+            header, texts, numbers, dates = read_csv_records(path)
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): nothing sensible to return
             raise SourceUnavailable(f"cannot read {path}: {exc}") from None
-        days, number_key, records = _text_days(dates), "line", np.array(texts, dtype=object)
+        days, number_key, records = text_days(dates), "line", np.array(texts, dtype=object)
     else:
         try:
             frame = pd.read_parquet(path)
@@ -175,17 +90,17 @@ def _parse(path: Path) -> _Parsed:
         if not isinstance(frame.index, pd.RangeIndex):  # the date saved as the index
             frame = frame.reset_index(names=frame.index.name or "")
         header, numbers, number_key = [str(c) for c in frame.columns], list(range(1, len(frame) + 1)), "row"
-        date_at = _date_column(header)
-        days = _typed_days(frame.iloc[:, date_at]) if date_at is not None else np.full(len(frame), _NO_DAY)
+        date_at = date_column(header)
+        days = typed_days(frame.iloc[:, date_at]) if date_at is not None else np.full(len(frame), NO_DAY)
         columns = [frame.iloc[:, i].to_numpy() for i in range(frame.shape[1])]
 
-    readable = pd.Series(np.where(days == _NO_DAY, np.nan, days.astype(np.float64)))
-    fallback = pd.Timestamp(path.stat().st_mtime, unit="s").toordinal() - _EPOCH
+    readable = pd.Series(np.where(days == NO_DAY, np.nan, days.astype(np.float64)))
+    fallback = pd.Timestamp(path.stat().st_mtime, unit="s").toordinal() - EPOCH
     part = readable.ffill().bfill().fillna(fallback).to_numpy().astype(np.int64)
     order = np.lexsort((np.asarray(numbers, dtype=np.int64), days, part))
     value_at: dict[str, int | None] = dict.fromkeys(VALUE_COLUMNS)
     for i in reversed(range(len(header))):  # the first of two columns meaning the same wins
-        target = _VALUE_NAMES.get(_normal(header[i]))
+        target = _VALUE_NAMES.get(normal_name(header[i]))
         if target is not None:
             value_at[target] = i
     return _Parsed(
@@ -280,7 +195,7 @@ class FileSource(BarSource):
                 f"BACKBONE_SOURCE=csv:{self.directory}: no file for symbol {', '.join(missing)} "
                 f"(expected <SYMBOL>.csv or <SYMBOL>.parquet)"
             )
-        bounds = [start.toordinal() - _EPOCH, end.toordinal() - _EPOCH + 1]
+        bounds = [start.toordinal() - EPOCH, end.toordinal() - EPOCH + 1]
         out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
         days, part = [], []
         for symbol in wanted:
@@ -298,7 +213,7 @@ class FileSource(BarSource):
         if not days:
             return empty_raw()
         day_numbers = np.concatenate(days)
-        stamps = np.where(day_numbers == _NO_DAY, np.datetime64("NaT"), day_numbers.astype("datetime64[D]"))
+        stamps = np.where(day_numbers == NO_DAY, np.datetime64("NaT"), day_numbers.astype("datetime64[D]"))
         frame = {c: pd.Series(np.array(v, dtype=object), dtype=object) for c, v in out.items()}
         frame["ts"] = pd.DatetimeIndex(stamps.astype("datetime64[us]"), tz="UTC")
         frame["source"] = pd.Series(np.full(len(day_numbers), self.name, dtype=object), dtype=object)
