@@ -11,9 +11,13 @@ majority over its rows, so one stray row cannot flip it. A row whose date cannot
 borrows the partition date of the nearest readable row before it in the file (after it, when none precedes;
 the file's modification date when no row is readable), which returns it exactly once over any partitioning.
 
-A parsed file is cached per instance by (path, mtime, size) as its dates plus each record's raw text, sorted
-by date, so a chunk of a backfill is one slice per file and only the rows returned are split into cells. The
-cache is bounded by a total row count and evicts the least recently used file.
+Each file is read and parsed once per instance (and again only when its path, mtime or size changes): a
+backfill asks for every file once per date chunk, so re-parsing would cost chunks × files. A parsed file is its
+dates plus each record's raw text, sorted by date, so a chunk is one slice per file and only the rows returned
+are split into cells. Parsed files stay in memory up to a total row count; beyond it the least recently used
+is spilled to a private on-disk stage (``file_stage.py``: Arrow IPC, memory-mapped) and from then on served by
+slicing it, with only its partition days kept in memory. ``close()`` (Dagster calls it at teardown), garbage
+collection or interpreter exit removes the stage.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import csv
 import datetime as dt
 import io
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +35,8 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from dagster import InitResourceContext
 from pydantic import PrivateAttr
 
 from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
@@ -43,13 +50,16 @@ from backbone_resources.source.file_formats import (
     text_days,
     typed_days,
 )
+from backbone_resources.source.file_stage import FileStage
 
 SUFFIXES: Final = (".csv", ".parquet")
-MAX_CACHED_ROWS: Final = 2_000_000  # ~100 bytes a CSV row: a few hundred MB at most
+MAX_CACHED_ROWS: Final = 2_000_000  # in memory, ~100 bytes a CSV row: a few hundred MB at most; then on disk
 _VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | {
     c: c for c in ("open", "high", "low", "close", "volume")
 }
 _encode_string: Final = json.JSONEncoder(ensure_ascii=True).encode  # one JSON string, C-accelerated
+_INDEX: Final = ("_part", "_days", "_numbers")  # staged beside the data; data columns are named by position
+_Key = tuple[str, int, int]  # path, mtime_ns, size
 
 
 @dataclass(frozen=True)
@@ -63,19 +73,74 @@ class _Parsed:
     numbers: np.ndarray  # 1-based line (CSV, header included) or row (Parquet)
     number_key: str  # "line" or "row"
     records: np.ndarray | None  # CSV: each record's raw text, split again only when returned
-    columns: list[np.ndarray] | None  # Parquet: each column as stored
+    frame: pd.DataFrame | None  # Parquet: the columns as stored, named by position, in record order
 
     def rows(self, lo: int, hi: int) -> list[list[Any]]:
         """Records [lo, hi) as lists of cells: as many as the file holds (a short row has fewer)."""
         if self.records is not None:
             return list(csv.reader(io.StringIO("".join(self.records[lo:hi]))))
-        assert self.columns is not None
-        return [list(r) for r in zip(*(c[lo:hi] for c in self.columns), strict=True)]
+        assert self.frame is not None
+        columns = (self.frame.iloc[lo:hi, i].to_numpy() for i in range(self.frame.shape[1]))
+        return [list(r) for r in zip(*columns, strict=True)]
+
+    def spill(self, stage: FileStage) -> _Staged:
+        """Write this file to ``stage``; what stays in memory is its header and partition days."""
+        if self.records is not None:
+            table = pa.table({"records": pa.array(self.records, type=pa.large_string())})
+        else:  # pandas metadata in the schema gives the slices back with the dtypes they had
+            assert self.frame is not None
+            table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        for name, values in zip(_INDEX, (self.part, self.days, self.numbers), strict=True):
+            table = table.append_column(name, pa.array(values, type=pa.int64()))
+        handle = stage.put(table)
+        return _Staged(self.header, self.value_at, self.part, self.number_key, stage, handle)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A parsed file on the stage: partition days in memory to find a chunk's slice, the rest read by slice."""
+
+    header: list[str]
+    value_at: dict[str, int | None]
+    part: np.ndarray
+    number_key: str
+    stage: FileStage
+    handle: int
+
+    def read(self, lo: int, hi: int) -> _Parsed:
+        """Records [lo, hi) as a parsed file of their own, equal to the same slice of the file in memory."""
+        table = self.stage.get(self.handle).slice(lo, hi - lo)
+        part, days, numbers = (table.column(name).to_numpy() for name in _INDEX)
+        data = table.drop_columns(list(_INDEX))
+        records = data.column(0).to_numpy() if self.number_key == "line" else None
+        frame = None if records is not None else data.to_pandas()
+        return _Parsed(self.header, self.value_at, part, days, numbers, self.number_key, records, frame)
+
+
+class _Cache(OrderedDict[_Key, _Parsed]):
+    """Parsed files in memory, least recently used first, with their total rows kept as they change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = 0
+
+    def add(self, key: _Key, parsed: _Parsed) -> None:
+        self[key] = parsed
+        self.rows += parsed.part.size
+
+    def discard(self, key: _Key) -> None:
+        parsed = self.pop(key, None)
+        self.rows -= 0 if parsed is None else parsed.part.size
+
+    def oldest(self) -> tuple[_Key, _Parsed]:
+        key, parsed = self.popitem(last=False)
+        self.rows -= parsed.part.size
+        return key, parsed
 
 
 def _parse(path: Path) -> _Parsed:
     records: np.ndarray | None = None
-    columns: list[np.ndarray] | None = None
+    frame: pd.DataFrame | None = None
     if path.suffix.lower() == ".csv":
         try:
             header, texts, numbers, dates = read_csv_records(path)
@@ -92,7 +157,7 @@ def _parse(path: Path) -> _Parsed:
         header, numbers, number_key = [str(c) for c in frame.columns], list(range(1, len(frame) + 1)), "row"
         date_at = date_column(header)
         days = typed_days(frame.iloc[:, date_at]) if date_at is not None else np.full(len(frame), NO_DAY)
-        columns = [frame.iloc[:, i].to_numpy() for i in range(frame.shape[1])]
+        frame = frame.set_axis([str(i) for i in range(frame.shape[1])], axis=1)
 
     readable = pd.Series(np.where(days == NO_DAY, np.nan, days.astype(np.float64)))
     fallback = pd.Timestamp(path.stat().st_mtime, unit="s").toordinal() - EPOCH
@@ -111,7 +176,7 @@ def _parse(path: Path) -> _Parsed:
         numbers=np.asarray(numbers, dtype=np.int64)[order],
         number_key=number_key,
         records=None if records is None else records[order],
-        columns=None if columns is None else [c[order] for c in columns],
+        frame=None if frame is None else frame.take(order).reset_index(drop=True),
     )
 
 
@@ -147,11 +212,25 @@ class FileSource(BarSource):
 
     directory: str
     symbols: list[str] = []
-    _cache: OrderedDict[tuple[str, int, int], _Parsed] = PrivateAttr(default_factory=OrderedDict)
+    _cache: _Cache = PrivateAttr(default_factory=_Cache)
+    _staged: dict[_Key, _Staged] = PrivateAttr(default_factory=dict)
+    _stage: FileStage = PrivateAttr(default_factory=FileStage)
+    _guard: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def name(self) -> str:
         return "csv"
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Forget every parsed file and remove the stage; the source stays usable and parses again."""
+        with self._guard:
+            self._cache.clear()
+            self._cache.rows = 0
+            self._staged.clear()
+            self._stage.close()
 
     def universe(self) -> list[str]:
         return [s.upper() for s in self.symbols] if self.symbols else sorted(self._files())
@@ -174,17 +253,29 @@ class FileSource(BarSource):
             found[symbol] = entry
         return found
 
-    def _load(self, path: Path) -> _Parsed:
+    def _load(self, path: Path) -> _Parsed | _Staged:
+        """The file parsed, from memory, from the stage, or parsed now (the only place ``_parse`` is called)."""
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, stat.st_size)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        parsed = _parse(path)
-        self._cache[key] = parsed
-        while len(self._cache) > 1 and sum(p.part.size for p in self._cache.values()) > MAX_CACHED_ROWS:
-            self._cache.popitem(last=False)
-        return parsed
+        with self._guard:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            if key in self._staged:
+                return self._staged[key]
+            self._forget(key[0])  # an older version of the file
+            parsed = _parse(path)
+            self._cache.add(key, parsed)
+            while len(self._cache) > 1 and self._cache.rows > MAX_CACHED_ROWS:
+                old_key, old = self._cache.oldest()
+                self._staged[old_key] = old.spill(self._stage)
+            return parsed
+
+    def _forget(self, path: str) -> None:
+        for key in [k for k in self._cache if k[0] == path]:
+            self._cache.discard(key)
+        for key in [k for k in self._staged if k[0] == path]:
+            self._stage.drop(self._staged.pop(key).handle)
 
     def fetch(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         files = self._files()
@@ -199,10 +290,12 @@ class FileSource(BarSource):
         out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
         days, part = [], []
         for symbol in wanted:
-            parsed = self._load(files[symbol])
-            lo, hi = (int(i) for i in np.searchsorted(parsed.part, bounds))
+            loaded = self._load(files[symbol])
+            lo, hi = (int(i) for i in np.searchsorted(loaded.part, bounds))
             if hi <= lo:
                 continue
+            parsed = loaded if isinstance(loaded, _Parsed) else loaded.read(lo, hi)
+            lo, hi = (lo, hi) if parsed is loaded else (0, hi - lo)
             rows = parsed.rows(lo, hi)
             out["symbol"] += [symbol] * len(rows)
             for column, at in parsed.value_at.items():
