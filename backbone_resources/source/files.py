@@ -199,8 +199,13 @@ def _payloads(file: str, parsed: _Parsed, numbers: list[int], rows: list[list[An
     head = "{" + f'"file":{json.dumps(file)},"{key}":'
     keys = [f",{json.dumps(n)}:" for n in names]
     width = len(keys)
+    # CSV cells are always text, so a full row is one %-format of its encoded cells: no per-cell Python loop
+    template = head.replace("%", "%%") + "%d" + "".join(k.replace("%", "%%") + "%s" for k in keys) + "}"
     out = []
     for number, row in zip(numbers, rows, strict=True):
+        if parsed.records is not None and len(row) == width:
+            out.append(template % (number, *map(_encode_string, row)))
+            continue
         cells = "".join(k + _encode(_text(v)) for k, v in zip(keys, row, strict=False))  # short rows: fewer
         extra = "" if len(row) <= width else ',"_extra":' + json.dumps([_text(v) for v in row[width:]])
         out.append(f"{head}{number}{cells}{extra}}}")
