@@ -83,8 +83,11 @@ def read_csv_records(path: Path) -> tuple[list[str], list[str], list[int], list[
 def text_days(texts: Sequence[object]) -> np.ndarray:
     """Day numbers of date strings in the file's majority format; NO_DAY where unreadable."""
     series = pd.Series(list(texts), dtype=object)
-    iso, slash = series.str.extract(_ISO).astype(float), series.str.extract(_SLASH).astype(float)
-    if iso[0].notna().sum() >= slash[0].notna().sum():
+    iso = series.str.extract(_ISO).astype(float)
+    iso_count = int(iso[0].notna().sum())
+    # no text matches both layouts, so ISO on half the rows or more wins without reading them as m/d/Y
+    slash = None if 2 * iso_count >= len(series) else series.str.extract(_SLASH).astype(float)
+    if slash is None or iso_count >= slash[0].notna().sum():
         year, month, day = iso[0], iso[1], iso[2]
     else:
         day_first = bool((slash[0] > 12).any()) and not bool((slash[1] > 12).any())

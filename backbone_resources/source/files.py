@@ -30,6 +30,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,7 +58,8 @@ MAX_CACHED_ROWS: Final = 2_000_000  # in memory, ~100 bytes a CSV row: a few hun
 _VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | {
     c: c for c in ("open", "high", "low", "close", "volume")
 }
-_encode_string: Final = json.JSONEncoder(ensure_ascii=True).encode  # one JSON string, C-accelerated
+# one JSON string, C-accelerated: what JSONEncoder(ensure_ascii=True).encode does for a str, minus its Python frame
+_encode_string: Final = encode_basestring_ascii
 _INDEX: Final = ("_part", "_days", "_numbers")  # staged beside the data; data columns are named by position
 _Key = tuple[str, int, int]  # path, mtime_ns, size
 
