@@ -54,8 +54,13 @@ class FileStage:
         with self._guard:
             directory = self._open()
             handle, self._written = self._written, self._written + 1
-            with ipc.new_file(directory / f"{handle}.arrow", table.schema) as writer:
-                writer.write_table(table)
+            path = directory / f"{handle}.arrow"
+            try:
+                with ipc.new_file(path, table.schema) as writer:
+                    writer.write_table(table)
+            except OSError:  # a full disk: leave no partial file behind
+                path.unlink(missing_ok=True)
+                raise
             return handle
 
     def get(self, handle: int) -> pa.Table:

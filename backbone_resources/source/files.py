@@ -26,6 +26,7 @@ import csv
 import datetime as dt
 import io
 import json
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -275,7 +276,13 @@ class FileSource(BarSource):
             self._cache.add(key, parsed)
             while len(self._cache) > 1 and self._cache.rows > MAX_CACHED_ROWS:
                 old_key, old = self._cache.oldest()
-                self._staged[old_key] = old.spill(self._stage)
+                try:
+                    self._staged[old_key] = old.spill(self._stage)
+                except OSError as exc:  # e.g. a full disk; the file is parsed again when next asked for
+                    raise SourceUnavailable(
+                        f"BACKBONE_SOURCE=csv:{self.directory}: cannot keep parsed files on disk under "
+                        f"{tempfile.gettempdir()} ({exc}); free space there or point TMPDIR at a larger disk"
+                    ) from None
             return parsed
 
     def _forget(self, path: str) -> None:

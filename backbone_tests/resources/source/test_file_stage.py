@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from backbone_resources.source import file_stage, files
+from backbone_resources.source.base import SourceUnavailable
 from backbone_resources.source.file_stage import FileStage
 from backbone_resources.source.files import FileSource
 
@@ -111,6 +112,25 @@ def test_a_changed_file_is_parsed_again_and_its_old_stage_file_removed(tmp_path,
     assert stage_dir is not None
     assert not (stage_dir / f"{staged.handle}.arrow").exists()
     assert all(k[0] != str(path) or k[1] != key[1] for k in [*source._cache, *source._staged])
+    source.close()
+
+
+def test_a_full_disk_is_a_clear_error_and_loses_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "MAX_CACHED_ROWS", 1)
+    directory = universe(tmp_path, 3)
+
+    def full(self, table):
+        raise OSError(28, "No space left on device")
+
+    source = FileSource(directory=str(directory))
+    expected = source.fetch(*ALL, symbols=["S0"])
+    real_put = FileStage.put
+    monkeypatch.setattr(FileStage, "put", full)
+    with pytest.raises(SourceUnavailable, match="TMPDIR") as err:
+        source.fetch(*ALL)
+    assert "No space left" in str(err.value)
+    monkeypatch.setattr(FileStage, "put", real_put)
+    pd.testing.assert_frame_equal(source.fetch(*ALL, symbols=["S0"]), expected)  # parsed again when needed
     source.close()
 
 
