@@ -11,9 +11,13 @@ majority over its rows, so one stray row cannot flip it. A row whose date cannot
 borrows the partition date of the nearest readable row before it in the file (after it, when none precedes;
 the file's modification date when no row is readable), which returns it exactly once over any partitioning.
 
-A parsed file is cached per instance by (path, mtime, size) as its dates plus each record's raw text, sorted
-by date, so a chunk of a backfill is one slice per file and only the rows returned are split into cells. The
-cache is bounded by a total row count and evicts the least recently used file.
+Each file is read and parsed once per instance (and again only when its path, mtime or size changes): a
+backfill asks for every file once per date chunk, so re-parsing would cost chunks × files. A parsed file is its
+dates plus each record's raw text, sorted by date, so a chunk is one slice per file and only the rows returned
+are split into cells. Parsed files stay in memory up to a total row count; beyond it the least recently used
+is spilled to a private on-disk stage (``file_stage.py``: Arrow IPC, memory-mapped) and from then on served by
+slicing it, with only its partition days kept in memory. ``close()`` (Dagster calls it at teardown), garbage
+collection or interpreter exit removes the stage.
 """
 
 from __future__ import annotations
@@ -22,33 +26,43 @@ import csv
 import datetime as dt
 import io
 import json
-import re
+import tempfile
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from dagster import InitResourceContext
 from pydantic import PrivateAttr
 
 from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
 from backbone_resources.source.base import BarSource, SourceUnavailable
+from backbone_resources.source.file_formats import (
+    EPOCH,
+    NO_DAY,
+    date_column,
+    normal_name,
+    read_csv_records,
+    text_days,
+    typed_days,
+)
+from backbone_resources.source.file_stage import FileStage
 
 SUFFIXES: Final = (".csv", ".parquet")
-MAX_CACHED_ROWS: Final = 2_000_000  # ~100 bytes a CSV row: a few hundred MB at most
-_DATE_NAMES: Final = frozenset({"date", "datetime", "timestamp", "time", "ts"})
+MAX_CACHED_ROWS: Final = 2_000_000  # in memory, ~100 bytes a CSV row: a few hundred MB at most; then on disk
 _VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | {
     c: c for c in ("open", "high", "low", "close", "volume")
 }
-_ISO: Final = (
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
-)
-_SLASH: Final = r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$"
-_NO_DAY: Final = np.iinfo(np.int64).max
-_EPOCH: Final = dt.date(1970, 1, 1).toordinal()
-_encode_string: Final = json.JSONEncoder(ensure_ascii=True).encode  # one JSON string, C-accelerated
+# one JSON string, C-accelerated: what JSONEncoder(ensure_ascii=True).encode does for a str, minus its Python frame
+_encode_string: Final = encode_basestring_ascii
+_INDEX: Final = ("_part", "_days", "_numbers")  # staged beside the data; data columns are named by position
+_Key = tuple[str, int, int]  # path, mtime_ns, size
 
 
 @dataclass(frozen=True)
@@ -58,115 +72,84 @@ class _Parsed:
     header: list[str]
     value_at: dict[str, int | None]  # VALUE_COLUMNS -> position in the header; None when the file lacks it
     part: np.ndarray  # int64 day number of each record's partition date (ascending)
-    days: np.ndarray  # int64 day number of its readable date, _NO_DAY where unreadable
+    days: np.ndarray  # int64 day number of its readable date, NO_DAY where unreadable
     numbers: np.ndarray  # 1-based line (CSV, header included) or row (Parquet)
     number_key: str  # "line" or "row"
     records: np.ndarray | None  # CSV: each record's raw text, split again only when returned
-    columns: list[np.ndarray] | None  # Parquet: each column as stored
+    frame: pd.DataFrame | None  # Parquet: the columns as stored, named by position, in record order
 
     def rows(self, lo: int, hi: int) -> list[list[Any]]:
         """Records [lo, hi) as lists of cells: as many as the file holds (a short row has fewer)."""
         if self.records is not None:
             return list(csv.reader(io.StringIO("".join(self.records[lo:hi]))))
-        assert self.columns is not None
-        return [list(r) for r in zip(*(c[lo:hi] for c in self.columns), strict=True)]
+        assert self.frame is not None
+        columns = (self.frame.iloc[lo:hi, i].to_numpy() for i in range(self.frame.shape[1]))
+        return [list(r) for r in zip(*columns, strict=True)]
+
+    def spill(self, stage: FileStage) -> _Staged:
+        """Write this file to ``stage``; what stays in memory is its header and partition days."""
+        if self.records is not None:
+            table = pa.table({"records": pa.array(self.records, type=pa.large_string())})
+        else:  # pandas metadata in the schema gives the slices back with the dtypes they had
+            assert self.frame is not None
+            table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        for name, values in zip(_INDEX, (self.part, self.days, self.numbers), strict=True):
+            table = table.append_column(name, pa.array(values, type=pa.int64()))
+        handle = stage.put(table)
+        return _Staged(self.header, self.value_at, self.part, self.number_key, stage, handle)
 
 
-def _normal(name: str) -> str:
-    return re.sub(r"[\s_\-]", "", name.lower())
+@dataclass(frozen=True)
+class _Staged:
+    """A parsed file on the stage: partition days in memory to find a chunk's slice, the rest read by slice."""
+
+    header: list[str]
+    value_at: dict[str, int | None]
+    part: np.ndarray
+    number_key: str
+    stage: FileStage
+    handle: int
+
+    def read(self, lo: int, hi: int) -> _Parsed:
+        """Records [lo, hi) as a parsed file of their own, equal to the same slice of the file in memory."""
+        table = self.stage.get(self.handle).slice(lo, hi - lo)
+        part, days, numbers = (table.column(name).to_numpy() for name in _INDEX)
+        data = table.drop_columns(list(_INDEX))
+        records = data.column(0).to_numpy() if self.number_key == "line" else None
+        frame = None if records is not None else data.to_pandas()
+        return _Parsed(self.header, self.value_at, part, days, numbers, self.number_key, records, frame)
 
 
-def _unique(names: list[str]) -> list[str]:
-    """Header names made unique the way pandas does (``x``, ``x.1``), so no original value is lost."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        out.append(name if count == 0 else f"{name}.{count}")
-    return out
+class _Cache(OrderedDict[_Key, _Parsed]):
+    """Parsed files in memory, least recently used first, with their total rows kept as they change."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = 0
 
-def _date_column(names: list[str]) -> int | None:
-    """Position of the date: a column named like one, else the first (where every supported layout has it,
-    named or not); a first column that holds no dates only makes every row unreadable, never dropped."""
-    for i, name in enumerate(names):
-        if _normal(name) in _DATE_NAMES:
-            return i
-    return 0 if names else None
+    def add(self, key: _Key, parsed: _Parsed) -> None:
+        self[key] = parsed
+        self.rows += parsed.part.size
 
+    def discard(self, key: _Key) -> None:
+        parsed = self.pop(key, None)
+        self.rows -= 0 if parsed is None else parsed.part.size
 
-def _read_csv(path: Path) -> tuple[list[str], list[str], list[int], list[str | None]]:
-    """Header, each record's raw text and first line, and its date cell. Blank lines are not records."""
-    consumed: list[str] = []
-    header: list[str] = []
-    texts: list[str] = []
-    lines: list[int] = []
-    dates: list[str | None] = []
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-
-        def feed() -> Iterator[str]:  # remembers the physical lines of the record being read
-            for line in handle:
-                consumed.append(line)
-                yield line
-
-        reader = csv.reader(feed())
-        previous, date_at = 0, 0
-        for cells in reader:
-            start, previous = previous + 1, reader.line_num
-            text = "".join(consumed)
-            consumed.clear()
-            if not cells:
-                continue
-            if not header:
-                header = _unique(cells)
-                date_at = _date_column(header) or 0
-                continue
-            texts.append(text if text.endswith(("\n", "\r")) else text + "\n")
-            lines.append(start)
-            dates.append(cells[date_at] if date_at < len(cells) else None)
-    return header, texts, lines, dates
-
-
-def _text_days(texts: Sequence[object]) -> np.ndarray:
-    """Day numbers of date strings in the file's majority format; _NO_DAY where unreadable."""
-    series = pd.Series(list(texts), dtype=object)
-    iso, slash = series.str.extract(_ISO).astype(float), series.str.extract(_SLASH).astype(float)
-    if iso[0].notna().sum() >= slash[0].notna().sum():
-        year, month, day = iso[0], iso[1], iso[2]
-    else:
-        day_first = bool((slash[0] > 12).any()) and not bool((slash[1] > 12).any())
-        year, month, day = slash[2], *((slash[1], slash[0]) if day_first else (slash[0], slash[1]))
-    parts = pd.DataFrame({"year": year, "month": month, "day": day})
-    dates = pd.to_datetime(parts, errors="coerce") if len(parts) else pd.Series([], dtype="datetime64[us]")
-    return np.where(dates.isna().to_numpy(), _NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
-
-
-def _typed_days(values: pd.Series) -> np.ndarray:
-    """Day numbers of typed dates (Parquet): timestamps keep their wall-clock date; text goes through text."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_localize(None)
-    if np.issubdtype(values.dtype, np.datetime64):
-        days = values.to_numpy(dtype="datetime64[D]").astype(np.int64)
-        return np.where(values.isna().to_numpy(), _NO_DAY, days)
-    items = values.tolist()
-    if all(isinstance(v, str) or v is None for v in items):
-        return _text_days(items)
-    return np.array(
-        [v.toordinal() - _EPOCH if isinstance(v, dt.date) and not pd.isna(v) else _NO_DAY for v in items],
-        dtype=np.int64,
-    )
+    def oldest(self) -> tuple[_Key, _Parsed]:
+        key, parsed = self.popitem(last=False)
+        self.rows -= parsed.part.size
+        return key, parsed
 
 
 def _parse(path: Path) -> _Parsed:
     records: np.ndarray | None = None
-    columns: list[np.ndarray] | None = None
+    frame: pd.DataFrame | None = None
     if path.suffix.lower() == ".csv":
         try:
-            header, texts, numbers, dates = _read_csv(path)
+            header, texts, numbers, dates = read_csv_records(path)
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): nothing sensible to return
             raise SourceUnavailable(f"cannot read {path}: {exc}") from None
-        days, number_key, records = _text_days(dates), "line", np.array(texts, dtype=object)
+        days, number_key, records = text_days(dates), "line", np.array(texts, dtype=object)
     else:
         try:
             frame = pd.read_parquet(path)
@@ -175,17 +158,17 @@ def _parse(path: Path) -> _Parsed:
         if not isinstance(frame.index, pd.RangeIndex):  # the date saved as the index
             frame = frame.reset_index(names=frame.index.name or "")
         header, numbers, number_key = [str(c) for c in frame.columns], list(range(1, len(frame) + 1)), "row"
-        date_at = _date_column(header)
-        days = _typed_days(frame.iloc[:, date_at]) if date_at is not None else np.full(len(frame), _NO_DAY)
-        columns = [frame.iloc[:, i].to_numpy() for i in range(frame.shape[1])]
+        date_at = date_column(header)
+        days = typed_days(frame.iloc[:, date_at]) if date_at is not None else np.full(len(frame), NO_DAY)
+        frame = frame.set_axis([str(i) for i in range(frame.shape[1])], axis=1)
 
-    readable = pd.Series(np.where(days == _NO_DAY, np.nan, days.astype(np.float64)))
-    fallback = pd.Timestamp(path.stat().st_mtime, unit="s").toordinal() - _EPOCH
+    readable = pd.Series(np.where(days == NO_DAY, np.nan, days.astype(np.float64)))
+    fallback = pd.Timestamp(path.stat().st_mtime, unit="s").toordinal() - EPOCH
     part = readable.ffill().bfill().fillna(fallback).to_numpy().astype(np.int64)
     order = np.lexsort((np.asarray(numbers, dtype=np.int64), days, part))
     value_at: dict[str, int | None] = dict.fromkeys(VALUE_COLUMNS)
     for i in reversed(range(len(header))):  # the first of two columns meaning the same wins
-        target = _VALUE_NAMES.get(_normal(header[i]))
+        target = _VALUE_NAMES.get(normal_name(header[i]))
         if target is not None:
             value_at[target] = i
     return _Parsed(
@@ -196,7 +179,7 @@ def _parse(path: Path) -> _Parsed:
         numbers=np.asarray(numbers, dtype=np.int64)[order],
         number_key=number_key,
         records=None if records is None else records[order],
-        columns=None if columns is None else [c[order] for c in columns],
+        frame=None if frame is None else frame.take(order).reset_index(drop=True),
     )
 
 
@@ -219,8 +202,13 @@ def _payloads(file: str, parsed: _Parsed, numbers: list[int], rows: list[list[An
     head = "{" + f'"file":{json.dumps(file)},"{key}":'
     keys = [f",{json.dumps(n)}:" for n in names]
     width = len(keys)
+    # CSV cells are always text, so a full row is one %-format of its encoded cells: no per-cell Python loop
+    template = head.replace("%", "%%") + "%d" + "".join(k.replace("%", "%%") + "%s" for k in keys) + "}"
     out = []
     for number, row in zip(numbers, rows, strict=True):
+        if parsed.records is not None and len(row) == width:
+            out.append(template % (number, *map(_encode_string, row)))
+            continue
         cells = "".join(k + _encode(_text(v)) for k, v in zip(keys, row, strict=False))  # short rows: fewer
         extra = "" if len(row) <= width else ',"_extra":' + json.dumps([_text(v) for v in row[width:]])
         out.append(f"{head}{number}{cells}{extra}}}")
@@ -232,11 +220,25 @@ class FileSource(BarSource):
 
     directory: str
     symbols: list[str] = []
-    _cache: OrderedDict[tuple[str, int, int], _Parsed] = PrivateAttr(default_factory=OrderedDict)
+    _cache: _Cache = PrivateAttr(default_factory=_Cache)
+    _staged: dict[_Key, _Staged] = PrivateAttr(default_factory=dict)
+    _stage: FileStage = PrivateAttr(default_factory=FileStage)
+    _guard: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def name(self) -> str:
         return "csv"
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Forget every parsed file and remove the stage; the source stays usable and parses again."""
+        with self._guard:
+            self._cache.clear()
+            self._cache.rows = 0
+            self._staged.clear()
+            self._stage.close()
 
     def universe(self) -> list[str]:
         return [s.upper() for s in self.symbols] if self.symbols else sorted(self._files())
@@ -259,17 +261,35 @@ class FileSource(BarSource):
             found[symbol] = entry
         return found
 
-    def _load(self, path: Path) -> _Parsed:
+    def _load(self, path: Path) -> _Parsed | _Staged:
+        """The file parsed, from memory, from the stage, or parsed now (the only place ``_parse`` is called)."""
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, stat.st_size)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        parsed = _parse(path)
-        self._cache[key] = parsed
-        while len(self._cache) > 1 and sum(p.part.size for p in self._cache.values()) > MAX_CACHED_ROWS:
-            self._cache.popitem(last=False)
-        return parsed
+        with self._guard:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            if key in self._staged:
+                return self._staged[key]
+            self._forget(key[0])  # an older version of the file
+            parsed = _parse(path)
+            self._cache.add(key, parsed)
+            while len(self._cache) > 1 and self._cache.rows > MAX_CACHED_ROWS:
+                old_key, old = self._cache.oldest()
+                try:
+                    self._staged[old_key] = old.spill(self._stage)
+                except OSError as exc:  # e.g. a full disk; the file is parsed again when next asked for
+                    raise SourceUnavailable(
+                        f"BACKBONE_SOURCE=csv:{self.directory}: cannot keep parsed files on disk under "
+                        f"{tempfile.gettempdir()} ({exc}); free space there or point TMPDIR at a larger disk"
+                    ) from None
+            return parsed
+
+    def _forget(self, path: str) -> None:
+        for key in [k for k in self._cache if k[0] == path]:
+            self._cache.discard(key)
+        for key in [k for k in self._staged if k[0] == path]:
+            self._stage.drop(self._staged.pop(key).handle)
 
     def fetch(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         files = self._files()
@@ -280,14 +300,16 @@ class FileSource(BarSource):
                 f"BACKBONE_SOURCE=csv:{self.directory}: no file for symbol {', '.join(missing)} "
                 f"(expected <SYMBOL>.csv or <SYMBOL>.parquet)"
             )
-        bounds = [start.toordinal() - _EPOCH, end.toordinal() - _EPOCH + 1]
+        bounds = [start.toordinal() - EPOCH, end.toordinal() - EPOCH + 1]
         out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
         days, part = [], []
         for symbol in wanted:
-            parsed = self._load(files[symbol])
-            lo, hi = (int(i) for i in np.searchsorted(parsed.part, bounds))
+            loaded = self._load(files[symbol])
+            lo, hi = (int(i) for i in np.searchsorted(loaded.part, bounds))
             if hi <= lo:
                 continue
+            parsed = loaded if isinstance(loaded, _Parsed) else loaded.read(lo, hi)
+            lo, hi = (lo, hi) if parsed is loaded else (0, hi - lo)
             rows = parsed.rows(lo, hi)
             out["symbol"] += [symbol] * len(rows)
             for column, at in parsed.value_at.items():
@@ -298,7 +320,7 @@ class FileSource(BarSource):
         if not days:
             return empty_raw()
         day_numbers = np.concatenate(days)
-        stamps = np.where(day_numbers == _NO_DAY, np.datetime64("NaT"), day_numbers.astype("datetime64[D]"))
+        stamps = np.where(day_numbers == NO_DAY, np.datetime64("NaT"), day_numbers.astype("datetime64[D]"))
         frame = {c: pd.Series(np.array(v, dtype=object), dtype=object) for c, v in out.items()}
         frame["ts"] = pd.DatetimeIndex(stamps.astype("datetime64[us]"), tz="UTC")
         frame["source"] = pd.Series(np.full(len(day_numbers), self.name, dtype=object), dtype=object)

@@ -259,3 +259,12 @@ def test_values_are_never_coerced(tmp_path):
     assert bars["volume"].tolist() == ["1e3", ""]
     assert bars["open"].map(type).eq(str).all()
     assert not np.issubdtype(bars["open"].dtype, np.number)
+
+
+def test_payload_is_compact_json_of_the_record_whatever_the_header(tmp_path):
+    write(tmp_path / "A.csv", 'Date,"100% ""sure""",Close,file,Clôture\n2024-01-02,x,"é\\n",f,1\n2024-01-03,short\n')
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    full = {"file": "A.csv", "line": 2, "Date": "2024-01-02", '100% "sure"': "x", "Close": "é\\n", "_file": "f"}
+    assert bars["payload"].iloc[0] == json.dumps(full | {"Clôture": "1"}, separators=(",", ":"))
+    short = {"file": "A.csv", "line": 3, "Date": "2024-01-03", '100% "sure"': "short"}
+    assert bars["payload"].iloc[1] == json.dumps(short, separators=(",", ":"))

@@ -1,0 +1,113 @@
+"""Reading per-symbol files: CSV records with their line numbers, and the dates of a column, in either format.
+
+Helpers of the file source (``files.py``), which owns the contract; kept apart so each module stays small.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+_DATE_NAMES: Final = frozenset({"date", "datetime", "timestamp", "time", "ts"})
+_ISO: Final = (
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
+)
+_SLASH: Final = r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$"
+NO_DAY: Final = np.iinfo(np.int64).max
+EPOCH: Final = dt.date(1970, 1, 1).toordinal()
+
+
+def normal_name(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name.lower())
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Header names made unique the way pandas does (``x``, ``x.1``), so no original value is lost."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}.{count}")
+    return out
+
+
+def date_column(names: list[str]) -> int | None:
+    """Position of the date: a column named like one, else the first (where every supported layout has it,
+    named or not); a first column that holds no dates only makes every row unreadable, never dropped."""
+    for i, name in enumerate(names):
+        if normal_name(name) in _DATE_NAMES:
+            return i
+    return 0 if names else None
+
+
+def read_csv_records(path: Path) -> tuple[list[str], list[str], list[int], list[str | None]]:
+    """Header, each record's raw text and first line, and its date cell. Blank lines are not records."""
+    consumed: list[str] = []
+    header: list[str] = []
+    texts: list[str] = []
+    lines: list[int] = []
+    dates: list[str | None] = []
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+
+        def feed() -> Iterator[str]:  # remembers the physical lines of the record being read
+            for line in handle:
+                consumed.append(line)
+                yield line
+
+        reader = csv.reader(feed())
+        previous, date_at = 0, 0
+        for cells in reader:
+            start, previous = previous + 1, reader.line_num
+            text = "".join(consumed)
+            consumed.clear()
+            if not cells:
+                continue
+            if not header:
+                header = unique_names(cells)
+                date_at = date_column(header) or 0
+                continue
+            texts.append(text if text.endswith(("\n", "\r")) else text + "\n")
+            lines.append(start)
+            dates.append(cells[date_at] if date_at < len(cells) else None)
+    return header, texts, lines, dates
+
+
+def text_days(texts: Sequence[object]) -> np.ndarray:
+    """Day numbers of date strings in the file's majority format; NO_DAY where unreadable."""
+    series = pd.Series(list(texts), dtype=object)
+    iso = series.str.extract(_ISO).astype(float)
+    iso_count = int(iso[0].notna().sum())
+    # no text matches both layouts, so ISO on half the rows or more wins without reading them as m/d/Y
+    slash = None if 2 * iso_count >= len(series) else series.str.extract(_SLASH).astype(float)
+    if slash is None or iso_count >= slash[0].notna().sum():
+        year, month, day = iso[0], iso[1], iso[2]
+    else:
+        day_first = bool((slash[0] > 12).any()) and not bool((slash[1] > 12).any())
+        year, month, day = slash[2], *((slash[1], slash[0]) if day_first else (slash[0], slash[1]))
+    parts = pd.DataFrame({"year": year, "month": month, "day": day})
+    dates = pd.to_datetime(parts, errors="coerce") if len(parts) else pd.Series([], dtype="datetime64[us]")
+    return np.where(dates.isna().to_numpy(), NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
+
+
+def typed_days(values: pd.Series) -> np.ndarray:
+    """Day numbers of typed dates (Parquet): timestamps keep their wall-clock date; text goes through text."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
+    if np.issubdtype(values.dtype, np.datetime64):
+        days = values.to_numpy(dtype="datetime64[D]").astype(np.int64)
+        return np.where(values.isna().to_numpy(), NO_DAY, days)
+    items = values.tolist()
+    if all(isinstance(v, str) or v is None for v in items):
+        return text_days(items)
+    return np.array(
+        [v.toordinal() - EPOCH if isinstance(v, dt.date) and not pd.isna(v) else NO_DAY for v in items],
+        dtype=np.int64,
+    )
