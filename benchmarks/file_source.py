@@ -31,9 +31,9 @@ from benchmarks._pg import scratch_database, universe
 END = dt.date(2024, 12, 31)
 
 
-def write_files(directory: Path, files: int, days: int, seed: int = 11) -> tuple[dt.date, dt.date]:
-    """``files`` Yahoo Finance exports of ``days`` weekdays ending at END; returns their date range."""
-    dates = pd.bdate_range(end=END, periods=days)
+def write_files(directory: Path, files: int, days: int, seed: int = 11, end: dt.date = END) -> tuple[dt.date, dt.date]:
+    """``files`` Yahoo Finance exports of ``days`` weekdays ending at ``end``; returns their date range."""
+    dates = pd.bdate_range(end=end, periods=days)
     rng = np.random.default_rng(seed)
     for symbol in universe(files):
         close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, days)))

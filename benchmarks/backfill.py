@@ -1,0 +1,157 @@
+"""Backfills as a user runs them: ``backbone materialize`` over years of csv files, one run, both tiers.
+
+Scenarios (issue 11): (a) 20 years x 3 symbols with every asset of the default selection; (b) 10 years x 500
+symbols with the store assets (``daily_bars_raw,daily_bars``). Each runs in a child process of its own (its
+peak RSS is its own): Yahoo-style csv files are written, ``runner.materialize`` runs the range as one run
+(the code path of ``backbone materialize``), then the stored bars are dumped to one CSV and loaded with
+``psql \\copy`` into an identical table (a hypertable where the server has TimescaleDB) on the local server.
+Institutional: the store and the Dagster instance (BACKBONE_DAGSTER_PG_URL) in scratch databases, the local
+Redis, a tansu broker, local Spark. Prints one JSON line per run: wall time both sides, their ratio, the
+Dagster events the run wrote, peak RSS.
+
+    python -m benchmarks.backfill                       # (a) and (b), both tiers
+    python -m benchmarks.backfill --symbols 3 --years 20 --tier institutional
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+import psycopg
+
+from benchmarks._broker import tansu
+from benchmarks._pg import scratch_database
+from benchmarks.file_source import write_files
+
+STORE_ASSETS = "daily_bars_raw,daily_bars"
+SCENARIOS = [(3, 20, ""), (500, 10, STORE_ASSETS)]  # (symbols, years, selection; "" = the default)
+LAST_DAY = dt.date(2018, 12, 31)
+
+
+def run(tier: str, symbols: int, years: int, select: str, redis_url: str) -> dict[str, object]:
+    from backbone_assets import runner
+    from backbone_resources.settings import load_settings
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        work = Path(tmp)
+        first = dt.date(LAST_DAY.year - years + 1, 1, 1)
+        days = len(_weekdays(first, LAST_DAY))
+        (work / "csv").mkdir()
+        write_files(work / "csv", symbols, days, end=LAST_DAY)
+        env = {
+            "BACKBONE_MODE": tier,
+            "BACKBONE_HOME": str(work / "home"),
+            "BACKBONE_SOURCE": f"csv:{work / 'csv'}",
+            "BACKBONE_START_DATE": str(first),
+        }
+        if tier == "institutional":
+            env |= {
+                "BACKBONE_TIMESCALE_URL": stack.enter_context(scratch_database()),
+                "BACKBONE_DAGSTER_PG_URL": stack.enter_context(scratch_database()),
+                "BACKBONE_REDIS_URL": redis_url,
+                "BACKBONE_CACHE_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}",
+                "BACKBONE_KAFKA_BOOTSTRAP": stack.enter_context(tansu()),
+                "BACKBONE_KAFKA_TOPIC": f"bench.{uuid.uuid4().hex[:8]}",
+                "BACKBONE_KAFKA_REPLICATION_FACTOR": "1",
+            }
+        os.environ.pop("DAGSTER_HOME", None)
+        os.environ.update(env)
+        settings = load_settings()
+        start, end = runner.resolve_range(settings, first, LAST_DAY)
+        runner.preflight(settings)  # migrations outside the timed part, as `backbone materialize` does first
+        began = time.perf_counter()
+        result = runner.materialize(settings, start, end, [s for s in select.split(",") if s])
+        ours = time.perf_counter() - began
+        with runner.instance(settings) as instance:
+            events = len(instance.all_logs(result.run_id))
+        with runner.live_resources(settings) as resources:
+            stored = resources.store.quality_counts().bars
+            csv_path = work / "bars.csv"
+            _dump_bars(resources.store, first, LAST_DAY, csv_path)
+        psql_s = _psql_copy(csv_path, env.get("BACKBONE_TIMESCALE_URL"), stack)
+    return {
+        "tier": tier,
+        "symbols": symbols,
+        "years": years,
+        "select": select or "default",
+        "success": result.success,
+        "bars": stored,
+        "backbone_s": round(ours, 1),
+        "psql_copy_s": round(psql_s, 1),
+        "ratio": round(psql_s / ours, 3),
+        "dagster_events": events,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load_average": os.getloadavg(),
+    }
+
+
+def _weekdays(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(d) for d in range((last - first).days + 1) if (first + dt.timedelta(d)).weekday() < 5]
+
+
+def _dump_bars(store, first: dt.date, last: dt.date, path: Path) -> None:
+    """The stored bars as one CSV in the PostgreSQL table's column order (what psql loads)."""
+    frame = store.read_bars(first, last)
+    frame.to_csv(path, index=False, header=False, columns=_PG_COLUMNS, date_format="%Y-%m-%d %H:%M:%S%z")
+
+
+_PG_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "adj_close", "volume", "source", "ingested_at"]
+
+
+def _psql_copy(csv_path: Path, store_url: str | None, stack: ExitStack) -> float:
+    """Seconds for ``psql \\copy`` of the CSV into a table like the store's (in the store's database on the
+    institutional tier, in a scratch database otherwise)."""
+    from backbone_resources.store.postgres_store import PostgresBarStore
+
+    url = store_url or stack.enter_context(scratch_database())
+    if store_url is None:
+        PostgresBarStore(url=url).ping()  # the same schema, made by the store's migrations
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.daily_bars_psql (LIKE market_data.daily_bars INCLUDING ALL)")
+        timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+        if timescale:
+            conn.execute("SELECT create_hypertable('public.daily_bars_psql', 'ts')")
+    columns = ", ".join(_PG_COLUMNS)
+    copy = f"\\copy public.daily_bars_psql ({columns}) FROM '{csv_path}' CSV"
+    began = time.perf_counter()
+    subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", copy], check=True)
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tier", choices=["bootstrap", "institutional", "both"], default="both")
+    parser.add_argument("--symbols", type=int, help="one scenario: this many symbols (with --years)")
+    parser.add_argument("--years", type=int, default=20)
+    parser.add_argument("--select", default="", help="asset names, comma-separated (default selection: empty)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run(args.tier, args.symbols, args.years, args.select, args.redis_url)))
+        return
+    tiers = ["bootstrap", "institutional"] if args.tier == "both" else [args.tier]
+    scenarios = [(args.symbols, args.years, args.select)] if args.symbols else SCENARIOS
+    for tier in tiers:
+        for symbols, years, select in scenarios:
+            command = [sys.executable, "-m", "benchmarks.backfill", "--child", "--tier", tier]
+            command += ["--symbols", str(symbols), "--years", str(years), "--select", select]
+            command += ["--redis-url", args.redis_url]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            print(lines[-1] if lines else json.dumps({"tier": tier, "symbols": symbols, "error": done.stderr[-2000:]}))
+
+
+if __name__ == "__main__":
+    main()
