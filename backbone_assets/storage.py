@@ -28,7 +28,8 @@ def build_storage_assets(
     }
     storage_asset = {"partitions_def": partitions, **storage_layer}
 
-    @dg.asset(deps=["daily_bars_raw"], **storage_asset)
+    # The same day upstream: written out, as every mapping between layers is (docs/architecture.md).
+    @dg.asset(deps=[dg.AssetDep("daily_bars_raw", partition_mapping=dg.IdentityPartitionMapping())], **storage_asset)
     def daily_bars(
         context: dg.AssetExecutionContext, source: BarSource, store: BarStore, policy: PipelinePolicy
     ) -> dg.MaterializeResult:

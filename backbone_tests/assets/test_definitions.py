@@ -144,3 +144,24 @@ def test_definitions_validate_for_dagster_dev(tmp_path, monkeypatch):
     monkeypatch.setenv("BACKBONE_MODE", "bootstrap")
     monkeypatch.setenv("BACKBONE_HOME", str(tmp_path))
     dg.Definitions.validate_loadable(build_defs(load_settings()))
+
+
+def test_partitions_follow_each_layers_data_with_explicit_mappings(tmp_path):
+    """The store is daily; every other layer is unpartitioned and reads every stored day (docs/architecture.md)."""
+    defs = build_defs(load_settings(mode="bootstrap", home=tmp_path))
+    graph = defs.resolve_asset_graph()
+    daily = {k.path[-1] for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None}
+    assert daily == {"daily_bars_raw", "daily_bars"}
+    store = graph.get(dg.AssetKey("daily_bars")).partitions_def
+    assert isinstance(store, dg.DailyPartitionsDefinition)
+    assert graph.get(dg.AssetKey("daily_bars_raw")).partitions_def == store
+    on_every_day = {"weekly_bars", "daily_bars_hot_cache", "daily_bars_kafka", "daily_bars_parquet"}
+    for name in on_every_day:
+        assets_def = defs.resolve_assets_def(name)
+        mapping = assets_def.get_partition_mapping(dg.AssetKey("daily_bars"))
+        assert isinstance(mapping, dg.AllPartitionMapping), name
+    identity = defs.resolve_assets_def("daily_bars").get_partition_mapping(dg.AssetKey("daily_bars_raw"))
+    assert isinstance(identity, dg.IdentityPartitionMapping)
+    # A range in one run still spans every layer: the job is partitioned by the store's days.
+    job = defs.resolve_job_def("daily_bars_job")
+    assert job.partitions_def == store
