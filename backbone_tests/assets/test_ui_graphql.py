@@ -72,6 +72,17 @@ query ($key: AssetKeyInput!, $check: String!) {
 }
 """
 
+# "Which dates are stored?" and "what is stale?": the store's per-day status, each layer's staleness.
+PARTITION_STATUS_QUERY = """
+query ($keys: [AssetKeyInput!]!) {
+  assetNodes(assetKeys: $keys) {
+    assetKey { path } staleStatus
+    partitionStats { numMaterialized numPartitions numFailed }
+    assetPartitionStatuses { __typename ... on TimePartitionStatuses { ranges { status startKey endKey } } }
+  }
+}
+"""
+
 
 @dataclass
 class UiServer:
@@ -232,6 +243,17 @@ def test_launch_a_range_and_read_the_checks_back(ui: UiServer):
             break
         time.sleep(2)
     assert status == "SUCCESS", f"run {run_id} ended {status}; log tail:\n{ui.log.read_text()[-3000:]}"
+
+    keys = [{"path": [name]} for name in ("daily_bars", "daily_bars_hot_cache")]
+    nodes = {n["assetKey"]["path"][-1]: n for n in ui.graphql(PARTITION_STATUS_QUERY, {"keys": keys})["assetNodes"]}
+    store = nodes["daily_bars"]
+    assert store["assetPartitionStatuses"]["ranges"] == [
+        {"status": "MATERIALIZED", "startKey": str(first), "endKey": str(last)}
+    ]  # per day: exactly the range the run stored
+    assert store["partitionStats"]["numMaterialized"] == (last - first).days + 1
+    assert store["partitionStats"]["numFailed"] == 0
+    assert nodes["daily_bars_hot_cache"]["partitionStats"] is None  # unpartitioned: one status, no per-day rows
+    assert nodes["daily_bars_hot_cache"]["staleStatus"] == "FRESH"  # ran after the store's newest day
 
     graph = build_defs(settings).resolve_asset_graph()
     for key in sorted(graph.asset_check_keys, key=str):
