@@ -75,23 +75,12 @@ class SparkBatch(BatchEngine):
     def write_bars(self, staged_dir: str) -> int:
         spark = self.session()
         spark.read.parquet(staged_dir).createOrReplaceTempView("staged")
-        frame = spark.sql(queries.STAGED_BARS)
-        rows = frame.count()
-        if rows:
-            self._replace(frame, "daily_bars")
-        return rows
+        return self._replace(spark.sql(queries.STAGED_BARS), "daily_bars")
 
     def write_returns(self, first_year: int, last_year: int) -> int:
         if not self._register("daily_bars"):
             return 0
-        frame = self.session().sql(queries.returns_sql(first_year, last_year)).cache()
-        try:
-            rows = frame.count()
-            if rows:
-                self._replace(frame, "daily_returns")
-        finally:
-            frame.unpersist()
-        return rows
+        return self._replace(self.session().sql(queries.returns_sql(first_year, last_year)), "daily_returns")
 
     def profile(self, dataset: Dataset) -> DatasetProfile:
         if not self._register(dataset):
@@ -124,18 +113,29 @@ class SparkBatch(BatchEngine):
         frame.withColumn("year", F.col("year").cast("int")).createOrReplaceTempView(_VIEW[dataset])
         return True
 
-    def _replace(self, frame: Any, dataset: Dataset) -> None:
-        """One sorted file per (symbol, year), replacing exactly the partitions in ``frame``; then stable names."""
+    def _replace(self, frame: Any, dataset: Dataset) -> int:
+        """One sorted file per (symbol, year), replacing exactly the partitions in ``frame``; then stable names.
+        Returns the rows written, observed during the write itself: a separate count() would run the query
+        twice, and caching it instead pins the cached plan's shuffles at spark.sql.shuffle.partitions
+        (adaptive execution may not change a cached plan's partitioning), hundreds of near-empty tasks."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
         path = self.dataset_path(dataset)
+        written = Observation(f"{dataset}_written")
         (
-            frame.repartition("symbol", "year")
+            frame.observe(written, F.count(F.lit(1)).alias("rows"))
+            .repartition("symbol", "year")
             .sortWithinPartitions("symbol", "year", "ts")
             .write.mode("overwrite")
             .option("partitionOverwriteMode", "dynamic")
             .partitionBy("symbol", "year")
             .parquet(path)
         )
-        self._stable_names(path)
+        rows = int(written.get["rows"])
+        if rows:
+            self._stable_names(path)
+        return rows
 
     def _stable_names(self, path: str) -> None:
         """Rename the job-named files under ``path`` to ``part-<n><ext>``, numbered per directory in
