@@ -85,10 +85,7 @@ class SparkBatch(BatchEngine):
     def profile(self, dataset: Dataset) -> DatasetProfile:
         if not self._register(dataset):
             return DatasetProfile({}, 0)
-        spark, view = self.session(), _VIEW[dataset]
-        by_year = spark.sql(queries.over(queries.ROWS_BY_YEAR, view)).collect()
-        duplicates = spark.sql(queries.over(queries.DUPLICATE_KEYS, view)).collect()[0][0]
-        return DatasetProfile({int(r[0]): int(r[1]) for r in by_year}, int(duplicates))
+        return queries.profile_of(self.session().sql(queries.over(queries.PROFILE, _VIEW[dataset])).collect())
 
     def coverage(self, dataset: Dataset) -> pd.DataFrame:
         if not self._register(dataset):
