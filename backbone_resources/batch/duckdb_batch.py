@@ -64,10 +64,7 @@ class DuckDBBatch(BatchEngine):
         with self._connect() as con:
             if not self._register(con, dataset):
                 return DatasetProfile({}, 0)
-            view = _VIEW[dataset]
-            by_year = con.execute(queries.over(queries.ROWS_BY_YEAR, view)).fetchall()
-            (duplicates,) = con.execute(queries.over(queries.DUPLICATE_KEYS, view)).fetchone()
-        return DatasetProfile({int(y): int(n) for y, n in by_year}, int(duplicates))
+            return queries.profile_of(con.execute(queries.over(queries.PROFILE, _VIEW[dataset])).fetchall())
 
     def coverage(self, dataset: Dataset) -> pd.DataFrame:
         with self._connect() as con:

@@ -7,7 +7,11 @@ Hive directories). Both sessions run in UTC, so ``year(ts)`` is the trading date
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 from backbone_domain.returns import ANNUALIZATION_DAYS, VOL_WINDOW
+from backbone_resources.batch.base import DatasetProfile
 
 STAGED_BARS = """SELECT symbol, CAST(year(ts) AS INT) AS year, ts, open, high, low, close, adj_close, volume,
        source, ingested_at
@@ -43,8 +47,11 @@ _RETURNS = """WITH src AS (
 SELECT symbol, CAST(year(ts) AS INT) AS year, ts, log_return, realized_vol_20d
 FROM v WHERE year(ts) >= {first}"""
 
-ROWS_BY_YEAR = "SELECT year, count(*) AS n FROM {dataset} GROUP BY year"
-DUPLICATE_KEYS = """SELECT coalesce(sum(n - 1), 0) AS duplicates
+# Rows per year, then one row with a NULL year holding the duplicate (symbol, ts) keys: one query, so Spark
+# plans both aggregations as one job set (each separate query costs it a few jobs of fixed overhead).
+PROFILE = """SELECT year, count(*) AS n FROM {dataset} GROUP BY year
+UNION ALL
+SELECT CAST(NULL AS INT) AS year, coalesce(sum(n - 1), 0) AS n
 FROM (SELECT count(*) AS n FROM {dataset} GROUP BY symbol, ts HAVING count(*) > 1) dup"""
 COVERAGE = """SELECT symbol, CAST(min(ts) AS DATE) AS first_day, CAST(max(ts) AS DATE) AS last_day, count(*) AS n
 FROM {dataset} GROUP BY symbol"""
@@ -71,6 +78,12 @@ def returns_sql(first_year: int, last_year: int) -> str:
         dof=VOL_WINDOW - 1,
         annualization=ANNUALIZATION_DAYS,
     )
+
+
+def profile_of(rows: Iterable[Sequence[Any]]) -> DatasetProfile:
+    """The DatasetProfile of PROFILE's result rows, (year, n) pairs and the NULL-year duplicates row."""
+    pairs = [(year, int(n)) for year, n in rows]
+    return DatasetProfile({int(y): n for y, n in pairs if y is not None}, sum(n for y, n in pairs if y is None))
 
 
 def over(template: str, dataset: str) -> str:

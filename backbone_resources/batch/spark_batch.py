@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pandas as pd
 from pydantic import Field
@@ -38,9 +40,17 @@ SPARK_DEFAULTS = {
     # symbol stays text ("1234" is a ticker, not a number); year is cast where the view is made.
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+    # Not about results but cost: writes count on adaptive execution to shrink each shuffle to the data's
+    # size (a small export would otherwise run spark.sql.shuffle.partitions near-empty tasks per shuffle).
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
 }
 # part-<split>-<job uuid>[.c<file>]<ext>, as Spark's commit protocol names what a write job produces.
 _JOB_FILE = re.compile(r"^part-(?P<split>\d+)-[0-9a-f]{8}-[0-9a-f-]{27}(?:\.c(?P<file>\d+))?(?P<ext>\..+)$")
+Listing = tuple[tuple[str, int, int], ...]
+# Profiles of local datasets by path, with the listing each was measured on (see SparkBatch.profile).
+_PROFILES: dict[str, tuple[Listing, DatasetProfile]] = {}
+_PROFILES_KEPT = 16
 
 
 class SparkBatch(BatchEngine):
@@ -75,31 +85,32 @@ class SparkBatch(BatchEngine):
     def write_bars(self, staged_dir: str) -> int:
         spark = self.session()
         spark.read.parquet(staged_dir).createOrReplaceTempView("staged")
-        frame = spark.sql(queries.STAGED_BARS)
-        rows = frame.count()
-        if rows:
-            self._replace(frame, "daily_bars")
-        return rows
+        return self._replace(spark.sql(queries.STAGED_BARS), "daily_bars")
 
     def write_returns(self, first_year: int, last_year: int) -> int:
         if not self._register("daily_bars"):
             return 0
-        frame = self.session().sql(queries.returns_sql(first_year, last_year)).cache()
-        try:
-            rows = frame.count()
-            if rows:
-                self._replace(frame, "daily_returns")
-        finally:
-            frame.unpersist()
-        return rows
+        return self._replace(self.session().sql(queries.returns_sql(first_year, last_year)), "daily_returns")
 
     def profile(self, dataset: Dataset) -> DatasetProfile:
+        """Measured by a Spark query, which costs a few jobs of fixed overhead whatever the rows; the batch
+        checks ask for five profiles of two datasets after each export, so a local dataset's profile is kept
+        with the listing it was measured on (every file's name, size and mtime) and reused while that
+        listing is unchanged. Datasets on other filesystems (hdfs://, s3a://) are measured every time."""
+        path = self.dataset_path(dataset)
+        listing = _listing(path)
+        known = _PROFILES.get(path)
+        if listing and known and known[0] == listing:
+            return known[1]
         if not self._register(dataset):
             return DatasetProfile({}, 0)
-        spark, view = self.session(), _VIEW[dataset]
-        by_year = spark.sql(queries.over(queries.ROWS_BY_YEAR, view)).collect()
-        duplicates = spark.sql(queries.over(queries.DUPLICATE_KEYS, view)).collect()[0][0]
-        return DatasetProfile({int(r[0]): int(r[1]) for r in by_year}, int(duplicates))
+        measured = queries.profile_of(self.session().sql(queries.over(queries.PROFILE, _VIEW[dataset])).collect())
+        if listing:
+            _PROFILES.pop(path, None)
+            _PROFILES[path] = (listing, measured)
+            while len(_PROFILES) > _PROFILES_KEPT:
+                del _PROFILES[next(iter(_PROFILES))]
+        return measured
 
     def coverage(self, dataset: Dataset) -> pd.DataFrame:
         if not self._register(dataset):
@@ -124,18 +135,29 @@ class SparkBatch(BatchEngine):
         frame.withColumn("year", F.col("year").cast("int")).createOrReplaceTempView(_VIEW[dataset])
         return True
 
-    def _replace(self, frame: Any, dataset: Dataset) -> None:
-        """One sorted file per (symbol, year), replacing exactly the partitions in ``frame``; then stable names."""
+    def _replace(self, frame: Any, dataset: Dataset) -> int:
+        """One sorted file per (symbol, year), replacing exactly the partitions in ``frame``; then stable names.
+        Returns the rows written, observed during the write itself: a separate count() would run the query
+        twice, and caching it instead pins the cached plan's shuffles at spark.sql.shuffle.partitions
+        (adaptive execution may not change a cached plan's partitioning), hundreds of near-empty tasks."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
         path = self.dataset_path(dataset)
+        written = Observation(f"{dataset}_written")
         (
-            frame.repartition("symbol", "year")
+            frame.observe(written, F.count(F.lit(1)).alias("rows"))
+            .repartition("symbol", "year")
             .sortWithinPartitions("symbol", "year", "ts")
             .write.mode("overwrite")
             .option("partitionOverwriteMode", "dynamic")
             .partitionBy("symbol", "year")
             .parquet(path)
         )
-        self._stable_names(path)
+        rows = int(written.get["rows"])
+        if rows:
+            self._stable_names(path)
+        return rows
 
     def _stable_names(self, path: str) -> None:
         """Rename the job-named files under ``path`` to ``part-<n><ext>``, numbered per directory in
@@ -156,3 +178,19 @@ class SparkBatch(BatchEngine):
                 target = hadoop.Path(directory, f"part-{number:05d}{ext}")
                 if not fs.rename(file, target):
                     raise OSError(f"could not rename {file.toString()} to {target.toString()}")
+
+
+def _listing(path: str) -> Listing | None:
+    """(name, size, mtime) of every file of a dataset on the local filesystem, in name order; None when the
+    dataset is elsewhere, or changed while being listed."""
+    url = urlparse(path)
+    if url.scheme not in ("", "file"):
+        return None
+    root = Path(url.path if url.scheme else path)
+    try:
+        return tuple(
+            (str(file.relative_to(root)), (stat := file.stat()).st_size, stat.st_mtime_ns)
+            for file in sorted(root.glob("symbol=*/year=*/*"))
+        )
+    except OSError:
+        return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,6 +47,22 @@ def test_rewrite_replaces_only_the_partitions_written(engine, tmp_path):
     assert {k for k in after if after[k] != before[k]} == {"AAA/2020"}
     assert set(after) == set(before)
     assert (read_dataset(engine, "daily_bars").query("symbol == 'AAA' and year == 2020")["volume"] == 7.0).all()
+
+
+def test_a_profile_follows_every_change_of_the_files(engine, tmp_path):
+    """A profile may be reused only while the dataset's files are unchanged (Spark keeps them): a partition
+    rewritten smaller, rewritten back, and deleted by hand are each seen by the next profile."""
+    bars = synthetic_bars()
+    engine.write_bars(stage(bars, tmp_path / "all"))
+    assert engine.profile("daily_bars").rows == len(bars)
+    aaa_2020 = bars[(bars["symbol"] == "AAA") & (bars["ts"].dt.year == 2020)]
+    engine.write_bars(stage(aaa_2020.iloc[:10], tmp_path / "fewer"))
+    assert engine.profile("daily_bars").rows == len(bars) - len(aaa_2020) + 10
+    engine.write_bars(stage(aaa_2020, tmp_path / "again"))
+    assert engine.profile("daily_bars").rows == len(bars)
+    shutil.rmtree(Path(engine.dataset_path("daily_bars")) / "symbol=BBB" / "year=2019")
+    bbb_2019 = int(((bars["symbol"] == "BBB") & (bars["ts"].dt.year == 2019)).sum())
+    assert engine.profile("daily_bars").rows == len(bars) - bbb_2019
 
 
 def test_rerunning_a_range_leaves_byte_identical_files(engine, tmp_path):
