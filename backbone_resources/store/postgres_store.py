@@ -39,6 +39,7 @@ from backbone_resources.store.postgres_migrations import Names, enable_timescale
 from backbone_resources.store.postgres_sql import Statements
 
 log = logging.getLogger(__name__)
+_ATTEMPTS = 3  # a chunk's write, then twice more through staging if concurrent writers keep racing it
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,6 @@ class PostgresBarStore(BarStore):
         table = frames.raw_table(raw)
         frames.check_partitions(table, start, end, "raw")
         with self._cursor(transaction=True) as cur:
-            cur.execute("SET LOCAL TIME ZONE 'UTC'")  # COPY sends UTC wall-clock timestamps
             cur.execute(self._sql.delete_partitions(self._sql.raw), (start, end))
             if table.num_rows:
                 pgcopy.copy_in(cur, self._sql.raw, table)
@@ -209,25 +209,29 @@ class PostgresBarStore(BarStore):
     def write_validated(
         self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
     ) -> WriteCounts:
-        if accepted.duplicated(list(KEY)).any():  # ON CONFLICT cannot touch a row twice in one statement
+        if accepted.duplicated(list(KEY)).any():  # one row a key: the newest delivery
             accepted = accepted.sort_values("ingested_at", kind="stable")
             accepted = accepted.drop_duplicates(list(KEY), keep="last")
         bars = frames.bars_table(accepted)
         refusals = frames.rejected_table(rejected)
         frames.check_partitions(refusals, start, end, "rejected")
         refused = pgcopy.rejected_rows(refusals, dt.datetime.now(dt.UTC))
-        try:
-            return self._write(start, end, bars, refused, direct=True)
-        except psycopg.errors.UniqueViolation:
-            log.info("bars of %s..%s were stored concurrently; writing them again as an upsert", start, end)
-            return self._write(start, end, bars, refused, direct=False)
+        for attempt in range(_ATTEMPTS):
+            try:
+                return self._write(start, end, bars, refused, direct=attempt == 0)
+            except psycopg.errors.UniqueViolation:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                # A concurrent writer stored some of these keys after this write looked: the transaction
+                # rolled back whole, and the staged path sees (and compares against) what it stored.
+                log.info("bars of %s..%s were stored concurrently; writing them again through staging", start, end)
+        raise AssertionError("unreachable")
 
     def _write(
         self, start: dt.date, end: dt.date, bars: pa.Table, refused: list[tuple[object, ...]], direct: bool
     ) -> WriteCounts:
         """One transaction: the bars, then the range's rejected rows replaced."""
         with self._cursor(transaction=True) as cur:
-            cur.execute("SET LOCAL TIME ZONE 'UTC'")  # COPY sends UTC wall-clock timestamps
             written = self._write_bars(cur, bars, direct) if bars.num_rows else 0
             cur.execute(self._sql.delete_partitions(self._sql.rejected), (start, end))
             if refused:
@@ -238,8 +242,11 @@ class PostgresBarStore(BarStore):
 
     def _write_bars(self, cur: psycopg.Cursor[Any], bars: pa.Table, direct: bool) -> int:
         """Bars whose keys cannot exist yet (a fresh range: a backfill, a new day) are COPYed straight into
-        ``daily_bars`` at the server's COPY rate; otherwise COPY into a staging table private to this
-        transaction, then one set-based upsert. ``direct`` is False once a concurrent writer beat the probe.
+        ``daily_bars`` at the server's COPY rate. Otherwise (a re-run, a correction) they are COPYed into a
+        staging table private to this transaction; the stored bars they change are deleted and every staged
+        bar whose key is then absent is inserted: two set-based statements, and a bar whose values are
+        unchanged (or whose stored version is newer) is not touched, so it keeps its version. ``direct`` is
+        False once a concurrent writer beat the probe. Returns the bars inserted (new or changed).
         """
         low, high = pc.min_max(bars["ts"]).values()
         box = (pc.unique(bars["symbol"]).to_pylist(), _utc(low.as_py()), _utc(high.as_py()))
@@ -250,7 +257,9 @@ class PostgresBarStore(BarStore):
         stage = sql.Identifier(f"stage_bars_{uuid.uuid4().hex}")
         cur.execute(self._sql.create_stage(stage))
         pgcopy.copy_in(cur, stage, bars)
-        cur.execute(self._sql.upsert_from(stage))
+        cur.execute(sql.SQL("ANALYZE {}").format(stage))  # a temp table has no statistics: plan the join on real ones
+        cur.execute(self._sql.delete_replaced(stage), box)
+        cur.execute(self._sql.insert_absent(stage))
         return cur.rowcount
 
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
