@@ -1,7 +1,9 @@
 """The daily-bars flow as plain functions: land raw, validate, store — in bounded date chunks.
 
-Dagster assets call these; so do the benchmark and the tests. Memory is bounded by one chunk (``chunk_days``
-of every symbol), never by the length of the range, so a 25-year backfill runs in the memory of one month.
+Dagster assets call these; so do the benchmark and the tests. Memory is bounded by a chunk (``chunk_days``
+of every symbol; ``land_raw`` holds two, fetching the next while the store writes one), never by the length of
+the range, so a 25-year backfill runs in the memory of a month or two. Rows bound memory, not days:
+``chunk_days_for`` sizes a chunk from the universe.
 """
 
 from __future__ import annotations
@@ -9,14 +11,29 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from backbone_domain.validation import validate_bars
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from backbone_resources.source.base import BarSource
     from backbone_resources.store.base import BarStore
+
+# The most sessions a symbol has per calendar day: FX trades six days a week, equities ~252 days a year.
+_SESSIONS_PER_DAY: Final = 6 / 7
+
+
+def chunk_days_for(symbols: int, rows_per_chunk: int = 250_000, most: int = 366) -> int:
+    """Calendar days a chunk may span so that it holds at most ~``rows_per_chunk`` bars of ``symbols`` symbols.
+
+    Memory follows the rows of a chunk, and per-chunk costs (a transaction, a round trip, a COPY's start) are
+    paid less often by larger chunks: 500 symbols fit a year in a chunk, 5,000 about two months.
+    """
+    return max(1, min(most, int(rows_per_chunk / (max(symbols, 1) * _SESSIONS_PER_DAY))))
 
 
 def date_chunks(start: dt.date, end: dt.date, days: int) -> Iterator[tuple[dt.date, dt.date]]:
@@ -56,13 +73,26 @@ class StoreReport:
 
 
 def land_raw(source: BarSource, store: BarStore, start: dt.date, end: dt.date, chunk_days: int) -> LandingReport:
-    """Copy what the source returns for [start, end] into the store's raw landing table, chunk by chunk."""
+    """Copy what the source returns for [start, end] into the store's raw landing table, chunk by chunk.
+
+    The next chunk is fetched on a worker thread while the store writes this one: the source's work (parsing,
+    generating, downloading) overlaps the server's. One fetch at a time, in chunk order, so a source needs
+    no more thread safety than being called from a thread other than the one that built it.
+    """
     report = LandingReport()
-    for chunk_start, chunk_end in date_chunks(start, end, chunk_days):
-        raw = source.fetch(chunk_start, chunk_end)
-        report.rows += store.replace_raw(chunk_start, chunk_end, raw)
-        report.chunks += 1
-        report.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
+    chunks = list(date_chunks(start, end, chunk_days))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backbone-fetch") as fetcher:
+        upcoming: Future[pd.DataFrame] = fetcher.submit(source.fetch, *chunks[0])
+        try:
+            for at, (chunk_start, chunk_end) in enumerate(chunks):
+                raw = upcoming.result()
+                if at + 1 < len(chunks):
+                    upcoming = fetcher.submit(source.fetch, *chunks[at + 1])
+                report.rows += store.replace_raw(chunk_start, chunk_end, raw)
+                report.chunks += 1
+                report.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
+        finally:
+            upcoming.cancel()  # a failed chunk stops the run: no fetch after it
     return report
 
 
