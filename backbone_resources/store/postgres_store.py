@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,9 +23,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import InitResourceContext
-from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import Field, PrivateAttr
 
@@ -35,6 +32,7 @@ from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES
 from backbone_resources.settings import redact_url
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.postgres_bar_writes import write_bars
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
 from backbone_resources.store.postgres_sql import Statements
 
@@ -232,35 +230,13 @@ class PostgresBarStore(BarStore):
     ) -> WriteCounts:
         """One transaction: the bars, then the range's rejected rows replaced."""
         with self._cursor(transaction=True) as cur:
-            written = self._write_bars(cur, bars, direct) if bars.num_rows else 0
+            written = write_bars(cur, self._sql, bars, direct=direct) if bars.num_rows else 0
             cur.execute(self._sql.delete_partitions(self._sql.rejected), (start, end))
             if refused:
                 with cur.copy(self._sql.copy_rejected()) as copy:
                     for row in refused:  # few rows: write_row is fine here
                         copy.write_row(row)
         return WriteCounts(bars=written, rejected=len(refused))
-
-    def _write_bars(self, cur: psycopg.Cursor[Any], bars: pa.Table, direct: bool) -> int:
-        """Bars whose keys cannot exist yet (a fresh range: a backfill, a new day) are COPYed straight into
-        ``daily_bars`` at the server's COPY rate. Otherwise (a re-run, a correction) they are COPYed into a
-        staging table private to this transaction; the stored bars they change are deleted and every staged
-        bar whose key is then absent is inserted: two set-based statements, and a bar whose values are
-        unchanged (or whose stored version is newer) is not touched, so it keeps its version. ``direct`` is
-        False once a concurrent writer beat the probe. Returns the bars inserted (new or changed).
-        """
-        low, high = pc.min_max(bars["ts"]).values()
-        box = (pc.unique(bars["symbol"]).to_pylist(), _utc(low.as_py()), _utc(high.as_py()))
-        if direct and low.is_valid and not cur.execute(self._sql.any_stored(), box).fetchone()[0]:  # type: ignore[index]
-            pgcopy.copy_in(cur, self._sql.daily, bars)
-            return bars.num_rows
-        # A unique name: behind a pooler, temp tables can outlive the transaction's client session.
-        stage = sql.Identifier(f"stage_bars_{uuid.uuid4().hex}")
-        cur.execute(self._sql.create_stage(stage))
-        pgcopy.copy_in(cur, stage, bars)
-        cur.execute(sql.SQL("ANALYZE {}").format(stage))  # a temp table has no statistics: plan the join on real ones
-        cur.execute(self._sql.delete_replaced(stage), box)
-        cur.execute(self._sql.insert_absent(stage))
-        return cur.rowcount
 
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
         self._connect()
@@ -302,10 +278,6 @@ class PostgresBarStore(BarStore):
             row = cur.execute(self._sql.range_counts(), (*_span(start, end, None), start, end)).fetchone()
         bars, rejected = row or (0, 0)
         return WriteCounts(bars=bars, rejected=rejected)
-
-
-def _utc(naive: dt.datetime | None) -> dt.datetime | None:
-    return None if naive is None else naive.replace(tzinfo=dt.UTC)
 
 
 def _midnight(day: dt.date) -> dt.datetime:

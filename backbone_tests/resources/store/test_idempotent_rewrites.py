@@ -78,6 +78,6 @@ def test_a_rerun_changes_only_new_and_changed_bars_and_never_a_newer_one(store: 
         "MSFT": [T1, T1, T1 + pd.Timedelta(hours=2)],
         "NVDA": [T1] * 3,
     }
-    assert stored["close"].tolist()[2] == 250.0 and stored["close"].tolist()[5] == 300.0
+    assert stored["close"].tolist()[2::3] == [250.0, 300.0, 50.0 + 2 * 1.25]
     assert store.write_validated(MON, days[-1], rerun, empty_rejected()).bars == 0
     pd.testing.assert_frame_equal(store.read_bars(MON, days[-1]).set_index(["symbol", "ts"]), stored)
