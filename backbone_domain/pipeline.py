@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -27,11 +27,12 @@ if TYPE_CHECKING:
 _SESSIONS_PER_DAY: Final = 6 / 7
 
 
-def chunk_days_for(symbols: int, rows_per_chunk: int = 250_000, most: int = 366) -> int:
+def chunk_days_for(symbols: int, rows_per_chunk: int = 150_000, most: int = 366) -> int:
     """Calendar days a chunk may span so that it holds at most ~``rows_per_chunk`` bars of ``symbols`` symbols.
 
     Memory follows the rows of a chunk, and per-chunk costs (a transaction, a round trip, a COPY's start) are
-    paid less often by larger chunks: 500 symbols fit a year in a chunk, 5,000 about two months.
+    paid less often by larger chunks: 500 symbols fit 350 days in a chunk, 5,000 about five weeks. The default
+    keeps a backfill's peak RSS near half a GiB (``land_raw`` holds two chunks; docs/benchmarks.md).
     """
     return max(1, min(most, int(rows_per_chunk / (max(symbols, 1) * _SESSIONS_PER_DAY))))
 
@@ -80,29 +81,25 @@ def land_raw(source: BarSource, store: BarStore, start: dt.date, end: dt.date, c
     no more thread safety than being called from a thread other than the one that built it.
     """
     report = LandingReport()
-    chunks = list(date_chunks(start, end, chunk_days))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backbone-fetch") as fetcher:
-        upcoming: Future[pd.DataFrame] = fetcher.submit(source.fetch, *chunks[0])
-        try:
-            for at, (chunk_start, chunk_end) in enumerate(chunks):
-                raw = upcoming.result()
-                if at + 1 < len(chunks):
-                    upcoming = fetcher.submit(source.fetch, *chunks[at + 1])
-                report.rows += store.replace_raw(chunk_start, chunk_end, raw)
-                report.chunks += 1
-                report.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
-        finally:
-            upcoming.cancel()  # a failed chunk stops the run: no fetch after it
+    for (chunk_start, chunk_end), raw in _ahead(source.fetch, date_chunks(start, end, chunk_days), True):
+        report.rows += store.replace_raw(chunk_start, chunk_end, raw)
+        report.chunks += 1
+        report.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
     return report
 
 
 def validate_and_store(
     store: BarStore, start: dt.date, end: dt.date, chunk_days: int, now: dt.datetime | None = None
 ) -> StoreReport:
-    """Validate the landed rows of [start, end] and write accepted and rejected rows, one transaction a chunk."""
+    """Validate the landed rows of [start, end] and write accepted and rejected rows, one transaction a chunk.
+
+    When the store serves a read during a write (``BarStore.overlapping_reads``), the next chunk's raw rows
+    are read while this chunk is validated and written.
+    """
     report = StoreReport()
-    for chunk_start, chunk_end in date_chunks(start, end, chunk_days):
-        result = validate_bars(store.read_raw(chunk_start, chunk_end), now=now)
+    chunks = date_chunks(start, end, chunk_days)
+    for (chunk_start, chunk_end), raw in _ahead(store.read_raw, chunks, store.overlapping_reads):
+        result = validate_bars(raw, now=now)
         counts = store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected)
         report.accepted += len(result.accepted)
         report.changed += counts.bars
@@ -111,6 +108,28 @@ def validate_and_store(
         for reasons in result.rejected["reasons"]:
             report.reasons.update(reason_kind(r) for r in reasons)
     return report
+
+
+def _ahead(
+    load: Callable[[dt.date, dt.date], pd.DataFrame], chunks: Iterable[tuple[dt.date, dt.date]], overlap: bool
+) -> Iterator[tuple[tuple[dt.date, dt.date], pd.DataFrame]]:
+    """Each chunk with ``load(chunk)``; with ``overlap``, the next chunk loads on a worker thread while the
+    caller works on this one (two chunks in memory). Loads run one at a time, in order; when the caller stops
+    (a failed chunk), nothing after the chunk already loading is loaded."""
+    spans = list(chunks)
+    if not overlap:
+        yield from ((span, load(*span)) for span in spans)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backbone-chunk") as worker:
+        upcoming: Future[pd.DataFrame] = worker.submit(load, *spans[0])
+        try:
+            for at, span in enumerate(spans):
+                loaded = upcoming.result()
+                if at + 1 < len(spans):
+                    upcoming = worker.submit(load, *spans[at + 1])
+                yield span, loaded
+        finally:
+            upcoming.cancel()
 
 
 def reason_kind(reason: str) -> str:

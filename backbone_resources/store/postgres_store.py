@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -59,6 +59,8 @@ class PostgresBarStore(BarStore):
         description="psycopg's automatic prepared statements; turn off behind a pooler that shares one "
         "server session among clients (PgBouncer transaction mode)",
     )
+
+    overlapping_reads: ClassVar[bool] = True  # pool connections: a read does not wait for a write
 
     _pool: ConnectionPool | None = PrivateAttr(default=None)
     _server: _Server | None = PrivateAttr(default=None)

@@ -7,7 +7,8 @@ import pytest
 from backbone_domain.bars import empty_raw
 from backbone_domain.pipeline import chunk_days_for, date_chunks, land_raw, reason_kind, validate_and_store
 from backbone_resources.source.synthetic import SyntheticSource
-from backbone_resources.store.duckdb_store import DuckDBBarStore
+from backbone_resources.store.base import BarStore
+from backbone_tests.resources.store.test_contract import make_store, store  # noqa: F401 (fixtures)
 
 
 def test_date_chunks_cover_the_range_without_gaps_or_overlap():
@@ -32,8 +33,8 @@ def test_reason_kind_drops_the_value():
 
 
 def test_chunk_days_follow_the_universe_so_rows_bound_a_chunk():
-    assert chunk_days_for(500) == 366  # a year of 500 symbols is ~126k bars
-    assert chunk_days_for(5_000) == 58
+    assert chunk_days_for(500) == 350  # 350 days of 500 symbols: at most 150k bars
+    assert chunk_days_for(5_000) == 35
     assert chunk_days_for(10_000_000) == 1
     assert chunk_days_for(0) == 366
     assert chunk_days_for(100, rows_per_chunk=6_000) == 70
@@ -62,16 +63,16 @@ class _Store:
 
 
 def test_land_raw_stops_at_a_failed_fetch_and_fetches_no_further():
-    source, store = _Source(), _Store()
+    source, landing = _Source(), _Store()
     with pytest.raises(RuntimeError, match="the source broke"):
-        land_raw(source, store, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
+        land_raw(source, landing, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
     assert source.fetched == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]
-    assert store.landed == [dt.date(2024, 1, 1)]
+    assert landing.landed == [dt.date(2024, 1, 1)]
 
 
-def test_a_rerun_of_the_flow_leaves_identical_rows_and_versions(tmp_path):
+def test_a_rerun_of_the_flow_leaves_identical_rows_and_versions(store: BarStore) -> None:  # noqa: F811
+    """On every backend; PostgreSQL reads the next chunk while it writes this one (``overlapping_reads``)."""
     source = SyntheticSource(symbols=["AAPL", "EURUSD", "MSFT"])
-    store = DuckDBBarStore(path=str(tmp_path / "store.duckdb"))
     start, end = dt.date(2023, 11, 1), dt.date(2024, 2, 29)
     now = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
     land_raw(source, store, start, end, 31)
