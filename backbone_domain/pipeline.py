@@ -1,39 +1,46 @@
 """The daily-bars flow as plain functions: land raw, validate, store — in bounded date chunks.
 
-Dagster assets call these; so do the benchmark and the tests. Memory is bounded by one chunk (``chunk_days``
-of every symbol), never by the length of the range, so a 25-year backfill runs in the memory of one month.
+Dagster assets call these; so do the benchmark and the tests. Memory is bounded by a chunk (``chunk_days``
+of every symbol; ``land_raw`` holds two, fetching the next while the store writes one), never by the length of
+the range, so a 25-year backfill runs in the memory of a month or two. Rows bound memory, not days:
+``chunk_days_for`` sizes a chunk from the universe.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from backbone_domain.progress import Progress, quiet
 from backbone_domain.validation import validate_bars
 
-# Bars a chunk holds at most when its length is derived from the universe (``chunk_days_for``): a few hundred
-# MB of frames, whatever the number of symbols.
-CHUNK_BARS = 250_000
-# Trading days are ~5 of 7 calendar days: a chunk of N calendar days holds ~5N/7 bars per symbol.
-_BARS_PER_CALENDAR_DAY = 5 / 7
+# Bars a chunk holds at most when its length is derived from the universe (``chunk_days_for``).
+CHUNK_BARS: Final = 150_000
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from backbone_resources.source.base import BarSource
     from backbone_resources.store.base import BarStore
 
+# The most sessions a symbol has per calendar day: FX trades six days a week, equities ~252 days a year.
+_SESSIONS_PER_DAY: Final = 6 / 7
 
-def chunk_days_for(symbols: int, chunk_bars: int = CHUNK_BARS, at_most: int = 3660) -> int:
-    """Calendar days per chunk so that a chunk of ``symbols`` holds about ``chunk_bars`` bars.
 
-    Bounded memory needs a bound in bars, not days: 31 days of 3 symbols is 66 bars, and a 20-year backfill in
-    such chunks pays a chunk's fixed cost (a transaction, a validation pass) 236 times for 15,000 bars.
+def chunk_days_for(symbols: int, rows_per_chunk: int = CHUNK_BARS, most: int = 3660) -> int:
+    """Calendar days a chunk may span so that it holds at most ~``rows_per_chunk`` bars of ``symbols`` symbols.
+
+    Memory follows the rows of a chunk, not its days, and per-chunk costs (a transaction, a round trip, a
+    validation pass, a COPY's start) are paid less often by larger chunks: 500 symbols fit 350 days in a chunk,
+    5,000 about five weeks, 3 symbols ten years (31-day chunks made a 20-year backfill of 3 symbols pay those
+    costs 236 times for 15,000 bars). The default keeps a backfill's peak RSS near half a GiB (``land_raw``
+    holds two chunks; docs/benchmarks.md).
     """
-    days = int(chunk_bars / max(symbols, 1) / _BARS_PER_CALENDAR_DAY)
-    return max(1, min(days, at_most))
+    return max(1, min(most, int(rows_per_chunk / (max(symbols, 1) * _SESSIONS_PER_DAY))))
 
 
 def date_chunks(start: dt.date, end: dt.date, days: int) -> Iterator[tuple[dt.date, dt.date]]:
@@ -84,11 +91,13 @@ def land_raw(
     """Copy what the source returns for [start, end] into the store's raw landing table, chunk by chunk.
 
     Each chunk is one transaction in the store: an interrupt between or inside chunks leaves whole chunks only.
+    The next chunk is fetched on a worker thread while the store writes this one: the source's work (parsing,
+    generating, downloading) overlaps the server's. One fetch at a time, in chunk order, so a source needs
+    no more thread safety than being called from a thread other than the one that built it.
     """
     report = LandingReport()
     meter = Progress("landing", start, end, chunk_days, progress, progress_every_s)
-    for chunk_start, chunk_end in date_chunks(start, end, chunk_days):
-        raw = source.fetch(chunk_start, chunk_end)
+    for (chunk_start, chunk_end), raw in _ahead(source.fetch, date_chunks(start, end, chunk_days), True):
         rows = store.replace_raw(chunk_start, chunk_end, raw)
         report.rows += rows
         report.chunks += 1
@@ -106,11 +115,16 @@ def validate_and_store(
     progress: Callable[[str], None] = quiet,
     progress_every_s: float = 5.0,
 ) -> StoreReport:
-    """Validate the landed rows of [start, end] and write accepted and rejected rows, one transaction a chunk."""
+    """Validate the landed rows of [start, end] and write accepted and rejected rows, one transaction a chunk.
+
+    When the store serves a read during a write (``BarStore.overlapping_reads``), the next chunk's raw rows
+    are read while this chunk is validated and written.
+    """
     report = StoreReport()
     meter = Progress("validating", start, end, chunk_days, progress, progress_every_s)
-    for chunk_start, chunk_end in date_chunks(start, end, chunk_days):
-        result = validate_bars(store.read_raw(chunk_start, chunk_end), now=now)
+    chunks = date_chunks(start, end, chunk_days)
+    for (chunk_start, chunk_end), raw in _ahead(store.read_raw, chunks, store.overlapping_reads):
+        result = validate_bars(raw, now=now)
         counts = store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected)
         report.accepted += len(result.accepted)
         report.changed += counts.bars
@@ -120,6 +134,28 @@ def validate_and_store(
             report.reasons.update(reason_kind(r) for r in reasons)
         meter.advance(chunk_end, len(result.accepted) + counts.rejected)
     return report
+
+
+def _ahead(
+    load: Callable[[dt.date, dt.date], pd.DataFrame], chunks: Iterable[tuple[dt.date, dt.date]], overlap: bool
+) -> Iterator[tuple[tuple[dt.date, dt.date], pd.DataFrame]]:
+    """Each chunk with ``load(chunk)``; with ``overlap``, the next chunk loads on a worker thread while the
+    caller works on this one (two chunks in memory). Loads run one at a time, in order; when the caller stops
+    (a failed chunk), nothing after the chunk already loading is loaded."""
+    spans = list(chunks)
+    if not overlap:
+        yield from ((span, load(*span)) for span in spans)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backbone-chunk") as worker:
+        upcoming: Future[pd.DataFrame] = worker.submit(load, *spans[0])
+        try:
+            for at, span in enumerate(spans):
+                loaded = upcoming.result()
+                if at + 1 < len(spans):
+                    upcoming = worker.submit(load, *spans[at + 1])
+                yield span, loaded
+        finally:
+            upcoming.cancel()
 
 
 def reason_kind(reason: str) -> str:

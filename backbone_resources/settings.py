@@ -46,7 +46,7 @@ class BackboneSettings(BaseSettings):
     start_date: dt.date = Field(dt.date(2000, 1, 3), description="first daily partition")
     seed: int = Field(42, description="seed of the synthetic source")
     chunk_days: int | None = Field(None, ge=1, le=3660, description="days a chunk spans; unset: from chunk_bars")
-    chunk_bars: int = Field(250_000, ge=1_000, description="bars a backfill chunk holds in memory at most")
+    chunk_bars: int = Field(150_000, ge=1_000, description="bars a backfill chunk holds in memory at most")
     progress_every_s: float = Field(5.0, gt=0, description="seconds between progress lines of a long step")
 
     timescale_url: SecretStr | None = None

@@ -10,7 +10,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import pandas as pd
 import pyarrow as pa
@@ -57,6 +57,10 @@ class BarStore(ConfigurableResource, ABC):
     in one transaction: a reader sees all of a range's rows or none of them. Re-running a write with the same
     input leaves the same state.
     """
+
+    # Whether a read may run in this process while a write is in flight (each on its own connection), so a
+    # pipeline can read the next chunk during this one's write. False where they would only wait on each other.
+    overlapping_reads: ClassVar[bool] = False
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""Frames in and out of PostgreSQL through COPY in CSV, serialized and parsed in bulk by Arrow.
+"""Frames in and out of PostgreSQL through COPY, in bulk: binary on the way in, CSV parsed by Arrow on the way out.
 
-Row-by-row ``write_row`` from Python reaches ~0.4x of ``psql \\copy``; Arrow's CSV writer and reader keep the
-store near the server's own COPY rate. Timestamps travel as UTC wall-clock text on the way in (Arrow
-formats tz-naive timestamps an order of magnitude faster than tz-aware ones; the writing transaction sets
-``TIME ZONE 'UTC'`` locally) and as epoch microseconds on the way out (independent of DateStyle and TimeZone).
+Row-by-row ``write_row`` from Python reaches ~0.4x of ``psql \\copy``; bulk encoding keeps the store at the
+server's own COPY rate. Writes go in binary (``postgres_binary``: the server parses no text, and timestamps
+are instants, independent of the session's TimeZone); reads come back as CSV that Arrow parses, timestamps as
+epoch microseconds (independent of DateStyle and TimeZone).
 """
 
 from __future__ import annotations
@@ -22,21 +22,14 @@ from psycopg.abc import Params
 
 from backbone_domain.bars import PRICE_COLUMNS, VALUE_COLUMNS
 from backbone_domain.frames import typed
+from backbone_resources.store.postgres_binary import copy_binary
 
 REJECTED_COPY_COLUMNS = ("partition_date", "source", "symbol", "ts", "payload", "reasons", "rejected_at")
 
 
-def copy_in(cur: Cursor[Any], table: sql.Composable, data: pa.Table, rows_per_block: int = 20_000) -> None:
-    """COPY ``data`` (columns named as the table's) into ``table`` as CSV blocks; the server parses one
-    block while the next is serialized."""
-    data = _utc_wall_clock(data)
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in data.column_names)
-    options = pacsv.WriteOptions(include_header=False)
-    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)) as copy:
-        for batch in data.to_batches(max_chunksize=rows_per_block):
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, options)
-            copy.write(buffer.getbuffer())
+def copy_in(cur: Cursor[Any], table: sql.Composable, data: pa.Table) -> None:
+    """COPY ``data`` (columns named as the table's) into ``table`` in binary (``postgres_binary``)."""
+    copy_binary(cur, table, data)
 
 
 def copy_out(cur: Cursor[Any], query: sql.Composable, params: Params, types: dict[str, pa.DataType]) -> pa.Table:
@@ -54,14 +47,6 @@ def copy_out(cur: Cursor[Any], query: sql.Composable, params: Params, types: dic
             column_types=types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False
         ),
     )
-
-
-def _utc_wall_clock(data: pa.Table) -> pa.Table:
-    """Tz-aware timestamp columns as UTC wall-clock time (the writing transaction sets ``TIME ZONE 'UTC'``)."""
-    for at, field in enumerate(data.schema):
-        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
-            data = data.set_column(at, field.name, data.column(at).cast(pa.timestamp(field.type.unit)))
-    return data
 
 
 def _json_document(text: str | None) -> str | None:

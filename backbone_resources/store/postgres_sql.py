@@ -35,21 +35,28 @@ class Statements:
     def create_stage(self, stage: sql.Identifier) -> sql.Composed:
         return sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, self.daily)
 
-    def upsert_from(self, stage: sql.Identifier) -> sql.Composed:
-        """One set-based upsert; an older delivery (``ingested_at``) never overwrites a newer one, and a bar
-        whose values are unchanged keeps its stored version (a re-run leaves the store as it was)."""
-        columns = sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS))
-        updates = sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in BAR_COLUMNS if c not in KEY
-        )
+    def delete_replaced(self, stage: sql.Identifier) -> sql.Composed:
+        """Delete the stored bars that a staged bar replaces: same key, values changed, stored version not newer.
+
+        Parameters: the staged symbols and their first and last ts, so that the join walks the primary key
+        (and TimescaleDB excludes chunks) instead of scanning the table.
+        """
         values = [c for c in BAR_COLUMNS if c not in KEY and c != "ingested_at"]
         stored = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in values)
-        incoming = sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in values)
+        staged = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in values)
         return sql.SQL(
-            "INSERT INTO {daily} AS d ({columns}) SELECT {columns} FROM {stage}"
-            " ON CONFLICT (symbol, ts) DO UPDATE SET {updates} WHERE d.ingested_at <= EXCLUDED.ingested_at"
-            " AND ({stored}) IS DISTINCT FROM ({incoming})"
-        ).format(daily=self.daily, columns=columns, stage=stage, updates=updates, stored=stored, incoming=incoming)
+            "DELETE FROM {daily} AS d USING {stage} AS s"
+            " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s AND d.symbol = s.symbol AND d.ts = s.ts"
+            " AND d.ingested_at <= s.ingested_at AND ({stored}) IS DISTINCT FROM ({staged})"
+        ).format(daily=self.daily, stage=stage, stored=stored, staged=staged)
+
+    def insert_absent(self, stage: sql.Identifier) -> sql.Composed:
+        """Insert the staged bars whose key is not stored: new bars, and those ``delete_replaced`` removed."""
+        columns = sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS))
+        return sql.SQL(
+            "INSERT INTO {daily} ({columns}) SELECT {columns} FROM {stage} AS s"
+            " WHERE NOT EXISTS (SELECT 1 FROM {daily} AS d WHERE d.symbol = s.symbol AND d.ts = s.ts)"
+        ).format(daily=self.daily, columns=columns, stage=stage)
 
     def copy_rejected(self) -> sql.Composed:
         columns = sql.SQL(", ").join(map(sql.Identifier, REJECTED_COPY_COLUMNS))

@@ -14,19 +14,16 @@ import datetime as dt
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import InitResourceContext
-from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import Field, PrivateAttr
 
@@ -35,10 +32,12 @@ from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES
 from backbone_resources.settings import redact_url
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.postgres_bar_writes import write_bars
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
 from backbone_resources.store.postgres_sql import Statements
 
 log = logging.getLogger(__name__)
+_ATTEMPTS = 3  # a chunk's write, then twice more through staging if concurrent writers keep racing it
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,8 @@ class PostgresBarStore(BarStore):
         description="psycopg's automatic prepared statements; turn off behind a pooler that shares one "
         "server session among clients (PgBouncer transaction mode)",
     )
+
+    overlapping_reads: ClassVar[bool] = True  # pool connections: a read does not wait for a write
 
     _pool: ConnectionPool | None = PrivateAttr(default=None)
     _server: _Server | None = PrivateAttr(default=None)
@@ -188,7 +189,6 @@ class PostgresBarStore(BarStore):
         table = frames.raw_table(raw)
         frames.check_partitions(table, start, end, "raw")
         with self._cursor(transaction=True) as cur:
-            cur.execute("SET LOCAL TIME ZONE 'UTC'")  # COPY sends UTC wall-clock timestamps
             cur.execute(self._sql.delete_partitions(self._sql.raw), (start, end))
             if table.num_rows:
                 pgcopy.copy_in(cur, self._sql.raw, table)
@@ -209,49 +209,36 @@ class PostgresBarStore(BarStore):
     def write_validated(
         self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
     ) -> WriteCounts:
-        if accepted.duplicated(list(KEY)).any():  # ON CONFLICT cannot touch a row twice in one statement
+        if accepted.duplicated(list(KEY)).any():  # one row a key: the newest delivery
             accepted = accepted.sort_values("ingested_at", kind="stable")
             accepted = accepted.drop_duplicates(list(KEY), keep="last")
         bars = frames.bars_table(accepted)
         refusals = frames.rejected_table(rejected)
         frames.check_partitions(refusals, start, end, "rejected")
         refused = pgcopy.rejected_rows(refusals, dt.datetime.now(dt.UTC))
-        try:
-            return self._write(start, end, bars, refused, direct=True)
-        except psycopg.errors.UniqueViolation:
-            log.info("bars of %s..%s were stored concurrently; writing them again as an upsert", start, end)
-            return self._write(start, end, bars, refused, direct=False)
+        for attempt in range(_ATTEMPTS):
+            try:
+                return self._write(start, end, bars, refused, direct=attempt == 0)
+            except psycopg.errors.UniqueViolation:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                # A concurrent writer stored some of these keys after this write looked: the transaction
+                # rolled back whole, and the staged path sees (and compares against) what it stored.
+                log.info("bars of %s..%s were stored concurrently; writing them again through staging", start, end)
+        raise AssertionError("unreachable")
 
     def _write(
         self, start: dt.date, end: dt.date, bars: pa.Table, refused: list[tuple[object, ...]], direct: bool
     ) -> WriteCounts:
         """One transaction: the bars, then the range's rejected rows replaced."""
         with self._cursor(transaction=True) as cur:
-            cur.execute("SET LOCAL TIME ZONE 'UTC'")  # COPY sends UTC wall-clock timestamps
-            written = self._write_bars(cur, bars, direct) if bars.num_rows else 0
+            written = write_bars(cur, self._sql, bars, direct=direct) if bars.num_rows else 0
             cur.execute(self._sql.delete_partitions(self._sql.rejected), (start, end))
             if refused:
                 with cur.copy(self._sql.copy_rejected()) as copy:
                     for row in refused:  # few rows: write_row is fine here
                         copy.write_row(row)
         return WriteCounts(bars=written, rejected=len(refused))
-
-    def _write_bars(self, cur: psycopg.Cursor[Any], bars: pa.Table, direct: bool) -> int:
-        """Bars whose keys cannot exist yet (a fresh range: a backfill, a new day) are COPYed straight into
-        ``daily_bars`` at the server's COPY rate; otherwise COPY into a staging table private to this
-        transaction, then one set-based upsert. ``direct`` is False once a concurrent writer beat the probe.
-        """
-        low, high = pc.min_max(bars["ts"]).values()
-        box = (pc.unique(bars["symbol"]).to_pylist(), _utc(low.as_py()), _utc(high.as_py()))
-        if direct and low.is_valid and not cur.execute(self._sql.any_stored(), box).fetchone()[0]:  # type: ignore[index]
-            pgcopy.copy_in(cur, self._sql.daily, bars)
-            return bars.num_rows
-        # A unique name: behind a pooler, temp tables can outlive the transaction's client session.
-        stage = sql.Identifier(f"stage_bars_{uuid.uuid4().hex}")
-        cur.execute(self._sql.create_stage(stage))
-        pgcopy.copy_in(cur, stage, bars)
-        cur.execute(self._sql.upsert_from(stage))
-        return cur.rowcount
 
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
         self._connect()
@@ -293,10 +280,6 @@ class PostgresBarStore(BarStore):
             row = cur.execute(self._sql.range_counts(), (*_span(start, end, None), start, end)).fetchone()
         bars, rejected = row or (0, 0)
         return WriteCounts(bars=bars, rejected=rejected)
-
-
-def _utc(naive: dt.datetime | None) -> dt.datetime | None:
-    return None if naive is None else naive.replace(tzinfo=dt.UTC)
 
 
 def _midnight(day: dt.date) -> dt.datetime:

@@ -1,9 +1,14 @@
 import datetime as dt
 import itertools
 
+import pandas as pd
 import pytest
 
-from backbone_domain.pipeline import date_chunks, reason_kind
+from backbone_domain.bars import empty_raw
+from backbone_domain.pipeline import chunk_days_for, date_chunks, land_raw, reason_kind, validate_and_store
+from backbone_resources.source.synthetic import SyntheticSource
+from backbone_resources.store.base import BarStore
+from backbone_tests.resources.store.test_contract import make_store, store  # noqa: F401 (fixtures)
 
 
 def test_date_chunks_cover_the_range_without_gaps_or_overlap():
@@ -25,3 +30,58 @@ def test_single_day_and_reversed_ranges():
 
 def test_reason_kind_drops_the_value():
     assert reason_kind("open is not a number: 'abc'") == "open is not a number"
+
+
+def test_chunk_days_follow_the_universe_so_rows_bound_a_chunk():
+    assert chunk_days_for(500) == 350  # 350 days of 500 symbols: at most 150k bars
+    assert chunk_days_for(5_000) == 35
+    assert chunk_days_for(10_000_000) == 1
+    assert chunk_days_for(0) == 3660
+    assert chunk_days_for(3) == 3660  # a few symbols: ten years a chunk, not 236 monthly transactions
+    assert chunk_days_for(100, rows_per_chunk=6_000) == 70
+
+
+class _Source:
+    """Records fetches; the second chunk fails."""
+
+    def __init__(self) -> None:
+        self.fetched: list[dt.date] = []
+
+    def fetch(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        self.fetched.append(start)
+        if len(self.fetched) == 2:
+            raise RuntimeError("the source broke")
+        return empty_raw()
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.landed: list[dt.date] = []
+
+    def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
+        self.landed.append(start)
+        return len(raw)
+
+
+def test_land_raw_stops_at_a_failed_fetch_and_fetches_no_further():
+    source, landing = _Source(), _Store()
+    with pytest.raises(RuntimeError, match="the source broke"):
+        land_raw(source, landing, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
+    assert source.fetched == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]
+    assert landing.landed == [dt.date(2024, 1, 1)]
+
+
+def test_a_rerun_of_the_flow_leaves_identical_rows_and_versions(store: BarStore) -> None:  # noqa: F811
+    """On every backend; PostgreSQL reads the next chunk while it writes this one (``overlapping_reads``)."""
+    source = SyntheticSource(symbols=["AAPL", "EURUSD", "MSFT"])
+    start, end = dt.date(2023, 11, 1), dt.date(2024, 2, 29)
+    now = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    land_raw(source, store, start, end, 31)
+    first = validate_and_store(store, start, end, 31, now=now)
+    stored = store.read_bars(start, end)
+
+    land_raw(source, store, start, end, 45)  # other chunk boundaries, same rows
+    again = validate_and_store(store, start, end, 45, now=now + dt.timedelta(days=1))
+
+    assert (first.accepted, first.changed, again.accepted, again.changed) == (len(stored), len(stored), len(stored), 0)
+    pd.testing.assert_frame_equal(store.read_bars(start, end), stored)

@@ -18,6 +18,7 @@ from pandera.errors import SchemaError
 
 from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES, RAW_COLUMNS, REJECTED_COLUMNS, empty_raw, utc_midnight
 from backbone_domain.validation import ACCEPTED_SCHEMA, REJECTED_SCHEMA, ValidationResult, validate_bars
+from backbone_domain.validation_rules import parse_numbers
 
 DAY = dt.date(2024, 1, 2)
 NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -347,3 +348,13 @@ def test_row_positions_not_index_labels_decide() -> None:
 
     assert result.accepted["symbol"].tolist() == ["AAPL", "IBM"]
     assert result.rejected["symbol"].tolist() == ["MSFT"]
+
+
+def test_plain_decimal_text_parses_alike_in_bulk_and_through_to_numeric():
+    plain = ["1", "-2.5", "1e3", "3E-4", ".5", "5.", "007", "-0", "0.1", "1.7976931348623157e308", None, "nan"]
+    bulk = parse_numbers(pd.Series(plain, dtype=object))  # every value plain: Arrow parses them
+    general = parse_numbers(pd.Series([*plain, " 1"], dtype=object))  # one odd spelling: pd.to_numeric
+    np.testing.assert_array_equal(bulk.values, general.values[:-1])
+    np.testing.assert_array_equal(bulk.missing, general.missing[:-1])
+    np.testing.assert_array_equal(bulk.unreadable, general.unreadable[:-1])
+    assert general.values[-1] == 1.0

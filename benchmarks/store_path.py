@@ -1,0 +1,113 @@
+"""The store path alone against `psql \\copy`: land_raw + validate_and_store, no Dagster.
+
+500 synthetic symbols x 10 years (~1.26M bars) through the domain functions the assets call (``land_raw``
+then ``validate_and_store``) into a scratch database: once on a fresh range, then again over the same range
+(a re-run: every chunk replaces its raw rows and rewrites bars that already exist). psql's side is ``\\copy``
+of the stored bars, already in a CSV file, into an identical table (a hypertable when the server has
+TimescaleDB), on the same server in the same run. Prints one JSON line: each side's time and rate, the two
+ratios, and peak RSS. ``--profile FILE`` writes a cProfile of the fresh run instead of timing psql.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from backbone_domain.pipeline import chunk_days_for, land_raw, validate_and_store
+from backbone_resources.source.synthetic import SyntheticSource
+from backbone_resources.store.postgres_store import PostgresBarStore
+from benchmarks._pg import scratch_database, universe
+
+
+def _ours(store: PostgresBarStore, source: SyntheticSource, start: dt.date, end: dt.date, days: int) -> dict:
+    began = time.perf_counter()
+    landed = land_raw(source, store, start, end, days)
+    stored = validate_and_store(store, start, end, days)
+    seconds = time.perf_counter() - began
+    return {"raw": landed.rows, "bars": stored.accepted, "changed": stored.changed, "seconds": seconds}
+
+
+def _psql_copy(url: str, timescale: bool) -> tuple[int, float]:
+    """Seconds psql takes to ``\\copy`` the stored bars from a CSV into an identical, empty table."""
+    with tempfile.TemporaryDirectory() as tmp, psycopg.connect(url, autocommit=True) as conn:
+        csv_path = Path(tmp) / "bars.csv"
+        with (
+            csv_path.open("wb") as out,
+            conn.cursor().copy("COPY market_data.daily_bars TO STDOUT (FORMAT csv)") as copy,
+        ):
+            for block in copy:
+                out.write(block)
+        conn.execute("CREATE TABLE public.daily_bars_psql (LIKE market_data.daily_bars INCLUDING ALL)")
+        if timescale:
+            conn.execute("SELECT create_hypertable('public.daily_bars_psql', by_range('ts', INTERVAL '365 days'))")
+        began = time.perf_counter()
+        command = f"\\copy public.daily_bars_psql FROM '{csv_path}' CSV"
+        subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command], check=True)
+        seconds = time.perf_counter() - began
+        row = conn.execute("SELECT count(*) FROM public.daily_bars_psql").fetchone()
+    return (row[0] if row else 0), seconds
+
+
+def run(symbols: int, years: int, chunk_days: int, profile: str | None) -> dict[str, object]:
+    end = dt.date(2023, 12, 31)
+    start = dt.date(end.year - years + 1, 1, 1)
+    source = SyntheticSource(symbols=universe(symbols))
+    with scratch_database() as url:
+        store = PostgresBarStore(url=url)
+        store.ping()  # migrations run here, outside the timed part
+        timescale = bool(store.describe()["timescaledb"])
+        if profile:
+            with cProfile.Profile() as profiler:
+                fresh = _ours(store, source, start, end, chunk_days)
+            profiler.dump_stats(profile)
+            store.close()
+            return {"profile": profile, "seconds": round(fresh["seconds"], 2)}
+        fresh = _ours(store, source, start, end, chunk_days)
+        rerun = _ours(store, source, start, end, chunk_days)
+        store.close()
+        copied, theirs = _psql_copy(url, timescale)
+    psql_rate = copied / theirs
+    return {
+        "symbols": symbols,
+        "years": years,
+        "chunk_days": chunk_days,
+        "bars": fresh["bars"],
+        "psql_rows": copied,
+        "timescaledb": timescale,
+        "fresh_s": round(fresh["seconds"], 2),
+        "fresh_bars_per_s": round(fresh["bars"] / fresh["seconds"]),
+        "rerun_s": round(rerun["seconds"], 2),
+        "rerun_bars_per_s": round(rerun["bars"] / rerun["seconds"]),
+        "rerun_changed": rerun["changed"],
+        "psql_copy_s": round(theirs, 2),
+        "psql_rows_per_s": round(psql_rate),
+        "fresh_ratio": round(fresh["bars"] / fresh["seconds"] / psql_rate, 3),
+        "rerun_ratio": round(rerun["bars"] / rerun["seconds"] / psql_rate, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--chunk-days", type=int, help="default: pipeline.chunk_days_for(symbols)")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the fresh run into FILE; no psql side")
+    args = parser.parse_args()
+    chunk_days = args.chunk_days or chunk_days_for(args.symbols)
+    print(json.dumps(run(args.symbols, args.years, chunk_days, args.profile)))
+
+
+if __name__ == "__main__":
+    main()
