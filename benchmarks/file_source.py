@@ -2,9 +2,10 @@
 
 Issue 11's second trap: 1,000 files × 2,500 trading days (2.5M bars) read in 31-day chunks, where each chunk
 used to re-parse every file once the universe outgrew the in-memory cache. Generates the files into a temp
-directory, lands the whole range through ``land_raw`` (the ``csv:<dir>`` source, the default chunk size) into a
-scratch database, then loads the same rows from one CSV file into an identical table with ``psql \\copy``.
-Prints one JSON line: both sides' wall time and rate, their ratio, and this process's peak RSS.
+directory, lands the whole range through ``land_raw`` (the ``csv:<dir>`` source; chunks sized as a run sizes
+them, ``chunk_days_for``) into a scratch database, then loads the same rows from one CSV file into an
+identical table with ``psql \\copy``. Prints one JSON line: both sides' wall time and rate, their ratio, and this
+process's peak RSS.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from backbone_domain.pipeline import land_raw
-from backbone_resources.settings import BackboneSettings
+from backbone_domain.pipeline import chunk_days_for, land_raw
 from backbone_resources.source.files import FileSource
 from backbone_resources.store.postgres_store import PostgresBarStore
 from benchmarks._pg import scratch_database, universe
@@ -107,9 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--days", type=int, default=2500)
-    parser.add_argument("--chunk-days", type=int, default=BackboneSettings.model_fields["chunk_days"].default)
+    parser.add_argument("--chunk-days", type=int, help="default: pipeline.chunk_days_for(files), as a run sizes it")
     args = parser.parse_args()
-    print(json.dumps(run(args.files, args.days, args.chunk_days)))
+    print(json.dumps(run(args.files, args.days, args.chunk_days or chunk_days_for(args.files))))
 
 
 if __name__ == "__main__":
