@@ -14,12 +14,16 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _DATE_NAMES: Final = frozenset({"date", "datetime", "timestamp", "time", "ts"})
 _ISO: Final = (
     r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
 )
 _SLASH: Final = r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$"
+# Python's \s over ASCII text; RE2's \s lacks \v and \x1c-\x1f (\d is [0-9] in both, over ASCII)
+_SPACE: Final = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
 NO_DAY: Final = np.iinfo(np.int64).max
 EPOCH: Final = dt.date(1970, 1, 1).toordinal()
 
@@ -80,14 +84,42 @@ def read_csv_records(path: Path) -> tuple[list[str], list[str], list[int], list[
     return header, texts, lines, dates
 
 
-def text_days(texts: Sequence[object]) -> np.ndarray:
+def _for_arrow(pattern: str) -> str:
+    """A date pattern in RE2's dialect for ASCII text: capturing groups named (pyarrow wants names)."""
+    names = iter("abc")
+    return re.sub(r"\((?!\?)", lambda _: f"(?P<{next(names)}>", pattern).replace(r"\s", _SPACE)
+
+
+def _ascii(texts: Sequence[object] | pa.Array) -> pa.Array | None:
+    """The texts as an Arrow string array when they are all ASCII (nulls allowed), else None."""
+    try:
+        array = texts if isinstance(texts, pa.Array) else pa.array(list(texts), type=pa.string())
+    except (pa.ArrowException, TypeError, ValueError):  # not all text, or a lone surrogate
+        return None
+    return array if pc.all(pc.string_is_ascii(array), min_count=0).as_py() else None
+
+
+def _groups(texts: Sequence[object] | pa.Array, array: pa.Array | None, pattern: str) -> list[np.ndarray]:
+    """The pattern's three numbers of each text as floats, NaN where it does not match: by pyarrow over ASCII
+    text (one pass in C), by Python's ``re`` otherwise (its \\d and \\s also take non-ASCII digits and spaces)."""
+    if array is None:
+        items = texts.to_pylist() if isinstance(texts, pa.Array) else list(texts)
+        found = pd.Series(items, dtype=object).str.extract(pattern).astype(float)
+        return [found[i].to_numpy() for i in range(3)]
+    matched = pc.extract_regex(array, _for_arrow(pattern))
+    valid = matched.is_valid()
+    fields = (pc.if_else(valid, pc.struct_field(matched, i), None) for i in range(3))
+    return [pc.cast(f, pa.float64()).to_numpy(zero_copy_only=False) for f in fields]
+
+
+def text_days(texts: Sequence[object] | pa.Array) -> np.ndarray:
     """Day numbers of date strings in the file's majority format; NO_DAY where unreadable."""
-    series = pd.Series(list(texts), dtype=object)
-    iso = series.str.extract(_ISO).astype(float)
-    iso_count = int(iso[0].notna().sum())
+    array = _ascii(texts)
+    iso = _groups(texts, array, _ISO)
+    iso_count = int(np.count_nonzero(~np.isnan(iso[0])))
     # no text matches both layouts, so ISO on half the rows or more wins without reading them as m/d/Y
-    slash = None if 2 * iso_count >= len(series) else series.str.extract(_SLASH).astype(float)
-    if slash is None or iso_count >= slash[0].notna().sum():
+    slash = None if 2 * iso_count >= len(iso[0]) else _groups(texts, array, _SLASH)
+    if slash is None or iso_count >= np.count_nonzero(~np.isnan(slash[0])):
         year, month, day = iso[0], iso[1], iso[2]
     else:
         day_first = bool((slash[0] > 12).any()) and not bool((slash[1] > 12).any())
