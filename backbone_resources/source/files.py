@@ -13,10 +13,13 @@ the file's modification date when no row is readable), which returns it exactly 
 
 Each file is read and parsed once per instance (and again only when its path, mtime or size changes): a
 backfill asks for every file once per date chunk, so re-parsing would cost chunks × files. A parsed file is its
-dates plus each record's raw text, sorted by date, so a chunk is one slice per file and only the rows returned
-are split into cells. Parsed files stay in memory up to a total row count; beyond it the least recently used
-is spilled to a private on-disk stage (``file_stage.py``: Arrow IPC, memory-mapped) and from then on served by
-slicing it, with only its partition days kept in memory. ``close()`` (Dagster calls it at teardown), garbage
+dates plus its cells, sorted by date, so a chunk is one slice per file. A plain CSV file (UTF-8, LF, no quotes,
+no ragged rows: ``file_columns.py``) is read by pyarrow into string columns and its chunks are served and given
+payloads column by column; any other CSV file keeps each record's raw text, read by ``csv``, and only the rows
+returned are split into cells. Both give the same frames, byte for byte. Parsed files stay in memory up to a
+total row count; beyond it the least recently used is spilled to a private on-disk stage (``file_stage.py``:
+Arrow IPC, memory-mapped) and from then on served by slicing it, with only its partition days kept in memory.
+``close()`` (Dagster calls it at teardown), garbage
 collection or interpreter exit removes the stage.
 """
 
@@ -25,13 +28,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +44,7 @@ from pydantic import PrivateAttr
 
 from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
 from backbone_resources.source.base import BarSource, SourceUnavailable
+from backbone_resources.source.file_columns import payload_parts, plain_payloads, read_plain_csv, row_payloads
 from backbone_resources.source.file_formats import (
     EPOCH,
     NO_DAY,
@@ -59,8 +61,6 @@ MAX_CACHED_ROWS: Final = 2_000_000  # in memory, ~100 bytes a CSV row: a few hun
 _VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | {
     c: c for c in ("open", "high", "low", "close", "volume")
 }
-# one JSON string, C-accelerated: what JSONEncoder(ensure_ascii=True).encode does for a str, minus its Python frame
-_encode_string: Final = encode_basestring_ascii
 _INDEX: Final = ("_part", "_days", "_numbers")  # staged beside the data; data columns are named by position
 _Key = tuple[str, int, int]  # path, mtime_ns, size
 
@@ -75,11 +75,13 @@ class _Parsed:
     days: np.ndarray  # int64 day number of its readable date, NO_DAY where unreadable
     numbers: np.ndarray  # 1-based line (CSV, header included) or row (Parquet)
     number_key: str  # "line" or "row"
-    records: np.ndarray | None  # CSV: each record's raw text, split again only when returned
+    records: np.ndarray | None  # CSV read by ``csv``: each record's raw text, split again only when returned
     frame: pd.DataFrame | None  # Parquet: the columns as stored, named by position, in record order
+    table: pa.Table | None = None  # plain CSV (``file_columns``): the cells as string columns, by position
 
     def rows(self, lo: int, hi: int) -> list[list[Any]]:
-        """Records [lo, hi) as lists of cells: as many as the file holds (a short row has fewer)."""
+        """Records [lo, hi) as lists of cells: as many as the file holds (a short row has fewer). Not for
+        plain CSV, whose columns ``fetch`` takes as they are."""
         if self.records is not None:
             return list(csv.reader(io.StringIO("".join(self.records[lo:hi]))))
         assert self.frame is not None
@@ -90,6 +92,8 @@ class _Parsed:
         """Write this file to ``stage``; what stays in memory is its header and partition days."""
         if self.records is not None:
             table = pa.table({"records": pa.array(self.records, type=pa.large_string())})
+        elif self.table is not None:
+            table = self.table
         else:  # pandas metadata in the schema gives the slices back with the dtypes they had
             assert self.frame is not None
             table = pa.Table.from_pandas(self.frame, preserve_index=False)
@@ -115,6 +119,8 @@ class _Staged:
         table = self.stage.get(self.handle).slice(lo, hi - lo)
         part, days, numbers = (table.column(name).to_numpy() for name in _INDEX)
         data = table.drop_columns(list(_INDEX))
+        if self.number_key == "line" and data.column_names != ["records"]:  # plain CSV: columns "0", "1", ...
+            return _Parsed(self.header, self.value_at, part, days, numbers, "line", None, None, data)
         records = data.column(0).to_numpy() if self.number_key == "line" else None
         frame = None if records is not None else data.to_pandas()
         return _Parsed(self.header, self.value_at, part, days, numbers, self.number_key, records, frame)
@@ -144,7 +150,14 @@ class _Cache(OrderedDict[_Key, _Parsed]):
 def _parse(path: Path) -> _Parsed:
     records: np.ndarray | None = None
     frame: pd.DataFrame | None = None
-    if path.suffix.lower() == ".csv":
+    table: pa.Table | None = None
+    plain = read_plain_csv(path.read_bytes()) if path.suffix.lower() == ".csv" else None
+    if plain is not None:  # the common case, column-wise; what ``csv`` would return, cell for cell
+        header, table, numbers = plain
+        date_at = date_column(header)
+        days = text_days(table.column(date_at).combine_chunks()) if date_at is not None and len(table) else np.array([])
+        days, number_key = days.astype(np.int64), "line"
+    elif path.suffix.lower() == ".csv":
         try:
             header, texts, numbers, dates = read_csv_records(path)
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): nothing sensible to return
@@ -166,6 +179,7 @@ def _parse(path: Path) -> _Parsed:
     fallback = pd.Timestamp(path.stat().st_mtime, unit="s").toordinal() - EPOCH
     part = readable.ffill().bfill().fillna(fallback).to_numpy().astype(np.int64)
     order = np.lexsort((np.asarray(numbers, dtype=np.int64), days, part))
+    in_order = bool((order == np.arange(order.size)).all())  # a file sorted by date: nothing to move
     value_at: dict[str, int | None] = dict.fromkeys(VALUE_COLUMNS)
     for i in reversed(range(len(header))):  # the first of two columns meaning the same wins
         target = _VALUE_NAMES.get(normal_name(header[i]))
@@ -180,39 +194,8 @@ def _parse(path: Path) -> _Parsed:
         number_key=number_key,
         records=None if records is None else records[order],
         frame=None if frame is None else frame.take(order).reset_index(drop=True),
+        table=None if table is None else table if in_order else table.take(pa.array(order)),
     )
-
-
-def _text(value: Any) -> str | None:
-    """A cell as payload text: strings as they are, typed values as str, missing as null."""
-    if value is None or isinstance(value, str):
-        return value
-    return None if isinstance(value, float) and np.isnan(value) else str(value)
-
-
-def _encode(text: str | None) -> str:
-    return "null" if text is None else _encode_string(text)
-
-
-def _payloads(file: str, parsed: _Parsed, numbers: list[int], rows: list[list[Any]]) -> list[str]:
-    """Compact JSON of each record with its provenance, assembled from pre-encoded keys: a backfill writes
-    one per row, and ``json.dumps`` of a dict each time costs more than splitting the row did."""
-    key = parsed.number_key
-    names = [n if n not in ("file", key) else f"_{n}" for n in parsed.header]
-    head = "{" + f'"file":{json.dumps(file)},"{key}":'
-    keys = [f",{json.dumps(n)}:" for n in names]
-    width = len(keys)
-    # CSV cells are always text, so a full row is one %-format of its encoded cells: no per-cell Python loop
-    template = head.replace("%", "%%") + "%d" + "".join(k.replace("%", "%%") + "%s" for k in keys) + "}"
-    out = []
-    for number, row in zip(numbers, rows, strict=True):
-        if parsed.records is not None and len(row) == width:
-            out.append(template % (number, *map(_encode_string, row)))
-            continue
-        cells = "".join(k + _encode(_text(v)) for k, v in zip(keys, row, strict=False))  # short rows: fewer
-        extra = "" if len(row) <= width else ',"_extra":' + json.dumps([_text(v) for v in row[width:]])
-        out.append(f"{head}{number}{cells}{extra}}}")
-    return out
 
 
 class FileSource(BarSource):
@@ -310,11 +293,19 @@ class FileSource(BarSource):
                 continue
             parsed = loaded if isinstance(loaded, _Parsed) else loaded.read(lo, hi)
             lo, hi = (lo, hi) if parsed is loaded else (0, hi - lo)
-            rows = parsed.rows(lo, hi)
-            out["symbol"] += [symbol] * len(rows)
-            for column, at in parsed.value_at.items():
-                out[column] += [r[at] if at is not None and at < len(r) else None for r in rows]
-            out["payload"] += _payloads(files[symbol].name, parsed, parsed.numbers[lo:hi].tolist(), rows)
+            head, keys = payload_parts(files[symbol].name, parsed.number_key, parsed.header)
+            out["symbol"] += [symbol] * (hi - lo)
+            if parsed.table is not None:  # plain CSV: column by column, no row is split in Python
+                cells = parsed.table.slice(lo, hi - lo).columns
+                for column, at in parsed.value_at.items():
+                    out[column] += [None] * (hi - lo) if at is None else _objects(cells[at])
+                out["payload"] += _objects(plain_payloads(head, keys, parsed.numbers[lo:hi], cells))
+            else:
+                rows = parsed.rows(lo, hi)
+                for column, at in parsed.value_at.items():
+                    out[column] += [r[at] if at is not None and at < len(r) else None for r in rows]
+                numbers = parsed.numbers[lo:hi].tolist()
+                out["payload"] += row_payloads(head, keys, numbers, rows, parsed.records is not None)
             days.append(parsed.days[lo:hi])
             part.append(parsed.part[lo:hi])
         if not days:
@@ -327,3 +318,8 @@ class FileSource(BarSource):
         dates = np.concatenate(part).astype("datetime64[D]").astype(object)
         frame["partition_date"] = pd.Series(dates, dtype=object)
         return pd.DataFrame({c: frame[c] for c in RAW_COLUMNS})
+
+
+def _objects(values: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """Arrow strings as a list of Python str, the way the frame holds them (object columns)."""
+    return values.to_numpy(zero_copy_only=False).tolist()
