@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final
 
@@ -89,7 +90,63 @@ def payload_parts(file: str, number_key: str, header: Sequence[str]) -> tuple[st
     return "{" + f'"file":{json.dumps(file)},"{number_key}":', [f",{json.dumps(n)}:" for n in names]
 
 
-def plain_payloads(head: str, keys: list[str], numbers: np.ndarray, cells: Sequence[pa.Array]) -> pa.Array:
+@dataclass
+class PlainBatch:
+    """The plain files' slices of one fetch, filled into its columns together: pyarrow's per-call cost is
+    paid per header and column, not per file and column (a chunk holds a few hundred rows of each file)."""
+
+    groups: dict[tuple[str, ...], list[_Slice]] = field(default_factory=dict)
+
+    def add(
+        self,
+        at: int,
+        header: list[str],
+        value_at: dict[str, int | None],
+        payload: tuple[str, list[str]],
+        numbers: np.ndarray,
+        table: pa.Table,
+    ) -> None:
+        """Rows ``at`` onwards of the fetch's columns come from ``table`` (cells by position); ``value_at``
+        says which cell is which value, ``payload`` is ``payload_parts`` of the file."""
+        head, keys = payload
+        self.groups.setdefault((*header, *keys), []).append(_Slice(at, value_at, head, keys, numbers, table))
+
+    def fill(self, out: dict[str, list[Any]]) -> None:
+        """Write each slice's values and payloads into ``out`` at its rows (the other rows are not touched)."""
+        for slices in self.groups.values():
+            columns = [
+                pa.chunked_array([c for s in slices for c in s.table.column(i).chunks], type=pa.string())
+                for i in range(slices[0].table.num_columns)
+            ]
+            heads = pa.array([s.head for s in slices], type=pa.string())
+            counts = [s.table.num_rows for s in slices]
+            head = pc.take(heads, pa.array(np.repeat(np.arange(len(slices)), counts), type=pa.int32()))
+            numbers = np.concatenate([s.numbers for s in slices])
+            filled = {"payload": _objects(_join(head, slices[0].keys, numbers, columns))}
+            filled |= {c: _objects(columns[i]) for c, i in slices[0].value_at.items() if i is not None}
+            offset = 0
+            for piece, count in zip(slices, counts, strict=True):
+                for column, values in filled.items():
+                    out[column][piece.at : piece.at + count] = values[offset : offset + count]
+                offset += count
+
+
+@dataclass(frozen=True)
+class _Slice:
+    at: int
+    value_at: dict[str, int | None]
+    head: str
+    keys: list[str]
+    numbers: np.ndarray
+    table: pa.Table
+
+
+def _objects(values: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """Arrow strings as a list of Python str, the way the frame holds them (object columns)."""
+    return values.to_numpy(zero_copy_only=False).tolist()
+
+
+def _join(head: pa.Array, keys: list[str], numbers: np.ndarray, cells: Sequence[pa.ChunkedArray]) -> pa.Array:
     """Compact JSON of each record, built by one element-wise join over the columns: a column whose cells
     all encode as themselves is joined as it is, any other column is encoded cell by cell first."""
     if len(numbers) == 0:

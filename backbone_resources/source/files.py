@@ -19,8 +19,7 @@ payloads column by column; any other CSV file keeps each record's raw text, read
 returned are split into cells. Both give the same frames, byte for byte. Parsed files stay in memory up to a
 total row count; beyond it the least recently used is spilled to a private on-disk stage (``file_stage.py``:
 Arrow IPC, memory-mapped) and from then on served by slicing it, with only its partition days kept in memory.
-``close()`` (Dagster calls it at teardown), garbage
-collection or interpreter exit removes the stage.
+``close()`` (Dagster calls it at teardown), garbage collection or interpreter exit removes the stage.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from pydantic import PrivateAttr
 
 from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
 from backbone_resources.source.base import BarSource, SourceUnavailable
-from backbone_resources.source.file_columns import payload_parts, plain_payloads, read_plain_csv, row_payloads
+from backbone_resources.source.file_columns import PlainBatch, payload_parts, read_plain_csv, row_payloads
 from backbone_resources.source.file_formats import (
     EPOCH,
     NO_DAY,
@@ -286,6 +285,7 @@ class FileSource(BarSource):
         bounds = [start.toordinal() - EPOCH, end.toordinal() - EPOCH + 1]
         out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
         days, part = [], []
+        plain = PlainBatch()
         for symbol in wanted:
             loaded = self._load(files[symbol])
             lo, hi = (int(i) for i in np.searchsorted(loaded.part, bounds))
@@ -293,23 +293,24 @@ class FileSource(BarSource):
                 continue
             parsed = loaded if isinstance(loaded, _Parsed) else loaded.read(lo, hi)
             lo, hi = (lo, hi) if parsed is loaded else (0, hi - lo)
-            head, keys = payload_parts(files[symbol].name, parsed.number_key, parsed.header)
+            parts = payload_parts(files[symbol].name, parsed.number_key, parsed.header)
             out["symbol"] += [symbol] * (hi - lo)
             if parsed.table is not None:  # plain CSV: column by column, no row is split in Python
-                cells = parsed.table.slice(lo, hi - lo).columns
-                for column, at in parsed.value_at.items():
-                    out[column] += [None] * (hi - lo) if at is None else _objects(cells[at])
-                out["payload"] += _objects(plain_payloads(head, keys, parsed.numbers[lo:hi], cells))
+                table, at = parsed.table.slice(lo, hi - lo), len(out["payload"])
+                plain.add(at, parsed.header, parsed.value_at, parts, parsed.numbers[lo:hi], table)
+                for column in (*VALUE_COLUMNS, "payload"):  # filled by the batch; a missing column stays None
+                    out[column] += [None] * (hi - lo)
             else:
                 rows = parsed.rows(lo, hi)
                 for column, at in parsed.value_at.items():
                     out[column] += [r[at] if at is not None and at < len(r) else None for r in rows]
                 numbers = parsed.numbers[lo:hi].tolist()
-                out["payload"] += row_payloads(head, keys, numbers, rows, parsed.records is not None)
+                out["payload"] += row_payloads(*parts, numbers, rows, parsed.records is not None)
             days.append(parsed.days[lo:hi])
             part.append(parsed.part[lo:hi])
         if not days:
             return empty_raw()
+        plain.fill(out)
         day_numbers = np.concatenate(days)
         stamps = np.where(day_numbers == NO_DAY, np.datetime64("NaT"), day_numbers.astype("datetime64[D]"))
         frame = {c: pd.Series(np.array(v, dtype=object), dtype=object) for c, v in out.items()}
@@ -318,8 +319,3 @@ class FileSource(BarSource):
         dates = np.concatenate(part).astype("datetime64[D]").astype(object)
         frame["partition_date"] = pd.Series(dates, dtype=object)
         return pd.DataFrame({c: frame[c] for c in RAW_COLUMNS})
-
-
-def _objects(values: pa.Array | pa.ChunkedArray) -> list[Any]:
-    """Arrow strings as a list of Python str, the way the frame holds them (object columns)."""
-    return values.to_numpy(zero_copy_only=False).tolist()
