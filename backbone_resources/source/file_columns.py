@@ -16,6 +16,7 @@ per column (one string join over the columns) for plain files.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ def read_plain_csv(data: bytes) -> tuple[list[str], pa.Table, np.ndarray] | None
         header = unique_names(data[starts[first] : stops[first]].decode("utf-8").split(","))
     except UnicodeDecodeError:
         return None
+    limit = csv.field_size_limit()  # the exact reader refuses a longer cell, header included; let it say so
+    if max(len(name) for name in header) > limit:
+        return None
     names = [str(i) for i in range(len(header))]
     numbers = filled[1:] + 1
     if numbers.size == 0:
@@ -77,15 +81,15 @@ def read_plain_csv(data: bytes) -> tuple[list[str], pa.Table, np.ndarray] | None
         return None
     if table.num_rows != numbers.size:
         return None
-    limit = csv.field_size_limit()  # the exact reader refuses a longer cell; let it say so
-    if any((pc.max(pc.binary_length(c)).as_py() or 0) > limit for c in table.columns):
+    if any((pc.max(pc.binary_length(c)).as_py() or 0) > limit for c in table.columns):  # bytes >= characters
         return None
     return header, table.combine_chunks(), numbers.astype(np.int64)
 
 
-def payload_parts(file: str, number_key: str, header: Sequence[str]) -> tuple[str, list[str]]:
+@functools.lru_cache(maxsize=4096)  # asked for once per file and chunk; the answer changes with the header only
+def payload_parts(file: str, number_key: str, header: tuple[str, ...]) -> tuple[str, list[str]]:
     """The JSON text before a record's number, and before each cell (a header named like a provenance key
-    gets a ``_``, so the file's own column is kept beside it)."""
+    gets a ``_``, so the file's own column is kept beside it). Callers must not change the list."""
     names = [n if n not in ("file", number_key) else f"_{n}" for n in header]
     return "{" + f'"file":{json.dumps(file)},"{number_key}":', [f",{json.dumps(n)}:" for n in names]
 
@@ -114,8 +118,8 @@ class PlainBatch:
     def fill(self, out: dict[str, list[Any]]) -> None:
         """Write each slice's values and payloads into ``out`` at its rows (the other rows are not touched)."""
         for slices in self.groups.values():
-            columns = [
-                pa.chunked_array([c for s in slices for c in s.table.column(i).chunks], type=pa.string())
+            columns = [  # one contiguous array each: kernels pay per chunk, and a slice is often ~20 rows
+                pa.concat_arrays([c for s in slices for c in s.table.column(i).chunks])
                 for i in range(slices[0].table.num_columns)
             ]
             heads = pa.array([s.head for s in slices], type=pa.string())

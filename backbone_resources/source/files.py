@@ -293,7 +293,7 @@ class FileSource(BarSource):
                 continue
             parsed = loaded if isinstance(loaded, _Parsed) else loaded.read(lo, hi)
             lo, hi = (lo, hi) if parsed is loaded else (0, hi - lo)
-            parts = payload_parts(files[symbol].name, parsed.number_key, parsed.header)
+            parts = payload_parts(files[symbol].name, parsed.number_key, tuple(parsed.header))
             out["symbol"] += [symbol] * (hi - lo)
             if parsed.table is not None:  # plain CSV: column by column, no row is split in Python
                 table, at = parsed.table.slice(lo, hi - lo), len(out["payload"])

@@ -163,6 +163,7 @@ def test_plain_files_take_the_column_path_and_unusual_ones_do_not():
         assert read_plain_csv(text.encode()) is None, text
     assert read_plain_csv(b"Date,Close\n2024-01-02,\xff\n") is None
     assert read_plain_csv(b"Date,Close\n2024-01-02," + b"9" * 200_000 + b"\n") is None  # csv refuses it
+    assert read_plain_csv(b"Date," + b"C" * 200_000 + b"\n2024-01-02,1\n") is None
 
 
 def _random_date(rng: random.Random) -> str:
