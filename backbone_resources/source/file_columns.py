@@ -153,14 +153,15 @@ def _objects(values: pa.Array | pa.ChunkedArray) -> list[Any]:
 def _join(head: pa.Array, keys: list[str], numbers: np.ndarray, cells: Sequence[pa.ChunkedArray]) -> pa.Array:
     """Compact JSON of each record, built by one element-wise join over the columns: a column whose cells
     all encode as themselves is joined as it is, any other column is encoded cell by cell first."""
+    text = pa.large_string()  # 64-bit offsets: a fetch's payloads may outgrow 2 GiB where its cells did not
     if len(numbers) == 0:
-        return pa.array([], type=pa.string())
-    parts: list[Any] = [head, pc.cast(pa.array(numbers, type=pa.int64()), pa.string())]
+        return pa.array([], type=text)
+    parts: list[Any] = [head.cast(text), pc.cast(pa.array(numbers, type=pa.int64()), text)]
     for key, column in zip(keys, cells, strict=True):
         if pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
-            parts += [key, pa.array([_encode_string(v) for v in column.to_pylist()], type=pa.string())]
+            parts += [key, pa.array([_encode_string(v) for v in column.to_pylist()], type=text)]
         else:
-            parts += [key + '"', column, '"']
+            parts += [key + '"', column.cast(text), '"']
     parts.append("}")
     merged: list[Any] = []
     for part in parts:  # adjacent literals as one scalar: fewer arrays to walk
@@ -168,8 +169,8 @@ def _join(head: pa.Array, keys: list[str], numbers: np.ndarray, cells: Sequence[
             merged[-1] += part
         else:
             merged.append(part)
-    joined = [pa.scalar(p, type=pa.string()) if isinstance(p, str) else p for p in merged]
-    return pc.binary_join_element_wise(*joined, pa.scalar("", type=pa.string()))
+    joined = [pa.scalar(p, type=text) if isinstance(p, str) else p for p in merged]
+    return pc.binary_join_element_wise(*joined, pa.scalar("", type=text))
 
 
 def _text(value: Any) -> str | None:
