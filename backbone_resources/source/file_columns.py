@@ -65,6 +65,8 @@ def read_plain_csv(data: bytes) -> tuple[list[str], pa.Table, np.ndarray] | None
     if numbers.size == 0:
         return header, pa.table({n: pa.array([], type=pa.string()) for n in names}), numbers.astype(np.int64)
     body = data[int(stops[first]) + 1 :]
+    if body.startswith(_BOM):  # pyarrow would drop it; csv keeps it in the first cell
+        return None
     try:
         table = pa_csv.read_csv(
             pa.py_buffer(body),

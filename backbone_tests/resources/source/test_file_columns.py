@@ -76,6 +76,8 @@ def yahoo_text(rng: random.Random) -> str:
         text = text.replace("\n", "\r\n")
     if rng.random() < 0.05:
         text = "\n\n" + text  # blank lines before the header
+    if rng.random() < 0.05:
+        text = text.replace("\n", "\n\ufeff", 1)  # a BOM opening the first record: csv keeps it
     return text
 
 
@@ -162,6 +164,7 @@ def test_plain_files_take_the_column_path_and_unusual_ones_do_not():
     for text in ('Date,Close\n2024-01-02,"1"\n', "Date,Close\r\n2024-01-02,1\r\n", "Date,Close\n2024-01-02\n", ""):
         assert read_plain_csv(text.encode()) is None, text
     assert read_plain_csv(b"Date,Close\n2024-01-02,\xff\n") is None
+    assert read_plain_csv("Date,Close\n\ufeff2024-01-02,1\n".encode()) is None  # pyarrow would drop the BOM
     assert read_plain_csv(b"Date,Close\n2024-01-02," + b"9" * 200_000 + b"\n") is None  # csv refuses it
     assert read_plain_csv(b"Date," + b"C" * 200_000 + b"\n2024-01-02,1\n") is None
 
