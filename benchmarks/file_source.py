@@ -13,20 +13,18 @@ import argparse
 import datetime as dt
 import json
 import resource
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 
 from backbone_domain.pipeline import land_raw
 from backbone_resources.settings import BackboneSettings
 from backbone_resources.source.files import FileSource
 from backbone_resources.store.postgres_store import PostgresBarStore
-from benchmarks._pg import scratch_database, universe
+from benchmarks._pg import psql_copy, scratch_database, universe
 
 END = dt.date(2024, 12, 31)
 
@@ -53,22 +51,6 @@ def write_files(directory: Path, files: int, days: int, seed: int = 11, end: dt.
     return dates[0].date(), dates[-1].date()
 
 
-def psql_copy(url: str, directory: Path) -> tuple[float, int]:
-    """``\\copy`` of the landed rows, dumped to one CSV, into an identical table: seconds and rows."""
-    csv_path = directory / "raw_bars.csv"
-    with psycopg.connect(url, autocommit=True) as conn:
-        with csv_path.open("wb") as out, conn.cursor().copy("COPY market_data.raw_bars TO STDOUT (FORMAT csv)") as cp:
-            for block in cp:
-                out.write(block)
-        conn.execute("CREATE TABLE public.raw_bars_psql (LIKE market_data.raw_bars INCLUDING ALL)")
-        began = time.perf_counter()
-        command = f"\\copy public.raw_bars_psql FROM '{csv_path}' CSV"
-        subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command], check=True)
-        seconds = time.perf_counter() - began
-        copied = conn.execute("SELECT count(*) FROM public.raw_bars_psql").fetchone()
-    return seconds, int(copied[0]) if copied else 0
-
-
 def run(files: int, days: int, chunk_days: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="backbone-bench-files-") as tmp, scratch_database() as url:
         directory = Path(tmp) / "csv"
@@ -85,7 +67,7 @@ def run(files: int, days: int, chunk_days: int) -> dict[str, object]:
         source.close()
         store.close()
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        theirs, copied = psql_copy(url, Path(tmp))
+        copied, theirs = psql_copy(url, "raw_bars")
     return {
         "files": files,
         "days": days,
