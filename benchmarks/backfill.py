@@ -28,10 +28,8 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-import psycopg
-
 from benchmarks._broker import tansu
-from benchmarks._pg import scratch_database
+from benchmarks._pg import psql_copy, scratch_database
 from benchmarks.file_source import write_files
 
 STORE_ASSETS = "daily_bars_raw,daily_bars"
@@ -111,22 +109,13 @@ _PG_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "adj_close", "vol
 
 def _psql_copy(csv_path: Path, store_url: str | None, stack: ExitStack) -> float:
     """Seconds for ``psql \\copy`` of the CSV into a table like the store's (in the store's database on the
-    institutional tier, in a scratch database otherwise)."""
+    institutional tier, in a scratch database made by the store's migrations otherwise)."""
     from backbone_resources.store.postgres_store import PostgresBarStore
 
     url = store_url or stack.enter_context(scratch_database())
     if store_url is None:
-        PostgresBarStore(url=url).ping()  # the same schema, made by the store's migrations
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE public.daily_bars_psql (LIKE market_data.daily_bars INCLUDING ALL)")
-        timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-        if timescale:
-            conn.execute("SELECT create_hypertable('public.daily_bars_psql', 'ts')")
-    columns = ", ".join(_PG_COLUMNS)
-    copy = f"\\copy public.daily_bars_psql ({columns}) FROM '{csv_path}' CSV"
-    began = time.perf_counter()
-    subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", copy], check=True)
-    return time.perf_counter() - began
+        PostgresBarStore(url=url).ping()
+    return psql_copy(url, "daily_bars", csv_path)[1]
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import json
 import resource
-import subprocess
 import tempfile
 import time
 from pathlib import Path
