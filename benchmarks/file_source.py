@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import json
 import resource
+import subprocess
 import tempfile
 import time
 from pathlib import Path
