@@ -90,6 +90,8 @@ def materialize(
         raise UsageError(
             f"unknown asset(s): {', '.join(unknown)}; known: {', '.join(sorted(k.path[-1] for k in known))}"
         )
+    if any(defs.resolve_asset_graph().get(key).group_name == "batch" for key in keys or known):
+        defs.resources["batch"].warm_up()  # type: ignore[index, union-attr]
     run_id = make_new_run_id()
     with instance(settings) as inst, interrupts.stop_promptly(inst, run_id):
         return job.execute_in_process(

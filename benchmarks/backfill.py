@@ -28,10 +28,9 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-import psycopg
-
+from backbone_resources.store.postgres_store import PostgresBarStore
 from benchmarks._broker import tansu
-from benchmarks._pg import scratch_database
+from benchmarks._pg import psql_copy, scratch_database
 from benchmarks.file_source import write_files
 
 STORE_ASSETS = "daily_bars_raw,daily_bars"
@@ -73,13 +72,17 @@ def run(tier: str, symbols: int, years: int, select: str, redis_url: str) -> dic
         began = time.perf_counter()
         result = runner.materialize(settings, start, end, [s for s in select.split(",") if s])
         ours = time.perf_counter() - began
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the run's, before the psql side
         with runner.instance(settings) as instance:
             events = len(instance.all_logs(result.run_id))
         with runner.live_resources(settings) as resources:
             stored = resources.store.quality_counts().bars
-            csv_path = work / "bars.csv"
-            _dump_bars(resources.store, first, LAST_DAY, csv_path)
-        psql_s = _psql_copy(csv_path, env.get("BACKBONE_TIMESCALE_URL"), stack)
+        if tier == "institutional":
+            psql_s = psql_copy(env["BACKBONE_TIMESCALE_URL"])[1]
+        else:
+            url = stack.enter_context(scratch_database())
+            PostgresBarStore(url=url).ping()  # the same table, made by the store's migrations
+            psql_s = psql_copy(url, "daily_bars", _duckdb_csv(work / "home" / "backbone.duckdb", work))[1]
     return {
         "tier": tier,
         "symbols": symbols,
@@ -91,7 +94,7 @@ def run(tier: str, symbols: int, years: int, select: str, redis_url: str) -> dic
         "psql_copy_s": round(psql_s, 1),
         "ratio": round(psql_s / ours, 3),
         "dagster_events": events,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mib": round(peak_mib),
         "load_average": os.getloadavg(),
     }
 
@@ -100,33 +103,18 @@ def _weekdays(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(d) for d in range((last - first).days + 1) if (first + dt.timedelta(d)).weekday() < 5]
 
 
-def _dump_bars(store, first: dt.date, last: dt.date, path: Path) -> None:
-    """The stored bars as one CSV in the PostgreSQL table's column order (what psql loads)."""
-    frame = store.read_bars(first, last)
-    frame.to_csv(path, index=False, header=False, columns=_PG_COLUMNS, date_format="%Y-%m-%d %H:%M:%S%z")
+def _duckdb_csv(database: Path, work: Path) -> Path:
+    """The bootstrap store's bars as one CSV in the PostgreSQL table's column order (DuckDB writes it)."""
+    import duckdb
+
+    path = work / "bars.csv"
+    with duckdb.connect(str(database), read_only=True) as conn:
+        conn.sql(_BARS_IN_PG_ORDER).write_csv(str(path), header=False)
+    return path
 
 
-_PG_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "adj_close", "volume", "source", "ingested_at"]
-
-
-def _psql_copy(csv_path: Path, store_url: str | None, stack: ExitStack) -> float:
-    """Seconds for ``psql \\copy`` of the CSV into a table like the store's (in the store's database on the
-    institutional tier, in a scratch database otherwise)."""
-    from backbone_resources.store.postgres_store import PostgresBarStore
-
-    url = store_url or stack.enter_context(scratch_database())
-    if store_url is None:
-        PostgresBarStore(url=url).ping()  # the same schema, made by the store's migrations
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE public.daily_bars_psql (LIKE market_data.daily_bars INCLUDING ALL)")
-        timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-        if timescale:
-            conn.execute("SELECT create_hypertable('public.daily_bars_psql', 'ts')")
-    columns = ", ".join(_PG_COLUMNS)
-    copy = f"\\copy public.daily_bars_psql ({columns}) FROM '{csv_path}' CSV"
-    began = time.perf_counter()
-    subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", copy], check=True)
-    return time.perf_counter() - began
+_BARS_IN_PG_ORDER = """SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
+    FROM market_data.daily_bars"""
 
 
 def main() -> None:

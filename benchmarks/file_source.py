@@ -2,10 +2,10 @@
 
 Issue 11's second trap: 1,000 files × 2,500 trading days (2.5M bars) read in 31-day chunks, where each chunk
 used to re-parse every file once the universe outgrew the in-memory cache. Generates the files into a temp
-directory, lands the whole range through ``land_raw`` (the ``csv:<dir>`` source; chunks sized as a run sizes
-them, ``chunk_days_for``) into a scratch database, then loads the same rows from one CSV file into an
-identical table with ``psql \\copy``. Prints one JSON line: both sides' wall time and rate, their ratio, and this
-process's peak RSS.
+directory, lands the whole range through ``land_raw`` (the ``csv:<dir>`` source, ``chunk_days_for`` the universe) into a
+scratch database, then loads the same rows from one CSV file with ``psql \\copy`` into a table shaped as the
+row-per-record landing table ``raw_bars`` (what the store used before ``raw_batches``).
+Prints one JSON line: both sides' wall time and rate, their ratio, and this process's peak RSS.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
-from backbone_domain.pipeline import chunk_days_for, land_raw
+from backbone_domain.pipeline import chunk_days_for, date_chunks, land_raw
 from backbone_resources.source.files import FileSource
+from backbone_resources.store import raw_batches
 from backbone_resources.store.postgres_store import PostgresBarStore
 from benchmarks._pg import scratch_database, universe
 
@@ -53,16 +56,21 @@ def write_files(directory: Path, files: int, days: int, seed: int = 11, end: dt.
     return dates[0].date(), dates[-1].date()
 
 
-def psql_copy(url: str, directory: Path) -> tuple[float, int]:
-    """``\\copy`` of the landed rows, dumped to one CSV, into an identical table: seconds and rows."""
+def psql_copy(store: PostgresBarStore, url: str, directory: Path, start: dt.date, end: dt.date) -> tuple[float, int]:
+    """``\\copy`` of the landed rows (read back through the store, written to one CSV) into a table shaped as
+    the old row-per-record landing table ``raw_bars``: seconds and rows."""
     csv_path = directory / "raw_bars.csv"
+    columns = ["partition_date", "source", "symbol", "ts", "open", "high", "low", "close", "adj_close", "volume"]
+    columns.append("payload")
+    schema = pa.schema([raw_batches.RAW_ARROW_SCHEMA.field(name) for name in columns])
+    with pacsv.CSVWriter(csv_path, schema) as out:
+        for chunk_start, chunk_end in date_chunks(start, end, 365):
+            landed = pa.Table.from_pandas(store.read_raw(chunk_start, chunk_end), preserve_index=False)
+            out.write_table(landed.select(columns).cast(schema))
     with psycopg.connect(url, autocommit=True) as conn:
-        with csv_path.open("wb") as out, conn.cursor().copy("COPY market_data.raw_bars TO STDOUT (FORMAT csv)") as cp:
-            for block in cp:
-                out.write(block)
         conn.execute("CREATE TABLE public.raw_bars_psql (LIKE market_data.raw_bars INCLUDING ALL)")
         began = time.perf_counter()
-        command = f"\\copy public.raw_bars_psql FROM '{csv_path}' CSV"
+        command = f"\\copy public.raw_bars_psql ({', '.join(columns)}) FROM '{csv_path}' CSV HEADER"
         subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command], check=True)
         seconds = time.perf_counter() - began
         copied = conn.execute("SELECT count(*) FROM public.raw_bars_psql").fetchone()
@@ -83,9 +91,9 @@ def run(files: int, days: int, chunk_days: int) -> dict[str, object]:
         report = land_raw(source, store, start, end, chunk_days)
         ours = time.perf_counter() - began
         source.close()
-        store.close()
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        theirs, copied = psql_copy(url, Path(tmp))
+        theirs, copied = psql_copy(store, url, Path(tmp), start, end)
+        store.close()
     return {
         "files": files,
         "days": days,
@@ -107,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--days", type=int, default=2500)
-    parser.add_argument("--chunk-days", type=int, help="default: pipeline.chunk_days_for(files), as a run sizes it")
+    parser.add_argument("--chunk-days", type=int, help="default: pipeline.chunk_days_for(files)")
     args = parser.parse_args()
     print(json.dumps(run(args.files, args.days, args.chunk_days or chunk_days_for(args.files))))
 

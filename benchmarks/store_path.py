@@ -16,17 +16,12 @@ import datetime as dt
 import json
 import os
 import resource
-import subprocess
-import tempfile
 import time
-from pathlib import Path
-
-import psycopg
 
 from backbone_domain.pipeline import chunk_days_for, land_raw, validate_and_store
 from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.store.postgres_store import PostgresBarStore
-from benchmarks._pg import scratch_database, universe
+from benchmarks._pg import psql_copy, scratch_database, universe
 
 
 def _ours(store: PostgresBarStore, source: SyntheticSource, start: dt.date, end: dt.date, days: int) -> dict:
@@ -35,27 +30,6 @@ def _ours(store: PostgresBarStore, source: SyntheticSource, start: dt.date, end:
     stored = validate_and_store(store, start, end, days)
     seconds = time.perf_counter() - began
     return {"raw": landed.rows, "bars": stored.accepted, "changed": stored.changed, "seconds": seconds}
-
-
-def _psql_copy(url: str, timescale: bool) -> tuple[int, float]:
-    """Seconds psql takes to ``\\copy`` the stored bars from a CSV into an identical, empty table."""
-    with tempfile.TemporaryDirectory() as tmp, psycopg.connect(url, autocommit=True) as conn:
-        csv_path = Path(tmp) / "bars.csv"
-        with (
-            csv_path.open("wb") as out,
-            conn.cursor().copy("COPY market_data.daily_bars TO STDOUT (FORMAT csv)") as copy,
-        ):
-            for block in copy:
-                out.write(block)
-        conn.execute("CREATE TABLE public.daily_bars_psql (LIKE market_data.daily_bars INCLUDING ALL)")
-        if timescale:
-            conn.execute("SELECT create_hypertable('public.daily_bars_psql', by_range('ts', INTERVAL '365 days'))")
-        began = time.perf_counter()
-        command = f"\\copy public.daily_bars_psql FROM '{csv_path}' CSV"
-        subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command], check=True)
-        seconds = time.perf_counter() - began
-        row = conn.execute("SELECT count(*) FROM public.daily_bars_psql").fetchone()
-    return (row[0] if row else 0), seconds
 
 
 def run(symbols: int, years: int, chunk_days: int, profile: str | None) -> dict[str, object]:
@@ -75,7 +49,7 @@ def run(symbols: int, years: int, chunk_days: int, profile: str | None) -> dict[
         fresh = _ours(store, source, start, end, chunk_days)
         rerun = _ours(store, source, start, end, chunk_days)
         store.close()
-        copied, theirs = _psql_copy(url, timescale)
+        copied, theirs = psql_copy(url)
     psql_rate = copied / theirs
     return {
         "symbols": symbols,

@@ -49,6 +49,11 @@ class BatchEngine(ConfigurableResource, ABC):
     def dataset_path(self, dataset: Dataset) -> str:
         return f"{self.export_dir.rstrip('/')}/{dataset}"
 
+    def warm_up(self) -> None:
+        """Start what the engine's first write needs (a JVM, a cluster session) in the background, when a run
+        that exports is about to start; a no-op for engines with nothing to start. Never raises: the first real
+        use reports any failure."""
+
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Engine, master / version and export root, for metadata."""

@@ -17,9 +17,11 @@ through the Hadoop FileSystem API so that HDFS/S3 work and local ``.crc`` side f
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -30,6 +32,7 @@ from pydantic import Field
 from backbone_resources.batch import queries
 from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset, DatasetProfile
 
+log = logging.getLogger(__name__)
 _VIEW = {"daily_bars": "bars", "daily_returns": "returns"}
 # Settings both engines' results depend on; spark_conf may add to them but should not change these.
 SPARK_DEFAULTS = {
@@ -81,6 +84,17 @@ class SparkBatch(BatchEngine):
         if self.master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         return spark_session_from_config({**SPARK_DEFAULTS, "spark.master": self.master, **self.spark_conf})
+
+    def warm_up(self) -> None:
+        # The JVM's ~10 s start then overlaps the store's steps instead of delaying the first export.
+        # getOrCreate is locked: a first export that comes sooner waits for this session, never makes another.
+        threading.Thread(target=self._start_quietly, name="backbone-spark-warm-up", daemon=True).start()
+
+    def _start_quietly(self) -> None:
+        try:
+            self.session()
+        except Exception as exc:  # noqa: BLE001 - any failure: the first real use raises it with its context
+            log.info("Spark warm-up did not start a session: %s", exc)
 
     def write_bars(self, staged_dir: str) -> int:
         spark = self.session()

@@ -76,7 +76,8 @@ class BarStore(ConfigurableResource, ABC):
 
     @abstractmethod
     def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
-        """Landed rows of partitions [start, end] (RAW_COLUMNS, values as text)."""
+        """Landed rows of partitions [start, end] (RAW_COLUMNS, values as text), ordered by partition_date,
+        symbol (NULL last), ts (NULL first), then the order they were landed in."""
 
     @abstractmethod
     def write_validated(

@@ -6,9 +6,10 @@ what kept the store below ``psql \\copy``. Here every column becomes an Arrow bi
 ``binary_join_element_wise``, and the joined array's data buffer is the COPY payload as it stands. The
 server then skips parsing text: floats, timestamps and dates arrive in their internal form.
 
-Types covered: text (Arrow string), float8 (float64), timestamptz (timestamp, any unit and zone: it is an
-instant), date (date32), int8 (int64). Text goes as UTF-8, so the connection's client encoding must be UTF-8
-(``copy_binary`` checks). Anything else (jsonb, arrays: the rejected rows) goes through ``write_row``.
+Types covered: text (Arrow string), bytea (Arrow binary), float8 (float64), timestamptz (timestamp, any unit
+and zone: it is an instant), date (date32), int8 (int64). Text goes as UTF-8, so the connection's client
+encoding must be UTF-8 (``copy_binary`` checks). Anything else (jsonb, arrays: the rejected rows) goes through
+``write_row``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def encode(data: pa.Table, rows_per_block: int = 50_000) -> Iterator[memoryview]
 def _field(column: pa.Array) -> pa.Array:
     """One column as binary wire fields: length prefix and value, or the NULL marker."""
     kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
         payload = column.cast(pa.binary())
         lengths = pc.binary_length(payload).to_numpy(zero_copy_only=False)
         prefixed = pc.binary_join_element_wise(_fixed(np.nan_to_num(lengths).astype(">i4")), payload, b"")

@@ -27,9 +27,9 @@ from backbone_resources.store.postgres_binary import copy_binary
 REJECTED_COPY_COLUMNS = ("partition_date", "source", "symbol", "ts", "payload", "reasons", "rejected_at")
 
 
-def copy_in(cur: Cursor[Any], table: sql.Composable, data: pa.Table) -> None:
+def copy_in(cur: Cursor[Any], table: sql.Composable, data: pa.Table, rows_per_block: int = 50_000) -> None:
     """COPY ``data`` (columns named as the table's) into ``table`` in binary (``postgres_binary``)."""
-    copy_binary(cur, table, data)
+    copy_binary(cur, table, data, rows_per_block)
 
 
 def copy_out(cur: Cursor[Any], query: sql.Composable, params: Params, types: dict[str, pa.DataType]) -> pa.Table:

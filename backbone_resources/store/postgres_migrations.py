@@ -159,11 +159,31 @@ def _weekly_cagg(conn: psycopg.Connection, n: Names) -> None:
     )
 
 
+def _raw_batches(conn: psycopg.Connection, n: Names) -> None:
+    """The raw landing as one compressed Arrow batch per partition day (``raw_batches``). Rows already in
+    ``raw_bars`` stay there and are still read (``postgres_raw``) until their days are landed again: no data
+    moves under the migration lock, and nothing landed is lost."""
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {batches} (
+                partition_date date PRIMARY KEY,
+                row_count bigint NOT NULL CHECK (row_count > 0),
+                batch bytea NOT NULL,
+                landed_at timestamptz NOT NULL DEFAULT now())"""
+        ).format(batches=n.table("raw_batches"))
+    )
+    # Already zstd-compressed: stored out of line without TOAST spending time compressing it again.
+    conn.execute(
+        sql.SQL("ALTER TABLE {batches} ALTER COLUMN batch SET STORAGE EXTERNAL").format(batches=n.table("raw_batches"))
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base_tables", "always", _base_tables),
     Migration(2, "daily_bars_hypertable_compression", "timescale", _hypertable),
     Migration(3, "weekly_bars_view", "plain", _weekly_view),
     Migration(4, "weekly_bars_continuous_aggregate", "timescale", _weekly_cagg),
+    Migration(5, "raw_batches", "always", _raw_batches),
 )
 
 

@@ -18,7 +18,8 @@ class Statements:
 
     def __init__(self, schema: str) -> None:
         self.daily = sql.Identifier(schema, "daily_bars")
-        self.raw = sql.Identifier(schema, "raw_bars")
+        self.raw = sql.Identifier(schema, "raw_bars")  # rows landed before raw_batches, read until replaced
+        self.raw_batches = sql.Identifier(schema, "raw_batches")
         self.rejected = sql.Identifier(schema, "rejected_bars")
         self.weekly = sql.Identifier(schema, "weekly_bars")
 
@@ -62,7 +63,13 @@ class Statements:
         columns = sql.SQL(", ").join(map(sql.Identifier, REJECTED_COPY_COLUMNS))
         return sql.SQL("COPY {} ({}) FROM STDIN").format(self.rejected, columns)
 
+    def read_raw_batches(self) -> sql.Composed:
+        return sql.SQL("SELECT batch FROM {} WHERE partition_date BETWEEN %s AND %s ORDER BY partition_date").format(
+            self.raw_batches
+        )
+
     def read_raw(self) -> sql.Composed:
+        """The rows ``raw_bars`` holds (landed before ``raw_batches``), in the order ``read_raw`` promises."""
         # to_char: a date's text form follows DateStyle otherwise. id keeps the landing order.
         return sql.SQL(
             "SELECT symbol, {ts}, open, high, low, close, adj_close, volume, source,"

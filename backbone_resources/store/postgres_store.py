@@ -31,6 +31,7 @@ from backbone_domain import frames
 from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_resources.settings import redact_url
 from backbone_resources.store import postgres_copy as pgcopy
+from backbone_resources.store import postgres_raw
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
 from backbone_resources.store.postgres_bar_writes import write_bars
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
@@ -189,15 +190,13 @@ class PostgresBarStore(BarStore):
         table = frames.raw_table(raw)
         frames.check_partitions(table, start, end, "raw")
         with self._cursor(transaction=True) as cur:
-            cur.execute(self._sql.delete_partitions(self._sql.raw), (start, end))
-            if table.num_rows:
-                pgcopy.copy_in(cur, self._sql.raw, table)
+            postgres_raw.replace(cur, self._sql, start, end, table)
         return table.num_rows
 
     def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         with self._cursor() as cur:
-            table = pgcopy.copy_out(cur, self._sql.read_raw(), (start, end), pgcopy.RAW_TYPES)
-        return pgcopy.to_frame(table, ["ts"], RAW_DTYPES)
+            table = postgres_raw.read(cur, self._sql, start, end)
+        return frames.typed(table.to_pandas(), RAW_DTYPES)
 
     def read_rejected(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         with self._cursor() as cur:

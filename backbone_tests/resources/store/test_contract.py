@@ -356,6 +356,33 @@ def test_raw_rows_outside_the_partitions_are_refused(store: BarStore) -> None:
         store.replace_raw(MON, MON, raw_frame(week(2)[1]))
 
 
+def test_replacing_a_raw_span_replaces_exactly_its_days(store: BarStore) -> None:
+    days = week(5)
+    store.replace_raw(days[0], days[-1], pd.concat([raw_frame(d) for d in days], ignore_index=True))
+    again = pd.concat([raw_frame(d) for d in days[1:3]], ignore_index=True).assign(source="again")
+
+    assert store.replace_raw(days[1], days[3], again) == 8  # days[3] gets no rows: it is emptied
+
+    back = store.read_raw(days[0], days[-1])
+    per_day = back.groupby("partition_date")["source"].agg(lambda s: sorted(set(s))).to_dict()
+    assert per_day == {days[0]: ["csv:/data"], days[1]: ["again"], days[2]: ["again"], days[4]: ["csv:/data"]}
+    assert _texts(store.read_raw(days[1], days[2])) == _texts(again)
+    assert store.read_raw(days[3], days[3]).empty
+
+
+def test_read_raw_orders_by_day_symbol_ts_then_landing(store: BarStore) -> None:
+    late, early = week(2)[1], MON
+    raw = pd.concat([raw_frame(late), raw_frame(early)], ignore_index=True)
+    raw["payload"] = [f'{{"line": {i}}}' for i in range(len(raw))]
+    store.replace_raw(early, late, raw)
+
+    back = store.read_raw(early, late)
+
+    # Per day: AAPL's two rows (same ts) in landing order, MSFT (NULL ts), then the NULL symbol last.
+    assert back["payload"].tolist() == [f'{{"line": {i}}}' for i in (4, 5, 6, 7, 0, 1, 2, 3)]
+    assert back["partition_date"].tolist() == [early] * 4 + [late] * 4
+
+
 def test_weekly_bars_follow_iso_weeks(store: BarStore) -> None:
     # Mon 2024-12-30 .. Fri 2025-01-03 is one ISO week across the year end; then a short week (Tue-Wed).
     first = [dt.date(2024, 12, 30) + dt.timedelta(days=i) for i in range(5)]

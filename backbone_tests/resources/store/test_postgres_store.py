@@ -80,7 +80,7 @@ def test_plain_postgres_says_what_is_off(pg_store: PostgresBarStore, pg_url: str
 def test_migrations_run_once_and_rerun_changes_nothing(pg_store: PostgresBarStore, pg_url: str) -> None:
     pg_store.ping()
     applied = _migrations(pg_url, pg_store.schema_name)
-    assert [(v, n) for v, n, _ in applied] == [(1, "base_tables"), (3, "weekly_bars_view")]
+    assert [(v, n) for v, n, _ in applied] == [(1, "base_tables"), (3, "weekly_bars_view"), (5, "raw_batches")]
 
     with _connect(pg_url) as conn:
         assert migrate(conn, pg_store.schema_name, timescale=False) == []
@@ -112,7 +112,7 @@ def test_concurrent_first_starts_apply_each_migration_once(pg_url: str) -> None:
         thread.join()
 
     assert errors == []
-    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3]
+    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5]
 
 
 @pytest.mark.postgres
@@ -217,7 +217,7 @@ def test_timescale_features(ts_store: PostgresBarStore, timescale_url: str) -> N
             ("policy_refresh_continuous_aggregate", "weekly_bars"),
         ]
         assert jobs[0][2]["compress_after"] == "90 days"
-    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4]
+    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5]
 
 
 @pytest.mark.timescale
@@ -271,7 +271,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
 ) -> None:
     schema = _schema()
     with _connect(timescale_url) as conn:
-        assert migrate(conn, schema, timescale=False) == ["base_tables", "weekly_bars_view"]
+        assert migrate(conn, schema, timescale=False) == ["base_tables", "weekly_bars_view", "raw_batches"]
         rows = bars(["AAPL"], OLD)
         conn.cursor().executemany(
             sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(
@@ -283,7 +283,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
     try:
         described = store.describe()  # the next start applies the skipped migrations
         assert (described["hypertable"], described["compression"], described["continuous_aggregate"]) == (True,) * 3
-        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4]
+        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5]
         pd.testing.assert_frame_equal(store.read_bars(OLD[0], OLD[-1]), sort_bars(rows))
         weekly = store.read_weekly(OLD[0], OLD[0])  # history materialized by the migration, no refresh needed
         assert weekly["week"].tolist() == [utc_midnight(OLD[0])]

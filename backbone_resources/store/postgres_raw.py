@@ -1,0 +1,56 @@
+"""The PostgreSQL store's raw landing: a compressed Arrow batch per partition day in ``raw_batches``
+(``raw_batches`` module: why), with the rows of ``raw_bars`` (landed before the batches existed) still read.
+
+Writes go through one binary COPY of the day batches; reads are one query returning a value per day, plus the
+old table's rows for the same days, which is an index lookup that finds nothing once every day has been landed
+again. A day lives in one table or the other: ``replace`` empties both for its span before it writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pyarrow as pa
+from psycopg import Cursor
+
+from backbone_resources.store import postgres_copy as pgcopy
+from backbone_resources.store import raw_batches
+from backbone_resources.store.postgres_sql import Statements
+
+# A few days per COPY block: each is a whole day's batch, so a block stays far from Arrow's 2 GiB per array.
+_DAYS_PER_BLOCK = 64
+
+
+def replace(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.date, rows: pa.Table) -> None:
+    """Make ``rows`` (``frames.raw_table``, partitions already checked) the landing of [start, end], inside the
+    caller's transaction: every day of the span loses what it held in either table, each day with rows gets
+    one batch, and a day without rows none."""
+    cur.execute(statements.delete_partitions(statements.raw), (start, end))
+    cur.execute(statements.delete_partitions(statements.raw_batches), (start, end))
+    days, counts, batches = [], [], []
+    for day, part in raw_batches.by_day(rows):
+        days.append(day)
+        counts.append(part.num_rows)
+        batches.append(raw_batches.encode(part))
+    if days:
+        table = pa.table(
+            {
+                "partition_date": pa.array(days, pa.date32()),
+                "row_count": pa.array(counts, pa.int64()),
+                "batch": pa.array(batches, pa.binary()),
+            }
+        )
+        pgcopy.copy_in(cur, statements.raw_batches, table, rows_per_block=_DAYS_PER_BLOCK)
+
+
+def read(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.date) -> pa.Table:
+    """The landed rows of [start, end] (``raw_batches.RAW_ARROW_SCHEMA``) in ``in_landing_order``."""
+    # binary: bytea comes back as the bytes, not as hex text to decode
+    found = cur.execute(statements.read_raw_batches(), (start, end), binary=True).fetchall()
+    landed = raw_batches.decode(batch for (batch,) in found)
+    older = pgcopy.copy_out(cur, statements.read_raw(), (start, end), pgcopy.RAW_TYPES)
+    if not older.num_rows:
+        return landed
+    older = pgcopy.epoch_to_utc(older, ["ts"]).cast(raw_batches.RAW_ARROW_SCHEMA)
+    return raw_batches.in_landing_order(pa.concat_tables([landed, older]))

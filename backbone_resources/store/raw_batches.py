@@ -1,0 +1,72 @@
+"""Landed raw rows as one compressed Arrow IPC stream per partition day: the PostgreSQL store's raw landing.
+
+Landing 1.26M raw rows as SQL rows cost a row's work three times (the server storing each, the server sorting
+and sending each back, psycopg handing each to Python), more than writing the bars themselves
+(docs/benchmarks.md). Nothing reads the raw landing but ``read_raw``, whole partitions at a time, so the
+server need not see inside it: a day's rows become one value, written and read back as one, and a read costs
+per day, not per row. A day is the unit because partitions are days: replacing any span replaces whole
+batches, never part of one.
+
+Pure Arrow, no database: the store (``postgres_raw``) moves the bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from backbone_domain.bars import RAW_COLUMNS
+
+_TYPED: Final = {"ts": pa.timestamp("us", tz="UTC"), "partition_date": pa.date32()}
+RAW_ARROW_SCHEMA: Final = pa.schema([(name, _TYPED.get(name, pa.string())) for name in RAW_COLUMNS])
+# zstd: raw text compresses ~2.5x (payload JSON more); the landing is kept, so its size on disk and in the
+# WAL matters more than the ~1 µs a row zstd costs over lz4.
+_WRITE_OPTIONS: Final = pa.ipc.IpcWriteOptions(compression="zstd")
+
+
+def in_landing_order(table: pa.Table) -> pa.Table:
+    """Rows ordered as ``read_raw`` promises: partition_date, symbol (NULL last, by code point), ts (NULL first),
+    then the order they were landed in (the same order as the SQL landing table and DuckDB give)."""
+    keys = pa.table(
+        {
+            "day": table.column("partition_date"),
+            "symbol": table.column("symbol"),
+            "ts_known": pc.is_valid(table.column("ts")),  # False sorts first: a NULL ts leads its symbol
+            "ts": table.column("ts"),
+            "landed": pa.array(np.arange(table.num_rows, dtype=np.int64)),
+        }
+    )
+    # NULLs sort last by default (only the symbol can be NULL here); no per-key placement before pyarrow 25.
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names])
+    return table.take(order)
+
+
+def by_day(table: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
+    """Each partition day of ``table`` (RAW_ARROW_SCHEMA, no NULL partition_date) with its rows in landing order."""
+    if not table.num_rows:
+        return
+    ordered = in_landing_order(table.cast(RAW_ARROW_SCHEMA))
+    days = ordered.column("partition_date").cast(pa.int32()).to_numpy()
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(days)) + 1, [len(days)]))
+    for first, stop in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+        part = ordered.slice(first, stop - first)
+        yield part.column("partition_date")[0].as_py(), part
+
+
+def encode(rows: pa.Table) -> bytes:
+    """One day's rows as a zstd-compressed Arrow IPC stream (the schema travels with the rows)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema, options=_WRITE_OPTIONS) as writer:
+        writer.write_table(rows)
+    return sink.getvalue().to_pybytes()
+
+
+def decode(batches: Iterable[bytes]) -> pa.Table:
+    """The rows of ``batches`` (from ``encode``), in the order given, as one RAW_ARROW_SCHEMA table."""
+    tables = [pa.ipc.open_stream(batch).read_all().cast(RAW_ARROW_SCHEMA) for batch in batches]
+    return pa.concat_tables(tables) if tables else RAW_ARROW_SCHEMA.empty_table()
