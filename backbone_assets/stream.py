@@ -12,6 +12,7 @@ import dagster as dg
 from backbone_assets.ingest import OWNERS
 from backbone_assets.jobs import kind_tags
 from backbone_assets.partitions import on_store, upstream_dates
+from backbone_domain.health import GroupLag, lagging_groups
 from backbone_domain.streaming import publish_range
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
@@ -83,13 +84,19 @@ def build_stream_checks() -> list[dg.AssetChecksDefinition]:
         per_group = {group: stream.lag(group) for group in stream.consumer_groups}
         lags = [p.lag for parts in per_group.values() for p in parts]
         total, worst = sum(lags), max(lags, default=0)
+        groups = [GroupLag.of(group, [p.lag for p in parts]) for group, parts in per_group.items()]
+        lagging = lagging_groups(groups, stream.lag_warn)  # the rule `backbone status` applies too
+        if not stream.consumer_groups:
+            description = "no consumer groups configured (BACKBONE_KAFKA_CONSUMER_GROUPS)"
+        else:
+            description = "; ".join(f"{g.group} lags {g.total} > {stream.lag_warn}" for g in lagging) or None
         return dg.AssetCheckResult(
-            passed=total <= stream.lag_warn,
+            passed=not lagging,
             severity=dg.AssetCheckSeverity.WARN,
-            description=None
-            if stream.consumer_groups
-            else "no consumer groups configured (BACKBONE_KAFKA_CONSUMER_GROUPS)",
+            description=description,
             metadata={
+                "max_group_lag": max((g.total for g in groups), default=0),
+                "groups_over_threshold": len(lagging),
                 "total_lag": total,
                 "max_partition_lag": worst,
                 "threshold": stream.lag_warn,

@@ -161,8 +161,7 @@ def _stream(settings: BackboneSettings, components: list[Component]) -> StreamFi
         described = stream.describe()
         groups = []
         for group in stream.consumer_groups:
-            lags = [p.lag for p in stream.lag(group)]
-            groups.append(GroupLag(group, sum(lags), max(lags, default=0), len(lags)))
+            groups.append(GroupLag.of(group, [p.lag for p in stream.lag(group)]))
         if not groups:
             stream.lag(PROBE_GROUP)
         endpoint = described.get("bootstrap") or described.get("path", "")

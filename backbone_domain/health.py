@@ -103,6 +103,18 @@ class GroupLag:
     max_partition: int
     partitions: int
 
+    @classmethod
+    def of(cls, group: str, partition_lags: Sequence[int]) -> GroupLag:
+        """A group's lag from its partitions' lags (end offset - committed, each)."""
+        return cls(group, sum(partition_lags), max(partition_lags, default=0), len(partition_lags))
+
+
+def lagging_groups(groups: Sequence[GroupLag], threshold: int) -> list[GroupLag]:
+    """The consumer-lag rule, for the asset check and ``backbone status`` alike: each group is judged alone
+    (as Burrow does), its total lag over ``threshold`` (BACKBONE_KAFKA_LAG_WARN) is a breach. Lags are never
+    summed across groups: two healthy groups do not make an unhealthy topic."""
+    return [g for g in groups if g.total > threshold]
+
 
 @dataclass(frozen=True)
 class StreamFigures:
@@ -113,7 +125,7 @@ class StreamFigures:
 
     @property
     def breached_groups(self) -> list[str]:
-        return [g.group for g in self.groups if g.total > self.threshold_lag]
+        return [g.group for g in lagging_groups(self.groups, self.threshold_lag)]
 
 
 @dataclass(frozen=True)
