@@ -5,37 +5,20 @@ checks measure the cache itself (never a loaded asset value) and record the figu
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import dagster as dg
 
 from backbone_assets.ingest import OWNERS
 from backbone_assets.partitions import on_store, upstream_dates
+from backbone_domain.health import hit_ratio_verdict
 from backbone_domain.hot_reader import refresh, stale_symbols
-from backbone_resources.cache.base import CacheUnavailable, CacheWindow, HotCache
+from backbone_resources.cache.base import CacheUnavailable, HotCache
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
 
 # Redis down is usually a restart or a failover: a few spaced retries ride it out without paging anyone.
 CACHE_RETRY = dg.RetryPolicy(max_retries=2, delay=3, backoff=dg.Backoff.EXPONENTIAL)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    passed: bool
-    description: str
-    hit_ratio: float | None
-
-
-def hit_ratio_verdict(window: CacheWindow, threshold: float, min_reads: int) -> Verdict:
-    """Judge a window of reads: too few reads say so instead of a ratio that would mean nothing."""
-    if window.reads < min_reads:
-        return Verdict(True, f"not enough reads: {window.reads} since the previous check (< {min_reads})", None)
-    ratio = window.hits / window.reads
-    if ratio < threshold:
-        return Verdict(False, f"hit ratio {ratio:.3f} below {threshold} over {window.reads} reads", ratio)
-    return Verdict(True, f"hit ratio {ratio:.3f} over {window.reads} reads", ratio)
 
 
 def build_cache_assets(

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from backbone_domain.freshness import SymbolLag
 
@@ -92,8 +92,35 @@ class CacheFigures:
 
     @property
     def breached(self) -> bool:
-        ratio = self.hit_ratio
-        return ratio is not None and self.reads >= self.min_reads and ratio < self.threshold_hit_ratio
+        return not hit_ratio_verdict(self, self.threshold_hit_ratio, self.min_reads).passed
+
+
+class Reads(Protocol):
+    """Counted cache reads: a check's window (``CacheWindow``) or a namespace's totals (``CacheFigures``)."""
+
+    @property
+    def hits(self) -> int: ...
+    @property
+    def misses(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    description: str
+    hit_ratio: float | None
+
+
+def hit_ratio_verdict(reads: Reads, threshold: float, min_reads: int) -> Verdict:
+    """The hit-ratio rule, for the ``hot_cache_hit_ratio`` check and ``backbone status`` alike: too few reads
+    say so instead of a ratio that would mean nothing; otherwise a ratio below ``threshold`` fails."""
+    total = reads.hits + reads.misses
+    if total == 0 or total < min_reads:
+        return Verdict(True, f"not enough reads: {total} since the previous check (< {min_reads})", None)
+    ratio = reads.hits / total
+    if ratio < threshold:
+        return Verdict(False, f"hit ratio {ratio:.3f} below {threshold} over {total} reads", ratio)
+    return Verdict(True, f"hit ratio {ratio:.3f} over {total} reads", ratio)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import pandas as pd
 import pytest
 
-from backbone_assets.cache import hit_ratio_verdict
 from backbone_domain import hot_bars
+from backbone_domain.health import hit_ratio_verdict
 from backbone_domain.hot_reader import read_last, read_on, refresh, stale_symbols, store_latest
 from backbone_resources.cache.base import CacheWindow
 from backbone_resources.cache.disk_cache import DiskHotCache
