@@ -41,7 +41,7 @@ class StreamSettings(BaseSettings):
     )
     kafka_auto_create_topic: bool = True
     kafka_consumer_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    kafka_lag_warn: int = Field(10_000, ge=0, description="total lag above which kafka_consumer_lag warns")
+    kafka_lag_warn: int = Field(10_000, ge=0, description="a group's total lag above which kafka_consumer_lag warns")
     kafka_delivery_timeout_s: float = Field(120.0, gt=0)
 
     @field_validator(
