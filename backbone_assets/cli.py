@@ -58,11 +58,7 @@ def materialize(start: dt.datetime | None, end: dt.datetime | None, select: str)
         click.echo("interrupted before the run finished; every chunk written is whole: re-run the range", err=True)
         sys.exit(interrupts.EXIT_INTERRUPTED)
     if interrupts.interrupted(result):
-        click.echo(
-            f"interrupted: run {result.run_id} is marked failed; every chunk written is whole, "
-            f"re-run {first}..{last} to finish",
-            err=True,
-        )
+        click.echo(f"interrupted: run {result.run_id} is marked failed; {interrupts.STOPPED}", err=True)
         sys.exit(interrupts.EXIT_INTERRUPTED)
     sys.exit(0 if result.success else 1)
 

@@ -82,8 +82,6 @@ def build_stream_checks() -> list[dg.AssetChecksDefinition]:
         if not stream.enabled:
             return dg.AssetCheckResult(passed=True, description=STREAM_DISABLED, metadata={"status": STREAM_DISABLED})
         per_group = {group: stream.lag(group) for group in stream.consumer_groups}
-        lags = [p.lag for parts in per_group.values() for p in parts]
-        total, worst = sum(lags), max(lags, default=0)
         groups = [GroupLag.of(group, [p.lag for p in parts]) for group, parts in per_group.items()]
         lagging = lagging_groups(groups, stream.lag_warn)  # the rule `backbone status` applies too
         if not stream.consumer_groups:
@@ -97,8 +95,8 @@ def build_stream_checks() -> list[dg.AssetChecksDefinition]:
             metadata={
                 "max_group_lag": max((g.total for g in groups), default=0),
                 "groups_over_threshold": len(lagging),
-                "total_lag": total,
-                "max_partition_lag": worst,
+                "total_lag": sum(g.total for g in groups),
+                "max_partition_lag": max((g.max_partition for g in groups), default=0),
                 "threshold": stream.lag_warn,
                 "groups": len(per_group),
                 "lag_by_group": {
