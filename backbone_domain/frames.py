@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backbone_domain.bars import BAR_COLUMNS, RAW_COLUMNS, REJECTED_COLUMNS, VALUE_COLUMNS
+from backbone_domain.bars import BAR_COLUMNS, RAW_COLUMNS, RAW_DTYPES, REJECTED_COLUMNS, VALUE_COLUMNS
 from backbone_domain.validation_rules import is_null
 
 _UTC = pa.timestamp("us", tz="UTC")
@@ -27,9 +27,40 @@ def bars_table(frame: pd.DataFrame) -> pa.Table:
     return _table(frame, BAR_COLUMNS, dict.fromkeys(VALUE_COLUMNS, _floats))
 
 
-def raw_table(frame: pd.DataFrame) -> pa.Table:
-    """Raw rows (RAW_COLUMNS) with every value as text (``text_array``), the payload as text (records as JSON)."""
-    return _table(frame, RAW_COLUMNS)
+def raw_table(frame: pd.DataFrame, *, keep_numbers: bool = False) -> pa.Table:
+    """Raw rows (RAW_COLUMNS) with every value as text (``text_array``), the payload as text (records as JSON).
+
+    With ``keep_numbers``, a value column the source delivered as numbers (a float or integer dtype) stays
+    float64 / int64 instead: its text would be each number's repr, so nothing is lost, and a store whose
+    landing can hold numbers (PostgreSQL's day batches) spares turning 1.26M rows' floats into text and
+    validation parsing them back (``raw_values_as_text`` gives the text when a reader needs it).
+    """
+    if not keep_numbers:
+        return _table(frame, RAW_COLUMNS)
+    numbers = {c: _numbers for c in VALUE_COLUMNS if pd.api.types.is_numeric_dtype(frame[c].dtype)}
+    numbers = {c: f for c, f in numbers.items() if not pd.api.types.is_bool_dtype(frame[c].dtype)}
+    return _table(frame, RAW_COLUMNS, numbers)
+
+
+def raw_values_as_text(table: pa.Table) -> pa.Table:
+    """``table`` with every value column that holds numbers (``raw_table(keep_numbers=True)``) as the text
+    ``raw_table`` would have landed: the same rows, whichever way they were kept."""
+    for name in VALUE_COLUMNS:
+        at = table.schema.get_field_index(name)
+        if at >= 0 and (pa.types.is_floating(table.schema.types[at]) or pa.types.is_integer(table.schema.types[at])):
+            table = table.set_column(at, name, _number_text(table.column(at).combine_chunks()))
+    return table
+
+
+def raw_frame(table: pa.Table) -> pd.DataFrame:
+    """Landed rows as ``BarStore.read_raw`` returns them (RAW_DTYPES), except that value columns holding
+    numbers stay numbers: float64, or Int64 for integers (NULL as NA)."""
+    numbers = {
+        f.name: "float64" if pa.types.is_floating(f.type) else "Int64"
+        for f in table.schema
+        if f.name in VALUE_COLUMNS and (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))
+    }
+    return typed(table.to_pandas(), RAW_DTYPES | numbers)
 
 
 def rejected_table(frame: pd.DataFrame) -> pa.Table:
@@ -92,6 +123,20 @@ def _float_text(values: np.ndarray) -> pa.Array:
         patches = pa.array([repr(v) for v in values[odd].tolist()], type=pa.string())
         text = pc.replace_with_mask(text, pa.array(odd), patches)
     return text
+
+
+def _numbers(column: pd.Series) -> pa.Array:
+    """A numeric column as float64 (NaN as NULL: pandas' "no value") or int64 (nullable integers too)."""
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return pa.array(column, type=pa.int64(), from_pandas=True)
+    return _floats(column)
+
+
+def _number_text(column: pa.Array) -> pa.Array:
+    """The text ``text_array`` gives the same numbers: floats as repr, integers in decimal, NULL as NULL."""
+    if pa.types.is_floating(column.type):
+        return _float_text(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
+    return column.cast(pa.string())
 
 
 def _scalar_text(value: object) -> str:

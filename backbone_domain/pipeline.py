@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from backbone_domain.progress import Progress, quiet
-from backbone_domain.validation import validate_bars
+from backbone_domain.validation import ValidationResult, validate_bars
 
 # Bars a chunk holds at most when its length is derived from the universe (``chunk_days_for``).
 CHUNK_BARS: Final = 150_000
@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from backbone_resources.source.base import BarSource
-    from backbone_resources.store.base import BarStore
+    from backbone_resources.store.base import BarStore, WriteCounts
+
+_Item = TypeVar("_Item")
+_Done = TypeVar("_Done")
 
 # The most sessions a symbol has per calendar day: FX trades six days a week, equities ~252 days a year.
 _SESSIONS_PER_DAY: Final = 6 / 7
@@ -93,12 +96,13 @@ def land_raw(
     Each chunk is one transaction in the store: an interrupt between or inside chunks leaves whole chunks only.
     The next chunk is fetched on a worker thread while the store writes this one: the source's work (parsing,
     generating, downloading) overlaps the server's. One fetch at a time, in chunk order, so a source needs
-    no more thread safety than being called from a thread other than the one that built it.
+    no more thread safety than being called from a thread other than the one that built it. A store that
+    serves overlapping calls writes on a second worker (``_behind``).
     """
     report = LandingReport()
     meter = Progress("landing", start, end, chunk_days, progress, progress_every_s)
-    for (chunk_start, chunk_end), raw in _ahead(source.fetch, date_chunks(start, end, chunk_days), True):
-        rows = store.replace_raw(chunk_start, chunk_end, raw)
+    fetched = _ahead(source.fetch, date_chunks(start, end, chunk_days), True)
+    for (_, chunk_end), raw, rows in _behind(fetched, store.replace_raw, store.overlapping_reads):
         report.rows += rows
         report.chunks += 1
         report.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
@@ -117,15 +121,19 @@ def validate_and_store(
 ) -> StoreReport:
     """Validate the landed rows of [start, end] and write accepted and rejected rows, one transaction a chunk.
 
-    When the store serves a read during a write (``BarStore.overlapping_reads``), the next chunk's raw rows
-    are read while this chunk is validated and written.
+    When the store serves a read during a write (``BarStore.overlapping_reads``), three chunks are in flight:
+    the next one's raw rows are read and this one is validated while the previous one is written.
     """
     report = StoreReport()
     meter = Progress("validating", start, end, chunk_days, progress, progress_every_s)
-    chunks = date_chunks(start, end, chunk_days)
-    for (chunk_start, chunk_end), raw in _ahead(store.read_raw, chunks, store.overlapping_reads):
-        result = validate_bars(raw, now=now)
-        counts = store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected)
+    overlap = store.overlapping_reads
+    landed = _ahead(store.read_raw, date_chunks(start, end, chunk_days), overlap)
+    validated = ((span, validate_bars(raw, now=now)) for span, raw in landed)
+
+    def write(chunk_start: dt.date, chunk_end: dt.date, result: ValidationResult) -> WriteCounts:
+        return store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected)
+
+    for (_, chunk_end), result, counts in _behind(validated, write, overlap):
         report.accepted += len(result.accepted)
         report.changed += counts.bars
         report.rejected += counts.rejected
@@ -156,6 +164,31 @@ def _ahead(
                 yield span, loaded
         finally:
             upcoming.cancel()
+
+
+def _behind(
+    items: Iterable[tuple[tuple[dt.date, dt.date], _Item]],
+    write: Callable[[dt.date, dt.date, _Item], _Done],
+    overlap: bool,
+) -> Iterator[tuple[tuple[dt.date, dt.date], _Item, _Done]]:
+    """Each chunk of ``items`` with what ``write(chunk, item)`` returned, in chunk order; with ``overlap``, each
+    write runs on a worker thread while the next item is produced, so the store's work (the server's side of
+    a COPY, mostly waiting) overlaps the caller's (validating, encoding). One write at a time: the next starts
+    once the previous has returned, so chunks commit in order and an error stops everything after it. When
+    the caller or the items fail, the write already running ends (commits or rolls back) before the error
+    leaves: never half a chunk."""
+    if not overlap:
+        yield from ((span, item, write(*span, item)) for span, item in items)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backbone-write") as worker:
+        running: tuple[tuple[dt.date, dt.date], _Item, Future[_Done]] | None = None
+        for span, item in items:  # produced while the previous write runs
+            if running is not None:
+                done, running = running, None
+                yield done[0], done[1], done[2].result()
+            running = (span, item, worker.submit(write, *span, item))
+        if running is not None:
+            yield running[0], running[1], running[2].result()
 
 
 def reason_kind(reason: str) -> str:

@@ -5,7 +5,9 @@ a ``describe`` function that writes one reason per failing row (Python, called o
 positions), so a clean batch never builds a string. ``validation.py`` puts the rules together; the wording
 of the reasons is part of the contract (tests assert it), e.g. ``"open is not a number: 'abc'"``.
 
-Values are shown as the source gave them: text quoted (``'-1'``), numbers bare (``-1.0``, ``-5``, ``inf``).
+Values are shown as the landing kept them: text quoted (``'-1'``), numbers bare (``-1.0``, ``-5``, ``inf``).
+A store that keeps a source's numeric columns as numbers (PostgreSQL) shows them bare; one that lands every
+value as text (DuckDB) quotes the same number's repr.
 """
 
 from __future__ import annotations

@@ -76,8 +76,14 @@ class BarStore(ConfigurableResource, ABC):
 
     @abstractmethod
     def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
-        """Landed rows of partitions [start, end] (RAW_COLUMNS, values as text), ordered by partition_date,
-        symbol (NULL last), ts (NULL first), then the order they were landed in."""
+        """Landed rows of partitions [start, end] (RAW_COLUMNS), ordered by partition_date, symbol (NULL last),
+        ts (NULL first), then the order they were landed in.
+
+        Values come back as text (``frames.raw_table``: a number the source delivered reads as its repr), except
+        where a store keeps a column the source delivered as numbers as numbers (PostgreSQL does, when every
+        day read holds that column as the same kind of number): float64, or Int64 for integers, NULL for a
+        NaN. Either way ``frames.raw_values_as_text`` of the two is the same text: nothing is lost or added.
+        """
 
     @abstractmethod
     def write_validated(

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import Cursor, sql
+from psycopg.copy import QueuedLibpqWriter
 
 HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags 0, no header extension
 TRAILER: Final = b"\xff\xff"  # a field count of -1
@@ -35,7 +36,10 @@ def copy_binary(cur: Cursor[Any], table: sql.Composable, data: pa.Table, rows_pe
     if encoding != "utf-8":
         raise ValueError(f"binary COPY sends text as UTF-8 but the connection's client encoding is {encoding}")
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in data.column_names)
-    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(table, columns)) as copy:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(table, columns)
+    # psycopg's queued writer sends on a thread of its own: the next block is encoded (Arrow kernels, mostly
+    # outside the GIL) while the server ingests this one, instead of the server waiting for each encode.
+    with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         copy.write(HEADER)
         for block in encode(data, rows_per_block):
             copy.write(block)

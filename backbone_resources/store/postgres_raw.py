@@ -45,7 +45,8 @@ def replace(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.da
 
 
 def read(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.date) -> pa.Table:
-    """The landed rows of [start, end] (``raw_batches.RAW_ARROW_SCHEMA``) in ``in_landing_order``."""
+    """The landed rows of [start, end] (``raw_batches.RAW_ARROW_SCHEMA``, value columns possibly numbers:
+    ``raw_batches.concat``) in ``in_landing_order``."""
     # binary: bytea comes back as the bytes, not as hex text to decode
     found = cur.execute(statements.read_raw_batches(), (start, end), binary=True).fetchall()
     landed = raw_batches.decode(batch for (batch,) in found)
@@ -53,4 +54,4 @@ def read(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.date)
     if not older.num_rows:
         return landed
     older = pgcopy.epoch_to_utc(older, ["ts"]).cast(raw_batches.RAW_ARROW_SCHEMA)
-    return raw_batches.in_landing_order(pa.concat_tables([landed, older]))
+    return raw_batches.in_landing_order(raw_batches.concat([landed, older]))

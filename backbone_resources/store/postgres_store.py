@@ -28,7 +28,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import Field, PrivateAttr
 
 from backbone_domain import frames
-from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_resources.settings import redact_url
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
@@ -187,7 +187,7 @@ class PostgresBarStore(BarStore):
             raise self._unavailable(exc) from None
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
-        table = frames.raw_table(raw)
+        table = frames.raw_table(raw, keep_numbers=True)  # a day's batch holds numbers as numbers
         frames.check_partitions(table, start, end, "raw")
         with self._cursor(transaction=True) as cur:
             postgres_raw.replace(cur, self._sql, start, end, table)
@@ -196,7 +196,7 @@ class PostgresBarStore(BarStore):
     def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         with self._cursor() as cur:
             table = postgres_raw.read(cur, self._sql, start, end)
-        return frames.typed(table.to_pandas(), RAW_DTYPES)
+        return frames.raw_frame(table)
 
     def read_rejected(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         with self._cursor() as cur:

@@ -20,10 +20,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backbone_domain.bars import RAW_COLUMNS
+from backbone_domain.bars import RAW_COLUMNS, VALUE_COLUMNS
+from backbone_domain.frames import raw_values_as_text
 
 _TYPED: Final = {"ts": pa.timestamp("us", tz="UTC"), "partition_date": pa.date32()}
+# The landing's columns; a value column may instead hold the numbers the source delivered (float64 or int64,
+# ``frames.raw_table(keep_numbers=True)``).
 RAW_ARROW_SCHEMA: Final = pa.schema([(name, _TYPED.get(name, pa.string())) for name in RAW_COLUMNS])
+_NUMBERS: Final = (pa.float64(), pa.int64())
 # zstd: raw text compresses ~2.5x (payload JSON more); the landing is kept, so its size on disk and in the
 # WAL matters more than the ~1 µs a row zstd costs over lz4.
 _WRITE_OPTIONS: Final = pa.ipc.IpcWriteOptions(compression="zstd")
@@ -47,10 +51,11 @@ def in_landing_order(table: pa.Table) -> pa.Table:
 
 
 def by_day(table: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
-    """Each partition day of ``table`` (RAW_ARROW_SCHEMA, no NULL partition_date) with its rows in landing order."""
+    """Each partition day of ``table`` (RAW_ARROW_SCHEMA, value columns possibly numbers; no NULL
+    partition_date) with its rows in landing order."""
     if not table.num_rows:
         return
-    ordered = in_landing_order(table.cast(RAW_ARROW_SCHEMA))
+    ordered = in_landing_order(conform(table))
     days = ordered.column("partition_date").cast(pa.int32()).to_numpy()
     starts = np.concatenate(([0], np.flatnonzero(np.diff(days)) + 1, [len(days)]))
     for first, stop in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
@@ -67,6 +72,31 @@ def encode(rows: pa.Table) -> bytes:
 
 
 def decode(batches: Iterable[bytes]) -> pa.Table:
-    """The rows of ``batches`` (from ``encode``), in the order given, as one RAW_ARROW_SCHEMA table."""
-    tables = [pa.ipc.open_stream(batch).read_all().cast(RAW_ARROW_SCHEMA) for batch in batches]
-    return pa.concat_tables(tables) if tables else RAW_ARROW_SCHEMA.empty_table()
+    """The rows of ``batches`` (from ``encode``), in the order given, as one table (``concat``)."""
+    return concat([pa.ipc.open_stream(batch).read_all() for batch in batches])
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """``table`` in RAW_ARROW_SCHEMA's columns and types, except value columns holding numbers, which stay."""
+    fields = [
+        table.schema.field(f.name) if f.name in VALUE_COLUMNS and table.schema.field(f.name).type in _NUMBERS else f
+        for f in RAW_ARROW_SCHEMA
+    ]
+    return table.select(RAW_ARROW_SCHEMA.names).cast(pa.schema(fields))
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """Landed tables as one: a value column stays numbers when every table holds it as the same numbers, and is
+    text otherwise (days landed as text, or numbers of different kinds: the numbers become their text)."""
+    tables = [conform(t) for t in tables]
+    if not tables:
+        return RAW_ARROW_SCHEMA.empty_table()
+    mixed = [name for name in VALUE_COLUMNS if len({t.schema.field(name).type for t in tables}) > 1]
+    return pa.concat_tables([_as_text(t, mixed) for t in tables] if mixed else tables)
+
+
+def _as_text(table: pa.Table, names: list[str]) -> pa.Table:
+    text = raw_values_as_text(table.select(names))
+    for name in names:
+        table = table.set_column(table.schema.get_field_index(name), name, text.column(name))
+    return table

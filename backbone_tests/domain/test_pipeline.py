@@ -1,5 +1,7 @@
 import datetime as dt
 import itertools
+import threading
+import time
 
 import pandas as pd
 import pytest
@@ -55,20 +57,43 @@ class _Source:
 
 
 class _Store:
-    def __init__(self) -> None:
+    """Records landings; with ``overlapping_reads`` the pipeline writes on a worker thread (``_behind``)."""
+
+    def __init__(self, overlapping_reads: bool = False, fail_at: int | None = None) -> None:
+        self.overlapping_reads = overlapping_reads
+        self.fail_at = fail_at
         self.landed: list[dt.date] = []
+        self.threads: set[str] = set()
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
+        self.threads.add(threading.current_thread().name)
+        if len(self.landed) == self.fail_at:
+            raise RuntimeError("the store broke")
+        time.sleep(0.05)  # a write still running when the next fetch fails has to end first
         self.landed.append(start)
         return len(raw)
 
 
-def test_land_raw_stops_at_a_failed_fetch_and_fetches_no_further():
-    source, landing = _Source(), _Store()
+@pytest.mark.parametrize("overlapping", [False, True], ids=["inline", "write-behind"])
+def test_land_raw_stops_at_a_failed_fetch_and_fetches_no_further(overlapping: bool) -> None:
+    source, landing = _Source(), _Store(overlapping)
     with pytest.raises(RuntimeError, match="the source broke"):
         land_raw(source, landing, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
     assert source.fetched == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]
-    assert landing.landed == [dt.date(2024, 1, 1)]
+    assert landing.landed == [dt.date(2024, 1, 1)]  # the chunk already writing ended: whole, before the error
+    assert any(name.startswith("backbone-write") for name in landing.threads) == overlapping
+
+
+def test_a_failed_write_behind_stops_the_landing_at_that_chunk() -> None:
+    landing = _Store(overlapping_reads=True, fail_at=2)
+    with pytest.raises(RuntimeError, match="the store broke"):
+        land_raw(_EmptySource(), landing, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
+    assert landing.landed == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]  # in order; nothing after the failure
+
+
+class _EmptySource:
+    def fetch(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        return empty_raw()
 
 
 def test_a_rerun_of_the_flow_leaves_identical_rows_and_versions(store: BarStore) -> None:  # noqa: F811

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from backbone_domain import frames
 from backbone_domain.bars import (
     BAR_COLUMNS,
     BAR_DTYPES,
@@ -349,6 +351,45 @@ def test_raw_numbers_land_as_their_repr(store: BarStore) -> None:
         "100.0",
         "12345",
     )
+
+
+def _numeric_raw(day: dt.date) -> pd.DataFrame:
+    """Values as a source that delivers numbers gives them: float64 (NaN for "no value") and nullable Int64."""
+    raw = raw_frame(day).iloc[:3].copy()
+    for column in ("open", "high", "low", "close", "adj_close"):
+        raw[column] = pd.Series([101.5, 0.1 + 0.2, np.nan], dtype="float64")
+    raw["low"] = pd.Series([100.0, -0.0, 1e-5], dtype="float64")
+    raw["volume"] = pd.Series([12345, None, 10**17], dtype="Int64")
+    return raw
+
+
+def test_raw_numbers_read_back_as_numbers_or_as_their_repr(store: BarStore) -> None:
+    """A store may keep numeric columns as numbers (PostgreSQL does); as text they read exactly as their repr."""
+    store.replace_raw(MON, MON, _numeric_raw(MON))
+
+    back = store.read_raw(MON, MON)
+
+    as_text = frames.raw_values_as_text(pa.Table.from_pandas(back, preserve_index=False))
+    assert as_text["open"].to_pylist() == ["101.5", "0.30000000000000004", None]
+    assert as_text["low"].to_pylist() == ["100.0", "-0.0", "1e-05"]
+    assert as_text["volume"].to_pylist() == ["12345", None, "100000000000000000"]
+    kept = str(back["open"].dtype) == "float64"
+    assert kept == isinstance(store, PostgresBarStore)
+    if kept:  # numbers exactly as delivered, NaN as "no value"
+        assert back["high"].tolist()[:2] == [101.5, 0.1 + 0.2]
+        assert np.isnan(back["high"].iloc[2])
+        assert back["volume"].tolist() == [12345, pd.NA, 10**17]
+
+
+def test_raw_days_landed_as_text_and_as_numbers_read_back_together_as_text(store: BarStore) -> None:
+    days = week(2)
+    store.replace_raw(days[0], days[0], raw_frame(days[0]))  # text as the source gave it
+    store.replace_raw(days[1], days[1], _numeric_raw(days[1]))
+
+    back = store.read_raw(days[0], days[1])
+
+    assert back["open"].tolist() == ["1.50", "", "NaN", None, "101.5", "0.30000000000000004", None]
+    assert back["volume"].tolist() == ["100", "-5", "0", "1e9", "12345", None, "100000000000000000"]
 
 
 def test_raw_rows_outside_the_partitions_are_refused(store: BarStore) -> None:
