@@ -18,8 +18,9 @@ import click
 
 from backbone_assets.telemetry import measure, redact
 from backbone_domain.health import HealthSnapshot, to_json
+from backbone_domain.redaction import redact_url
 from backbone_resources import telemetry, telemetry_markdown, telemetry_push
-from backbone_resources.settings import BackboneSettings, SettingsError, load_settings, redact_url
+from backbone_resources.settings import BackboneSettings, SettingsError, load_settings
 
 FILES = ("status.md", "status.json", "metrics.prom")
 ASK_SETTING = -1  # an option given without a value: take it from the settings

@@ -8,19 +8,18 @@ carries on. Nothing here moves state: the cache's cumulative counters are read, 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import dagster as dg
 
 from backbone_assets import runner
 from backbone_assets.partitions import daily_partitions, last_partition_date
+from backbone_domain import redaction
 from backbone_domain.freshness import symbol_lags
 from backbone_domain.health import (
     CacheFigures,
@@ -33,12 +32,11 @@ from backbone_domain.health import (
     read_run_failures,
     summarize_freshness,
 )
-from backbone_resources.settings import BackboneSettings, SettingsError, redact_url
+from backbone_resources.settings import BackboneSettings, SettingsError
 from backbone_resources.tiers import build_batch, build_cache, build_source, build_store, build_stream
 
 RUN_FAILURES = Path("telemetry") / "run_failures.jsonl"
 PROBE_GROUP = "backbone-status-probe"  # never commits: asking its lag only proves the broker answers
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/@]*@[^\s]*", re.IGNORECASE)
 
 
 def run_failures_path(settings: BackboneSettings) -> Path:
@@ -46,24 +44,14 @@ def run_failures_path(settings: BackboneSettings) -> Path:
 
 
 def redact(text: str, settings: BackboneSettings) -> str:
-    """One line, every URL's password masked and every configured secret removed, whatever raised it."""
-    line = _URL.sub(lambda m: redact_url(m.group(0)), " ".join(str(text).split()))
-    for secret in _secrets(settings):
-        line = line.replace(secret, "***")
-    return line
+    """One line, every password masked and every configured secret removed, whatever raised it."""
+    return redaction.redact(" ".join(str(text).split()), _secrets(settings))
 
 
-def _secrets(settings: BackboneSettings) -> list[str]:
+def _secrets(settings: BackboneSettings) -> list[str | None]:
     values = [settings.timescale_url, settings.redis_url, settings.cache.redis_password]
     values += [settings.stream.kafka_sasl_password, settings.telemetry.metrics_pushgateway]
-    found = []
-    for value in values:
-        if value is None:
-            continue
-        raw = value.get_secret_value()
-        password = urlsplit(raw).password if "://" in raw else raw
-        found += [password] if password and len(password) >= 3 else []
-    return found
+    return [redaction.url_password(value.get_secret_value()) for value in values if value is not None]
 
 
 def _reason(exc: Exception) -> str:
