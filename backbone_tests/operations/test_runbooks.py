@@ -13,7 +13,7 @@ import click
 import pytest
 from dagster._cli import cli as dagster_cli
 
-from backbone_assets.cli import main as backbone_cli
+from backbone_ops.cli import main as backbone_cli
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOKS = REPO / "docs" / "operations" / "runbooks"
