@@ -1,4 +1,4 @@
-"""Backbone's Dagster code location: assets by layer, checks, jobs, schedules and the CLI over them."""
+"""Backbone's Dagster code location: assets by layer, checks, jobs, schedules and sensors (the CLI: backbone_ops)."""
 
 import warnings
 

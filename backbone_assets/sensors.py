@@ -22,26 +22,18 @@ import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 
 from backbone_assets.jobs import KIND_TAG
+from backbone_domain.redaction import redact
 
 RUN_FAILURE_SENSOR = "run_failure_telemetry_sensor"
 COUNTS_KEY = "backbone.run_failures.counts"
 SEEN_PREFIX = "backbone.run_failures.seen."
 _MAX_ERROR_CHARS = 500
-# scheme://user:password@host -> scheme://user:***@host, and password=... / pwd=... in DSNs or messages.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):[^@\s]+@")
 _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?P<cls>[A-Za-z_]\w*): ")  # dagster._core....Failure: -> Failure:
-_KEY_PASSWORD = re.compile(r"(?i)\b(?P<key>password|passwd|pwd|secret|token)(?P<sep>\s*[=:]\s*)(?P<value>[^\s&;,]+)")
 
 
 def run_failures_path(home: Path) -> Path:
     """The JSON-lines file of run failures under ``BACKBONE_HOME``."""
     return home / "telemetry" / "run_failures.jsonl"
-
-
-def redact(text: str) -> str:
-    """``text`` with URL passwords and ``password=`` style values replaced by ``***``."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}:***@", text)
-    return _KEY_PASSWORD.sub(lambda m: f"{m['key']}{m['sep']}***", text)
 
 
 def _innermost(error: SerializableErrorInfo | None) -> SerializableErrorInfo | None:

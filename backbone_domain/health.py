@@ -1,6 +1,6 @@
 """The health snapshot `backbone status` writes: plain figures, no Dagster, no clients.
 
-One model, several renderers (markdown and Prometheus text in ``backbone_resources.telemetry*``, JSON here), so
+One model, several renderers (markdown and Prometheus text in ``backbone_ops.status``, JSON here), so
 the console, ``status.json``, ``status.md`` and ``metrics.prom`` can never disagree. A figure that could not be
 measured is ``None`` and its component carries the reason; thresholds travel with the figures they judge, so a
 reader of the snapshot needs no settings to tell a breach.

@@ -16,7 +16,6 @@ import pandas as pd
 
 from backbone_domain import hot_bars
 from backbone_domain.bars import VALUE_COLUMNS, empty_bars
-from backbone_domain.pipeline import date_chunks
 from backbone_resources.cache.base import CacheUnavailable
 
 if TYPE_CHECKING:
@@ -105,6 +104,10 @@ def refresh(cache: HotCache, store: BarStore, start: dt.date, end: dt.date, chun
     """
     spans: dict[str, tuple[dt.date, dt.date]] = {}
     rewritten = 0
+    # Imported here: the pipeline module loads validation, hence pandera (and through it pyspark), which the read
+    # path of `backbone bars` never needs.
+    from backbone_domain.pipeline import date_chunks
+
     for lo, hi in date_chunks(start, end, chunk_days):
         chunk = store.read_bars(lo, hi)
         rewritten += len(chunk)

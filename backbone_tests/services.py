@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from backbone_resources.settings import redact_url
+from backbone_domain.redaction import redact_url
 from backbone_tests.containers import container_url
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

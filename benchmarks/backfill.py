@@ -39,7 +39,8 @@ LAST_DAY = dt.date(2018, 12, 31)
 
 
 def run(tier: str, symbols: int, years: int, select: str, redis_url: str) -> dict[str, object]:
-    from backbone_assets import runner
+    from backbone_ops import runner
+    from backbone_ops.resources import all_resources
     from backbone_resources.settings import load_settings
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
@@ -75,7 +76,7 @@ def run(tier: str, symbols: int, years: int, select: str, redis_url: str) -> dic
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the run's, before the psql side
         with runner.instance(settings) as instance:
             events = len(instance.all_logs(result.run_id))
-        with runner.live_resources(settings) as resources:
+        with all_resources(settings) as resources:
             stored = resources.store.quality_counts().bars
         if tier == "institutional":
             psql_s = psql_copy(env["BACKBONE_TIMESCALE_URL"])[1]

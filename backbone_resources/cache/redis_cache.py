@@ -31,8 +31,8 @@ from redis.retry import Retry
 
 from backbone_domain import hot_bars
 from backbone_domain.bars import empty_bars
+from backbone_domain.redaction import redact_url
 from backbone_resources.cache.base import CacheStats, CacheUnavailable, CacheWindow, HotCache
-from backbone_resources.settings import redact_url
 
 SYMBOLS_PER_BATCH = 100  # ~26,000 bars a MULTI at 260 bars a symbol: few round trips, bounded replies
 # Read the counters and move the window's start to them in one atomic step: two checks never share reads.

@@ -29,7 +29,7 @@ from pydantic import Field, PrivateAttr
 
 from backbone_domain import frames
 from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
-from backbone_resources.settings import redact_url
+from backbone_domain.redaction import redact, redact_url
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
@@ -83,10 +83,7 @@ class PostgresBarStore(BarStore):
 
     def _unavailable(self, cause: object) -> StoreUnavailable:
         """The short cause (one line, no traceback), naming the setting; the password never appears."""
-        text = " ".join(str(cause).split()) or type(cause).__name__
-        password = urlsplit(self.url).password
-        if password:
-            text = text.replace(password, "***")
+        text = redact(" ".join(str(cause).split()) or type(cause).__name__, [urlsplit(self.url).password])
         return StoreUnavailable(f"cannot use the bar store at {redact_url(self.url)} (BACKBONE_TIMESCALE_URL): {text}")
 
     def _connect_kwargs(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from backbone_assets.runner import PROJECT_DAGSTER_YAML
+from backbone_ops.runner import PROJECT_DAGSTER_YAML
 from backbone_resources.batch.settings import BatchSettings
 from backbone_resources.cache.settings import CacheSettings
 from backbone_resources.settings import BackboneSettings, load_settings

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backbone_assets import runner
 from backbone_assets.definitions import build_defs
+from backbone_ops import runner
+from backbone_ops.resources import all_resources
 from backbone_tests.resources.batch.conftest import file_digests, python_reference, read_dataset
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ def _run(settings, start, end) -> dg.ExecuteInProcessResult:
 
 
 def _engine_and_bars(settings):
-    with runner.live_resources(settings) as resources:
+    with all_resources(settings) as resources:
         return resources.batch, resources.store.read_bars(NOV, JAN_END)
 
 

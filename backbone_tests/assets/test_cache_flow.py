@@ -8,8 +8,9 @@ import datetime as dt
 import pytest
 from pydantic import SecretStr
 
-from backbone_assets import runner
 from backbone_domain.hot_reader import read_last, read_on, stale_symbols
+from backbone_ops import runner
+from backbone_ops.resources import all_resources
 from backbone_resources.cache.settings import CacheSettings
 from backbone_tests.resources.cache.redis_server import OwnRedis
 
@@ -43,7 +44,7 @@ def test_flow_warms_the_cache_and_readers_hit_it(tier, request):
     assert meta["symbols_refreshed"].value == 2
     assert meta["cache"].value["backend"] == {"bootstrap": "diskcache", "institutional": "redis"}[tier]
 
-    with runner.live_resources(settings) as r:
+    with all_resources(settings) as r:
         assert stale_symbols(r.cache, r.store) == {}
         first = read_last(r.cache, r.store, "EURUSD", 5)
         assert first.served_by == "cache"

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from pydantic import SecretStr
 
-from backbone_assets import runner
 from backbone_domain.calendars import trading_days
 from backbone_domain.hot_reader import read_last, stale_symbols
+from backbone_ops import runner
+from backbone_ops.resources import all_resources
 from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.cache.settings import CacheSettings
 from backbone_tests.resources.cache.redis_server import OwnRedis
@@ -45,12 +46,12 @@ def test_outage_drill(institutional, tmp_path):
     try:
         # Before: the flow warms the cache and readers hit it.
         assert runner.materialize(settings, JAN, JAN_END, CACHE_FLOW).success
-        with runner.live_resources(settings) as r:
+        with all_resources(settings) as r:
             assert read_last(r.cache, r.store, "EURUSD", 5).served_by == "cache"
 
         server.stop()
         # Detect: the heartbeat fails naming the setting; the hit-ratio check warns instead of crashing the run.
-        with runner.live_resources(settings) as r, pytest.raises(CacheUnavailable, match="BACKBONE_REDIS_URL"):
+        with all_resources(settings) as r, pytest.raises(CacheUnavailable, match="BACKBONE_REDIS_URL"):
             r.cache.ping()
         checks = {e.check_name: e for e in runner.run_checks(settings).get_asset_check_evaluations()}
         assert checks["hot_cache_hit_ratio"].passed is False
@@ -67,7 +68,7 @@ def test_outage_drill(institutional, tmp_path):
         assert "BACKBONE_REDIS_URL" in failures["daily_bars_hot_cache"]
         retries = [e for e in during.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
         assert len(retries) == 2
-        with runner.live_resources(settings) as r:
+        with all_resources(settings) as r:
             assert r.store.quality_counts().bars == _expected(settings.symbols, JAN, FEB_END)  # no lost writes
             answer = read_last(r.cache, r.store, "EURUSD", 5)  # readers keep answering, from the store
             assert answer.served_by == "store"
@@ -77,12 +78,12 @@ def test_outage_drill(institutional, tmp_path):
 
         # Recover: Redis comes back empty (no persistence); one cache materialization warms it again.
         server.start()
-        with runner.live_resources(settings) as r:
+        with all_resources(settings) as r:
             assert r.cache.stats().keys == 0
         assert runner.materialize(settings, JAN, FEB_END, ["daily_bars_hot_cache"]).success
 
         # Verify: readers hit the cache again, with the bars ingested during the outage; cache equals store.
-        with runner.live_resources(settings) as r:
+        with all_resources(settings) as r:
             again = read_last(r.cache, r.store, "EURUSD", 5)
             assert again.served_by == "cache"
             assert again.bars["ts"].iloc[-1].date() == newest

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backbone_assets import runner
+from backbone_ops import runner
+from backbone_ops.resources import all_resources
 from backbone_resources.settings import load_settings
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ JAN = (dt.date(2024, 1, 1), dt.date(2024, 1, 31))
 def _load(tmp_path: Path, folder: str):
     settings = load_settings(mode="bootstrap", home=tmp_path / "home", source=f"csv:{DATA / folder}")
     assert runner.materialize(settings, *JAN).success
-    with runner.live_resources(settings) as resources:
+    with all_resources(settings) as resources:
         store = resources.store
         return store.read_bars(*JAN), store.quality_counts(), store
 
@@ -69,7 +70,7 @@ def test_malformed_file_lands_good_rows_and_quarantines_bad_ones(tmp_path, dagst
 def test_rejected_command_shows_every_quarantined_record(tmp_path, dagster_home, monkeypatch):
     from click.testing import CliRunner
 
-    from backbone_assets.cli import main
+    from backbone_ops.cli import main
 
     _load(tmp_path, "malformed")
     monkeypatch.setenv("BACKBONE_MODE", "bootstrap")

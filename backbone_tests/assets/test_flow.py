@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from backbone_assets import runner
 from backbone_assets.partitions import daily_partitions, last_partition_date
 from backbone_domain.calendars import trading_days
+from backbone_ops import runner
+from backbone_ops.resources import all_resources
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +21,7 @@ def _expected_bars(symbols, start, end) -> int:
 
 
 def _store_counts(settings):
-    with runner.live_resources(settings) as resources:
+    with all_resources(settings) as resources:
         return resources.store.quality_counts(), resources.store.latest_bar_dates()
 
 

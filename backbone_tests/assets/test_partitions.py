@@ -5,10 +5,10 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from backbone_assets import runner
 from backbone_assets.definitions import build_defs
 from backbone_assets.jobs import DAILY_BARS_JOB
 from backbone_assets.partitions import daily_partitions, last_partition_date
+from backbone_ops import runner
 
 pytestmark = pytest.mark.slow
 FIRST, LAST = dt.date(2024, 1, 2), dt.date(2024, 1, 12)

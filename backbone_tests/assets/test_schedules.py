@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from backbone_assets import runner
 from backbone_assets.definitions import build_defs
 from backbone_assets.jobs import DAILY_BARS_JOB, KIND_TAG
 from backbone_assets.schedules import BACKFILL_SCHEDULE, DAILY_SCHEDULE
+from backbone_ops import runner
 from backbone_resources.schedule_settings import ScheduleSettings
 from backbone_resources.settings import SettingsError, load_settings
 

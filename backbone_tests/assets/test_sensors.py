@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import pytest
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin
 
 from backbone_assets.definitions import build_defs
@@ -16,7 +15,6 @@ from backbone_assets.sensors import (
     RUN_FAILURE_SENSOR,
     build_run_failure_sensor,
     failure_counts,
-    redact,
     run_failures_path,
 )
 from backbone_assets.stream import KAFKA_REPLAY_JOB
@@ -131,21 +129,6 @@ def test_run_without_a_kind_tag_is_recorded_with_kind_null(tmp_path):
     assert line["kind"] is None
     assert "hunter2" not in line["error"]
     assert "store unavailable: password=***" in line["error"]
-
-
-@pytest.mark.parametrize(
-    ("text", "redacted"),
-    [
-        ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
-        ("redis://:pw@h:6379/0 down", "redis://:***@h:6379/0 down"),
-        ("https://user:p%40ss@gw:9091/metrics", "https://user:***@gw:9091/metrics"),
-        ("host=db password=pw dbname=x", "host=db password=*** dbname=x"),
-        ("sasl PASSWORD: pw", "sasl PASSWORD: ***"),
-        ("postgresql://u@h/db and http://h:9091", "postgresql://u@h/db and http://h:9091"),
-    ],
-)
-def test_redact(text, redacted):
-    assert redact(text) == redacted
 
 
 def test_backbone_definitions_wire_the_sensors_and_kind_tags(tmp_path):

@@ -18,9 +18,10 @@ import time
 import dagster as dg
 import pytest
 
-from backbone_assets import runner
 from backbone_assets.definitions import build_defs
 from backbone_assets.stream import KAFKA_REPLAY_JOB
+from backbone_ops import runner
+from backbone_ops.resources import all_resources
 from backbone_resources.tiers import build_stream
 from backbone_tests.assets.stream_support import GROUP, read_topic, streaming
 
@@ -30,7 +31,7 @@ TIERS = ["bootstrap", pytest.param("institutional", marks=[pytest.mark.postgres,
 
 
 def _stored(settings) -> set[tuple]:
-    with runner.live_resources(settings) as resources:
+    with all_resources(settings) as resources:
         bars = resources.store.read_bars(JAN, FEB_END)
     return {(s, ts.to_pydatetime()) for s, ts in zip(bars["symbol"], bars["ts"], strict=True)}
 
@@ -99,12 +100,12 @@ def test_streaming_disabled_keeps_the_graph_and_says_so(bootstrap):
 _KILLABLE = textwrap.dedent(
     """
     import datetime as dt, sys, time
-    from backbone_assets import runner
+    from backbone_ops import runner
     from backbone_domain.streaming import publish_range
     from backbone_resources.settings import BackboneSettings
 
     settings = BackboneSettings.model_validate_json(sys.stdin.read())
-    with runner.live_resources(settings) as res:
+    with all_resources(settings) as res:
         store = res.store
         class SlowStore:  # one day at a time, slowly, so the parent can kill us half-way
             def read_bars_table(self, start, end, symbols=None):

@@ -7,8 +7,8 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from backbone_assets import runner
 from backbone_assets.stream_sensors import kafka_replay_sensor, request_replay
+from backbone_ops import runner
 from backbone_resources.tiers import build_store, build_stream
 from backbone_tests.assets.stream_support import streaming
 

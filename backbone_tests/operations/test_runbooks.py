@@ -13,7 +13,7 @@ import click
 import pytest
 from dagster._cli import cli as dagster_cli
 
-from backbone_assets.cli import main as backbone_cli
+from backbone_ops.cli import main as backbone_cli
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOKS = REPO / "docs" / "operations" / "runbooks"
@@ -69,8 +69,10 @@ def check_command(tokens: list[str]) -> None:
     args = tokens[1:]
     while isinstance(command, click.Group):
         assert args, f"{' '.join(tokens)}: no subcommand"
-        assert args[0] in command.commands, f"{' '.join(tokens)}: {args[0]!r} is not a command of {command.name}"
-        command, args = command.commands[args[0]], args[1:]
+        # get_command, not .commands: `backbone` imports its commands on first use (backbone_ops/cli.py)
+        sub = command.get_command(click.Context(command), args[0])
+        assert sub is not None, f"{' '.join(tokens)}: {args[0]!r} is not a command of {command.name}"
+        command, args = sub, args[1:]
     known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"--help"}
     for arg in args:
         if arg.startswith("-") and not re.fullmatch(r"-\d.*", arg):

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from backbone_resources.settings import SettingsError, load_settings, redact_url
+from backbone_resources.settings import SettingsError, load_settings
 from backbone_resources.tiers import build_resources
 
 ENDPOINTS = {
@@ -65,8 +65,3 @@ def test_symbols_are_a_comma_list(monkeypatch):
     settings = load_settings()
     assert settings.symbols == ["EURUSD", "AAPL"]
     assert settings.start_date == dt.date(2020, 1, 2)
-
-
-def test_redact_url_hides_only_the_password():
-    assert redact_url("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
-    assert redact_url("postgresql://db/x") == "postgresql://db/x"

@@ -20,7 +20,7 @@ from prometheus_client.exposition import default_handler
 from prometheus_client.registry import Collector
 
 from backbone_domain.health import HealthSnapshot
-from backbone_resources.telemetry import RUN_FAILURES, registry_for
+from backbone_ops.status.prometheus import RUN_FAILURES, registry_for
 
 PUSH_JOB = "backbone"
 FAILURES_SOURCE = "backbone_run_failures"

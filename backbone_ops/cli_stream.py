@@ -10,32 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Sequence
 
 import click
-import dagster as dg
 
 from backbone_domain.bar_messages import BarMessage
 from backbone_domain.bridge import Bridge, CacheInvalidator
-from backbone_resources.settings import SettingsError, load_settings
-from backbone_resources.store.base import StoreUnavailable
-from backbone_resources.stream.base import StreamDisabled, StreamUnavailable
-from backbone_resources.tiers import build_stream
-
-EXPECTED_ERRORS = (SettingsError, StoreUnavailable, StreamUnavailable, StreamDisabled)
-
-
-@contextmanager
-def _resources(**resources: Any) -> Iterator[Any]:
-    try:
-        with dg.build_resources(resources) as built:
-            yield built
-    except dg.DagsterUserCodeExecutionError as exc:
-        if exc.user_exception is not None:
-            raise exc.user_exception from None
-        raise
+from backbone_ops import exit_codes
+from backbone_ops.exit_codes import UsageError, expected_errors
+from backbone_ops.resources import tier_resources
+from backbone_resources.settings import load_settings
+from backbone_resources.stream.base import StreamDisabled
 
 
 def _print_bars(bars: Sequence[BarMessage]) -> None:
@@ -51,24 +36,16 @@ def _print_bars(bars: Sequence[BarMessage]) -> None:
 @click.option("--idle-timeout", type=float, default=None, help="stop after this many seconds without messages")
 def consume(group: str, handler: str, idle_timeout: float | None) -> None:
     """Hand each new bar from the stream to a handler (default: keep the hot cache current) until SIGTERM."""
+    families = ("stream", "cache") if handler == "cache" else ("stream",)
     try:
-        settings = load_settings()
-        extra: dict[str, Any] = {}
-        if handler == "cache":
-            from backbone_resources.tiers import build_cache
-
-            extra["cache"] = build_cache(settings)
-        with _resources(stream=build_stream(settings), **extra) as res:
+        with expected_errors(), tier_resources(load_settings(), *families) as res:
             if not res.stream.enabled:
                 raise StreamDisabled("streaming disabled (BACKBONE_STREAMING_ENABLED=false): nothing to consume")
             fn = CacheInvalidator(res.cache) if handler == "cache" else _print_bars
             click.echo(f"consuming {res.stream.describe()['topic']} as group {group} (SIGTERM stops cleanly)", err=True)
             report = Bridge(res.stream, group, fn).run(idle_timeout_s=idle_timeout)
-    except EXPECTED_ERRORS as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(exit_codes.INTERRUPTED)
     click.echo(
         f"received {report.received}, handled {report.handled}, skipped {report.skipped} duplicate/out-of-date, "
         f"{report.commits} commits",
@@ -83,17 +60,16 @@ def consume(group: str, handler: str, idle_timeout: float | None) -> None:
 @click.option("--request", is_flag=True, help="leave the request for kafka_replay_sensor instead of running now")
 def replay(start: dt.datetime, end: dt.datetime, symbols: str, request: bool) -> None:
     """Republish stored bars of a date range to the stream with origin=replay, in per-symbol order."""
-    from backbone_assets import runner
     from backbone_assets.definitions import build_defs
     from backbone_assets.stream import KAFKA_REPLAY_JOB
     from backbone_assets.stream_sensors import request_replay
+    from backbone_ops import runner
 
     names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     first, last = start.date(), end.date()
-    if first > last:
-        click.echo(f"error: --start {first} is after --end {last}", err=True)
-        sys.exit(2)
-    try:
+    with expected_errors():
+        if first > last:
+            raise UsageError(f"--start {first} is after --end {last}")
         settings = load_settings()
         with runner.instance(settings) as inst:
             if request:
@@ -105,11 +81,8 @@ def replay(start: dt.datetime, end: dt.datetime, symbols: str, request: bool) ->
             result = job.execute_in_process(
                 run_config={**runner.CONSOLE_INFO, **config}, instance=inst, raise_on_error=False
             )
-    except EXPECTED_ERRORS as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     if not result.success:
         for failure in result.get_step_failure_events():
             click.echo(f"replay failed: {failure.event_specific_data.error.message}", err=True)  # type: ignore[union-attr]
-        sys.exit(1)
+        sys.exit(exit_codes.PROBLEM)
     click.echo(f"run {result.run_id}: replayed {result.output_for_node('replay_bars')} bars of {first}..{last}")

@@ -20,7 +20,7 @@ from backbone_domain.health import (
     RunFailures,
     StreamFigures,
 )
-from backbone_resources import telemetry, telemetry_markdown, telemetry_push
+from backbone_ops.status import prometheus, push, render
 from backbone_resources.telemetry_settings import TelemetrySettings
 
 GENERATED = "2026-11-30T12:00:00+00:00"
@@ -50,7 +50,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_prometheus_text_parses_back_with_the_fixed_names_and_the_tier_label():
-    got = samples(telemetry.render_text(full()))
+    got = samples(prometheus.render_text(full()))
     tier = ("tier", "institutional")
     assert got[("backbone_up", (("component", "cache"), tier))] == 1.0
     assert got[("backbone_freshness_lag_days", (tier,))] == 1.0
@@ -77,25 +77,25 @@ def test_an_unavailable_component_is_up_0_and_its_figures_are_absent_not_zero():
             Component("stream", "disabled", "streaming disabled"),
         ],
     )
-    got = samples(telemetry.render_text(snap))
+    got = samples(prometheus.render_text(snap))
     assert got[("backbone_up", (("component", "cache"), ("tier", "institutional")))] == 0.0
     assert not any(name == "backbone_up" and ("component", "stream") in labels for name, labels in got)
     names = {name for name, _ in got}
     assert not names & {"backbone_cache_hit_ratio", "backbone_consumer_lag_messages", "backbone_freshness_lag_days"}
-    text = telemetry_markdown.console(snap)
+    text = render.console(snap)
     assert "cache:        unavailable: Redis at redis://:***@127.0.0.1:1/0" in text
     assert "DEGRADED: cache unavailable" in text
 
 
 def test_textfile_is_what_the_renderer_says(tmp_path):
     path = tmp_path / "metrics.prom"
-    telemetry.write_textfile(full(), str(path))
-    assert samples(path.read_text()) == samples(telemetry.render_text(full()))
+    prometheus.write_textfile(full(), str(path))
+    assert samples(path.read_text()) == samples(prometheus.render_text(full()))
     assert not list(tmp_path.glob("*.tmp*"))  # the temp file was renamed, not left behind
 
 
 def test_markdown_has_the_verdict_and_every_figure():
-    md = telemetry_markdown.markdown(full())
+    md = render.markdown(full())
     # 5% rejected is at the threshold, not over it; 0.75 over 40 reads is under the 0.8 hit ratio.
     assert "**DEGRADED: cache hit ratio 0.750 < 0.8**" in md
     for figure in ("lag 1 trading day(s)", "100 rows ingested", "hit ratio 0.750 over 40 reads", "trading-runtime: 42"):
@@ -117,7 +117,7 @@ def test_serve_answers_a_real_scrape_and_re_measures_on_the_next_one():
         return HealthSnapshot(**{**snap.__dict__, "bars_stored": 1234 + len(taken)})
 
     port = _free_port()
-    stop = telemetry.serve(telemetry.RefreshingSource(measure, 0.0, full()), port, "127.0.0.1")
+    stop = prometheus.serve(prometheus.RefreshingSource(measure, 0.0, full()), port, "127.0.0.1")
     try:
         url = f"http://127.0.0.1:{port}/metrics"
         first = urllib.request.urlopen(url, timeout=5).read().decode()
@@ -147,7 +147,7 @@ def test_push_puts_one_group_for_backbone_and_one_per_failed_dagster_job_with_cr
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        groups = telemetry_push.push(full(), f"http://ops:s3cret@127.0.0.1:{server.server_port}")
+        groups = push.push(full(), f"http://ops:s3cret@127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
         server.server_close()
@@ -160,7 +160,7 @@ def test_push_puts_one_group_for_backbone_and_one_per_failed_dagster_job_with_cr
     assert failures_path == "/metrics/job/daily_bars_job/source/backbone_run_failures/tier/institutional"
     assert auth == "Basic b3BzOnMzY3JldA=="  # ops:s3cret, never in the address
     # the gateway overwrites a pushed `job` label: the failure count travels in its own job's group instead
-    expected = samples(telemetry.render_text(full()))
+    expected = samples(prometheus.render_text(full()))
     failures_key = ("backbone_run_failures_total", (("job", "daily_bars_job"), ("tier", "institutional")))
     assert samples(main_body) == {k: v for k, v in expected.items() if k != failures_key}
     assert samples(failures_body) == {("backbone_run_failures_total", (("tier", "institutional"),)): 2.0}

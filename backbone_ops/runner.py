@@ -5,19 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 from dagster._core.utils import make_new_run_id
 from psycopg.conninfo import conninfo_to_dict
 
-from backbone_assets import instance_tuning, interrupts
+from backbone_assets import instance_tuning
 from backbone_assets.definitions import build_defs
 from backbone_assets.jobs import ASSET_CHECKS_JOB, DAILY_BARS_JOB, kind_tags
 from backbone_assets.partitions import daily_partitions, last_partition_date, range_tags
+from backbone_ops import interrupts
+from backbone_ops.exit_codes import UsageError
+from backbone_ops.resources import all_resources
 from backbone_resources.settings import BackboneSettings, SettingsError
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
@@ -25,10 +26,6 @@ PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 POSTGRES_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "docker" / "dagster" / "dagster.yaml"
 # The console logger at INFO: step events and the assets' own log lines, not Dagster's DEBUG chatter.
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-
-
-class UsageError(ValueError):
-    """A command-line request that cannot run as asked (bad range, unknown asset)."""
 
 
 def instance(settings: BackboneSettings) -> dg.DagsterInstance:
@@ -112,24 +109,7 @@ def run_checks(settings: BackboneSettings) -> dg.ExecuteInProcessResult:
         )
 
 
-@contextmanager
-def live_resources(settings: BackboneSettings) -> Iterator[Any]:
-    """The tier's resources, initialised as a run would (env vars resolved, pools opened and closed).
-
-    Dagster wraps a resource's start-up error; the original (e.g. StoreUnavailable naming the setting) is
-    re-raised so the CLI can print one clear line.
-    """
-    defs = build_defs(settings)
-    try:
-        with dg.build_resources(dict(defs.resources or {})) as resources:
-            yield resources
-    except dg.DagsterUserCodeExecutionError as exc:
-        if exc.user_exception is not None:
-            raise exc.user_exception from None
-        raise
-
-
 def preflight(settings: BackboneSettings) -> None:
     """Fail before a run starts when the tier's store is unreachable: no half-started runs, no fallback."""
-    with live_resources(settings) as resources:
+    with all_resources(settings) as resources:
         resources.store.ping()

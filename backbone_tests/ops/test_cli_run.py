@@ -1,11 +1,9 @@
-"""The `backbone` console script as a user runs it: a separate process, settings from the environment."""
+"""The `backbone` run commands as a user runs them, settings from the environment: in process, and `check` and
+`doctor` once each as the console script."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -14,17 +12,13 @@ import pytest
 from backbone_domain.calendars import trading_days
 from backbone_resources.settings import load_settings
 from backbone_resources.tiers import build_store
+from backbone_tests.ops.cli_runner import run_in_process, run_process
 
 pytestmark = pytest.mark.slow
-BACKBONE = str(Path(sys.executable).parent / "backbone")
-NO_STREAMING = {"BACKBONE_STREAMING_ENABLED": "false"}  # Kafka is tested in test_stream_cli.py
+NO_STREAMING = {"BACKBONE_STREAMING_ENABLED": "false"}  # Kafka is tested in test_cli_stream.py
 
 
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")}
-    return subprocess.run(
-        [BACKBONE, *args], env={**clean, **env}, capture_output=True, text=True, timeout=300, check=False
-    )
+_run = run_in_process
 
 
 @pytest.fixture
@@ -61,7 +55,7 @@ def test_bootstrap_half_year_twice_then_check_reports_stale(env):
     assert second.returncode == 0, second.stderr
     assert _bar_count(env) == rows
 
-    check = _run({**env, "BACKBONE_MODE": "bootstrap"}, "check")
+    check = run_process({**env, "BACKBONE_MODE": "bootstrap"}, "check")
     assert check.returncode == 1, check.stdout + check.stderr
     fresh_line = next(line for line in check.stdout.splitlines() if "daily_bars_fresh" in line)
     assert fresh_line.startswith("FAIL (ERROR)")
@@ -94,8 +88,8 @@ def test_institutional_with_unreachable_database_fails_naming_the_setting(env):
         **NO_STREAMING,
         "BACKBONE_REDIS_URL": "redis://127.0.0.1:6379/0",  # the store is what fails here
     }
-    for args in (("doctor",), ("materialize",)):
-        result = _run(bad, *args)
+    for run, args in ((run_process, ("doctor",)), (_run, ("materialize",))):
+        result = run(bad, *args)
         assert result.returncode != 0
         assert "BACKBONE_TIMESCALE_URL" in result.stderr + result.stdout
         assert "hunter2" not in result.stderr + result.stdout

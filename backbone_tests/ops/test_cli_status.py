@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from backbone_assets.telemetry import redact
 from backbone_domain.calendars import last_trading_day
+from backbone_ops.status.measure import redact
 from backbone_resources.settings import load_settings
 from backbone_tests.resources.stream.conftest import KAFKA_TEST_CONSUMER, KAFKA_TEST_PRODUCER
 

@@ -1,26 +1,20 @@
-"""`backbone bars` and `backbone cache` as a user runs them: separate processes, settings from the environment,
-counters in Redis that every process adds to."""
+"""`backbone bars` and `backbone cache` as a user runs them, settings from the environment: in process, and each
+once as the console script (its counters in Redis or diskcache add up across processes)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from backbone_tests.ops.cli_runner import run_in_process, run_process
+
 pytestmark = pytest.mark.slow
-BACKBONE = str(Path(sys.executable).parent / "backbone")
 CACHE_FLOW = "daily_bars_raw,daily_bars,weekly_bars,daily_bars_hot_cache"
 
 
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")}
-    return subprocess.run(
-        [BACKBONE, *args], env={**clean, **env}, capture_output=True, text=True, timeout=600, check=False
-    )
+_run = run_in_process
 
 
 @pytest.fixture
@@ -85,7 +79,7 @@ def test_bootstrap_bars_miss_then_hit_and_unreachable_redis_is_reported(env):
     boot = {**env, "BACKBONE_MODE": "bootstrap"}
     done = _run(boot, "materialize", "--start", "2024-01-02", "--end", "2024-01-12", "--select", CACHE_FLOW)
     assert done.returncode == 0, done.stdout + done.stderr
-    first = _run(boot, "bars", "AAPL", "--last", "3")
+    first = run_process(boot, "bars", "AAPL", "--last", "3")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().splitlines()[-1] == "served by cache"
     stats = _json(_run(boot, "cache", "stats", "--json"))
@@ -93,7 +87,7 @@ def test_bootstrap_bars_miss_then_hit_and_unreachable_redis_is_reported(env):
 
     down = {**env, "BACKBONE_MODE": "institutional", "BACKBONE_TIMESCALE_URL": "postgresql://u@127.0.0.1:1/x"}
     down["BACKBONE_REDIS_URL"] = "redis://:hunter2@127.0.0.1:1/0"
-    ping = _run(down, "cache", "ping")
+    ping = run_process(down, "cache", "ping")
     assert ping.returncode == 1
     assert "BACKBONE_REDIS_URL" in ping.stderr
     assert "hunter2" not in ping.stdout + ping.stderr

@@ -23,8 +23,9 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from backbone_ops.exit_codes import INTERRUPTED as EXIT_INTERRUPTED
+
 GRACE_S = 3.0
-EXIT_INTERRUPTED = 130  # the shell's code for a command ended by SIGINT
 STOPPED = "stopped by Ctrl-C/SIGTERM; every chunk written is whole: re-run the range to finish"
 _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 

@@ -8,19 +8,16 @@ carries on. Nothing here moves state: the cache's cumulative counters are read, 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import dagster as dg
 
-from backbone_assets import runner
 from backbone_assets.partitions import daily_partitions, last_partition_date
+from backbone_domain import redaction
 from backbone_domain.freshness import symbol_lags
 from backbone_domain.health import (
     CacheFigures,
@@ -33,12 +30,13 @@ from backbone_domain.health import (
     read_run_failures,
     summarize_freshness,
 )
-from backbone_resources.settings import BackboneSettings, SettingsError, redact_url
-from backbone_resources.tiers import build_batch, build_cache, build_source, build_store, build_stream
+from backbone_ops import runner
+from backbone_ops.resources import tier_resources
+from backbone_resources.settings import BackboneSettings, SettingsError
+from backbone_resources.tiers import build_batch
 
 RUN_FAILURES = Path("telemetry") / "run_failures.jsonl"
 PROBE_GROUP = "backbone-status-probe"  # never commits: asking its lag only proves the broker answers
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/@]*@[^\s]*", re.IGNORECASE)
 
 
 def run_failures_path(settings: BackboneSettings) -> Path:
@@ -46,24 +44,14 @@ def run_failures_path(settings: BackboneSettings) -> Path:
 
 
 def redact(text: str, settings: BackboneSettings) -> str:
-    """One line, every URL's password masked and every configured secret removed, whatever raised it."""
-    line = _URL.sub(lambda m: redact_url(m.group(0)), " ".join(str(text).split()))
-    for secret in _secrets(settings):
-        line = line.replace(secret, "***")
-    return line
+    """One line, every password masked and every configured secret removed, whatever raised it."""
+    return redaction.redact(" ".join(str(text).split()), _secrets(settings))
 
 
-def _secrets(settings: BackboneSettings) -> list[str]:
+def _secrets(settings: BackboneSettings) -> list[str | None]:
     values = [settings.timescale_url, settings.redis_url, settings.cache.redis_password]
     values += [settings.stream.kafka_sasl_password, settings.telemetry.metrics_pushgateway]
-    found = []
-    for value in values:
-        if value is None:
-            continue
-        raw = value.get_secret_value()
-        password = urlsplit(raw).password if "://" in raw else raw
-        found += [password] if password and len(password) >= 3 else []
-    return found
+    return [redaction.url_password(value.get_secret_value()) for value in values if value is not None]
 
 
 def _reason(exc: Exception) -> str:
@@ -71,16 +59,6 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, SettingsError) or type(exc).__name__.endswith("Unavailable"):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
-
-
-@contextmanager
-def _built(name: str, builder: Callable[[BackboneSettings], Any], settings: BackboneSettings) -> Iterator[Any]:
-    """One resource, initialised as a run would; Dagster's start-up wrapper unwrapped to the original error."""
-    try:
-        with dg.build_resources({name: builder(settings)}) as built:
-            yield getattr(built, name)
-    except dg.DagsterUserCodeExecutionError as exc:
-        raise (exc.user_exception or exc) from None
 
 
 def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> HealthSnapshot:
@@ -124,15 +102,16 @@ def _store(
     settings: BackboneSettings, as_of: dt.date, components: list[Component], notes: list[str]
 ) -> tuple[Freshness, int]:
     """Freshness exactly as ``daily_bars_fresh`` computes it (``symbol_lags`` over the source's universe)."""
-    with _built("store", build_store, settings) as store:
+    with tier_resources(settings, "store") as built:
+        store = built.store
         store.ping()
         described = store.describe()
         latest = store.latest_bar_dates()
         bars = store.range_counts(settings.start_date, as_of).bars
     components.append(Component("store", "up", f"{described['backend']} {described.get('endpoint', '')}".strip()))
     try:
-        with _built("source", build_source, settings) as source:
-            universe = list(source.universe())
+        with tier_resources(settings, "source") as built:
+            universe = list(built.source.universe())
     except Exception as exc:  # noqa: BLE001 - the stored symbols still give a lag
         notes.append(f"source universe unreadable ({redact(str(exc), settings)}): lag over the stored symbols")
         universe = list(latest)
@@ -141,7 +120,8 @@ def _store(
 
 
 def _cache(settings: BackboneSettings, components: list[Component]) -> CacheFigures:
-    with _built("cache", build_cache, settings) as cache:
+    with tier_resources(settings, "cache") as built:
+        cache = built.cache
         stats = cache.stats()
         figures = CacheFigures(
             stats.backend, stats.hits, stats.misses, stats.keys, cache.hit_ratio_warn, cache.min_reads
@@ -154,7 +134,8 @@ def _cache(settings: BackboneSettings, components: list[Component]) -> CacheFigu
 def _stream(settings: BackboneSettings, components: list[Component]) -> StreamFigures | None:
     """Lag per configured group as ``kafka_consumer_lag`` measures it; with no group, a probe group's lag only
     shows whether the broker answers."""
-    with _built("stream", build_stream, settings) as stream:
+    with tier_resources(settings, "stream") as built:
+        stream = built.stream
         if not stream.enabled:
             components.append(Component("stream", "disabled", "streaming disabled (BACKBONE_STREAMING_ENABLED=false)"))
             return None

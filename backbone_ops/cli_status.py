@@ -16,10 +16,13 @@ from pathlib import Path
 
 import click
 
-from backbone_assets.telemetry import measure, redact
 from backbone_domain.health import HealthSnapshot, to_json
-from backbone_resources import telemetry, telemetry_markdown, telemetry_push
-from backbone_resources.settings import BackboneSettings, SettingsError, load_settings, redact_url
+from backbone_domain.redaction import redact_url
+from backbone_ops import exit_codes
+from backbone_ops.exit_codes import expected_errors
+from backbone_ops.status import prometheus, push, render
+from backbone_ops.status.measure import measure, redact
+from backbone_resources.settings import BackboneSettings, load_settings
 
 FILES = ("status.md", "status.json", "metrics.prom")
 ASK_SETTING = -1  # an option given without a value: take it from the settings
@@ -28,9 +31,9 @@ ASK_SETTING = -1  # an option given without a value: take it from the settings
 def write_files(snap: HealthSnapshot, out: Path) -> list[Path]:
     """The three snapshot files; metrics.prom is replaced atomically (a collector never reads half of it)."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "status.md").write_text(telemetry_markdown.markdown(snap), encoding="utf-8")
+    (out / "status.md").write_text(render.markdown(snap), encoding="utf-8")
     (out / "status.json").write_text(to_json(snap) + "\n", encoding="utf-8")
-    telemetry.write_textfile(snap, str(out / "metrics.prom"))
+    prometheus.write_textfile(snap, str(out / "metrics.prom"))
     return [out / name for name in FILES]
 
 
@@ -72,21 +75,18 @@ def status(
     push_url: str | None,
 ) -> None:
     """Print the platform's health and write status.md, status.json and metrics.prom."""
-    try:
+    with expected_errors():
         settings = load_settings()
-    except SettingsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     snap = measure(settings)
     out = out_dir or settings.telemetry.status_dir or settings.home / "status"
     written = write_files(snap, out)
-    click.echo(to_json(snap) if as_json else telemetry_markdown.console(snap))
+    click.echo(to_json(snap) if as_json else render.console(snap))
     click.echo(f"wrote {', '.join(str(p) for p in written)}", err=as_json)
     pushed = _push(snap, settings, push_url)
     if serve is not None:
         _serve(snap, settings, serve, serve_for, refresh)
-        sys.exit(0)  # a clean stop of a service; its health is in what it served
-    sys.exit(0 if snap.healthy and pushed else 1)
+        sys.exit(exit_codes.OK)  # a clean stop of a service; its health is in what it served
+    sys.exit(exit_codes.OK if snap.healthy and pushed else exit_codes.PROBLEM)
 
 
 def _push(snap: HealthSnapshot, settings: BackboneSettings, push_url: str | None) -> bool:
@@ -98,7 +98,7 @@ def _push(snap: HealthSnapshot, settings: BackboneSettings, push_url: str | None
     if url is None:
         return True
     try:
-        groups = telemetry_push.push(snap, url)
+        groups = push.push(snap, url)
     except Exception as exc:  # noqa: BLE001 - urllib raises several kinds; any means "not pushed"
         click.echo(f"push to {redact_url(url)} failed: {redact(str(exc), settings)}", err=True)
         return False
@@ -111,12 +111,12 @@ def _serve(
 ) -> None:
     """Serve until SIGTERM/SIGINT or ``serve_for`` seconds."""
     port = settings.telemetry.metrics_port if port == ASK_SETTING else port
-    source = telemetry.RefreshingSource(lambda: measure(settings), refresh, first)
+    source = prometheus.RefreshingSource(lambda: measure(settings), refresh, first)
     try:
-        stop = telemetry.serve(source, port, settings.telemetry.metrics_addr)
+        stop = prometheus.serve(source, port, settings.telemetry.metrics_addr)
     except OSError as exc:
         click.echo(f"error: cannot serve on {settings.telemetry.metrics_addr}:{port}: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exit_codes.CANNOT_RUN)
     click.echo(f"serving http://{settings.telemetry.metrics_addr}:{port}/metrics (SIGTERM stops)", err=True)
     done = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGTERM, signal.SIGINT)}

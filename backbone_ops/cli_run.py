@@ -1,4 +1,4 @@
-"""`backbone`: the command line over the same Definitions the UI loads; runs land in the Dagster instance."""
+"""`backbone materialize`, `check`, `doctor` and `rejected`: runs in the Dagster instance and what they stored."""
 
 from __future__ import annotations
 
@@ -11,68 +11,49 @@ from typing import Any
 import click
 import dagster as dg
 
-from backbone_assets import cli_cache, cli_status, cli_stream, interrupts, runner
+from backbone_ops import exit_codes, interrupts, runner
+from backbone_ops.exit_codes import expected_errors
+from backbone_ops.resources import all_resources
 from backbone_resources.cache.base import CacheUnavailable
-from backbone_resources.settings import BackboneSettings, SettingsError, load_settings
-from backbone_resources.source.base import SourceUnavailable
-from backbone_resources.store.base import StoreUnavailable
-
-EXPECTED_ERRORS = (SettingsError, StoreUnavailable, SourceUnavailable, runner.UsageError)
+from backbone_resources.settings import BackboneSettings, load_settings
 
 
-def _settings() -> BackboneSettings:
-    return load_settings()
-
-
-def _fail(exc: Exception, code: int = 2) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(code)
-
-
-@click.group()
-def main() -> None:
-    """Backbone market-data platform."""
-
-
-@main.command()
+@click.command()
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="first trading date (default: newest day)")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="last trading date (default: newest day)")
 @click.option("--select", default="", help="comma list of asset names (default: the whole daily flow)")
 def materialize(start: dt.datetime | None, end: dt.datetime | None, select: str) -> None:
     """Materialize the daily flow over a date range, as one run, with its checks."""
     try:
-        settings = _settings()
-        first, last = runner.resolve_range(settings, start and start.date(), end and end.date())
-        names = [s.strip() for s in select.split(",") if s.strip()]
-        tier = settings.tier()
-        click.echo(f"tier: {tier.tier} ({tier.reason})")
-        runner.preflight(settings)
-        click.echo(f"materializing {first}..{last} in one run")
-        result = runner.materialize(settings, first, last, names)
-        _print_run(result)
-        if result.success:
-            _print_summary(settings)
-    except EXPECTED_ERRORS as exc:
-        _fail(exc)
+        with expected_errors():
+            settings = load_settings()
+            first, last = runner.resolve_range(settings, start and start.date(), end and end.date())
+            names = [s.strip() for s in select.split(",") if s.strip()]
+            tier = settings.tier()
+            click.echo(f"tier: {tier.tier} ({tier.reason})")
+            runner.preflight(settings)
+            click.echo(f"materializing {first}..{last} in one run")
+            result = runner.materialize(settings, first, last, names)
+            _print_run(result)
+            if result.success:
+                _print_summary(settings)
     except KeyboardInterrupt:  # between steps, outside Dagster's own handling
         click.echo("interrupted before the run finished; every chunk written is whole: re-run the range", err=True)
-        sys.exit(interrupts.EXIT_INTERRUPTED)
+        sys.exit(exit_codes.INTERRUPTED)
     if interrupts.interrupted(result):
         click.echo(f"interrupted: run {result.run_id} is marked failed; {interrupts.STOPPED}", err=True)
-        sys.exit(interrupts.EXIT_INTERRUPTED)
-    sys.exit(0 if result.success else 1)
+        sys.exit(exit_codes.INTERRUPTED)
+    sys.exit(exit_codes.OK if result.success else exit_codes.PROBLEM)
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="print the evaluations as JSON")
 def check(as_json: bool) -> None:
     """Run every asset check on what is stored now; exit 1 when an ERROR-severity check fails."""
-    try:
-        settings = _settings()
+    with expected_errors():
+        settings = load_settings()
         runner.preflight(settings)
         result = runner.run_checks(settings)
-    except EXPECTED_ERRORS as exc:
-        _fail(exc)
     evaluations = result.get_asset_check_evaluations()
     rows = [
         {
@@ -96,19 +77,19 @@ def check(as_json: bool) -> None:
     errors = [r for r in rows if not r["passed"] and r["severity"] == "ERROR"]
     if not result.success:
         click.echo("the checks run itself failed (a check raised); see the run in the Dagster UI", err=True)
-    sys.exit(1 if errors or not result.success else 0)
+    sys.exit(exit_codes.PROBLEM if errors or not result.success else exit_codes.OK)
 
 
-@main.command()
+@click.command()
 def doctor() -> None:
     """Tier, endpoints, connectivity (store, cache), TimescaleDB extension, stream and batch settings."""
     problems: list[str] = []
-    try:
-        settings = _settings()
+    with expected_errors():
+        settings = load_settings()
         tier = settings.tier()
         click.echo(f"tier:    {tier.tier} ({tier.reason})")
         click.echo(f"source:  {settings.source}")
-        with runner.live_resources(settings) as resources:
+        with all_resources(settings) as resources:
             click.echo(f"symbols: {', '.join(resources.source.universe())}")
             resources.store.ping()
             _echo_described("store", resources.store.describe())
@@ -118,10 +99,9 @@ def doctor() -> None:
                 problems.append(str(exc))
             for family in ("cache", "stream", "batch"):
                 _echo_described(family, getattr(resources, family).describe())
-    except EXPECTED_ERRORS as exc:
-        _fail(exc, code=1)
     if problems:
-        _fail(RuntimeError("; ".join(problems)), code=1)
+        click.echo(f"error: {'; '.join(problems)}", err=True)
+        sys.exit(exit_codes.PROBLEM)
     click.echo("ok")
 
 
@@ -130,17 +110,14 @@ def _echo_described(family: str, described: dict[str, Any]) -> None:
         click.echo(f"{family}.{key}: {value}")
 
 
-@main.command()
+@click.command()
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="first partition date")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="last partition date (default: --start)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per rejected row")
 def rejected(start: dt.datetime, end: dt.datetime | None, as_json: bool) -> None:
     """Show the quarantined rows of a date range: the original record and why it was refused."""
-    try:
-        with runner.live_resources(_settings()) as resources:
-            frame = resources.store.read_rejected(start.date(), (end or start).date())
-    except EXPECTED_ERRORS as exc:
-        _fail(exc)
+    with expected_errors(), all_resources(load_settings()) as resources:
+        frame = resources.store.read_rejected(start.date(), (end or start).date())
     for row in frame.itertuples(index=False):
         if as_json:
             record = {"partition_date": str(row.partition_date), "symbol": row.symbol, "source": row.source}
@@ -173,7 +150,7 @@ def _print_run(result: dg.ExecuteInProcessResult) -> None:
 
 
 def _print_summary(settings: BackboneSettings) -> None:
-    with runner.live_resources(settings) as resources:
+    with all_resources(settings) as resources:
         counts = resources.store.quality_counts()
         latest = resources.store.latest_bar_dates()
     click.echo(f"store: {counts.bars} bars, {counts.rejected} rejected rows; newest bar per symbol:")
@@ -183,10 +160,3 @@ def _print_summary(settings: BackboneSettings) -> None:
 
 def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
-
-
-main.add_command(cli_cache.bars)
-main.add_command(cli_cache.cache)
-main.add_command(cli_stream.consume)
-main.add_command(cli_stream.replay)
-main.add_command(cli_status.status)

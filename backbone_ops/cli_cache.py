@@ -10,42 +10,17 @@ import datetime as dt
 import json
 import math
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
-import dagster as dg
 import pandas as pd
 
 from backbone_domain.hot_reader import Answer, read_last, read_on
+from backbone_ops import exit_codes
+from backbone_ops.exit_codes import expected_errors
+from backbone_ops.resources import tier_resources
 from backbone_resources.cache.base import CacheUnavailable
-from backbone_resources.settings import SettingsError, load_settings
-from backbone_resources.store.base import StoreUnavailable
-from backbone_resources.tiers import build_cache, build_store
-
-EXPECTED_ERRORS = (SettingsError, StoreUnavailable, CacheUnavailable)
-
-
-BUILDERS = {"cache": build_cache, "store": build_store}
-
-
-@contextmanager
-def tier_resources(*names: str) -> Iterator[Any]:
-    """The tier's named resources, initialised as a run would (EnvVar resolved, pools closed afterwards)."""
-    settings = load_settings()
-    try:
-        with dg.build_resources({name: BUILDERS[name](settings) for name in names}) as resources:
-            yield resources
-    except dg.DagsterUserCodeExecutionError as exc:
-        if exc.user_exception is not None:
-            raise exc.user_exception from None
-        raise
-
-
-def _fail(exc: Exception) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
+from backbone_resources.settings import load_settings
 
 
 @click.command()
@@ -56,14 +31,11 @@ def _fail(exc: Exception) -> None:
 def bars(symbol: str, last_n: int, on_date: dt.datetime | None, as_json: bool) -> None:
     """Latest bars of SYMBOL: from the hot cache, else from the store (which then repopulates the cache)."""
     symbol = symbol.upper()
-    try:
-        with tier_resources("cache", "store") as r:
-            if on_date is not None:
-                answer = read_on(r.cache, r.store, symbol, on_date.date())
-            else:
-                answer = read_last(r.cache, r.store, symbol, last_n)
-    except EXPECTED_ERRORS as exc:
-        _fail(exc)
+    with expected_errors(), tier_resources(load_settings(), "cache", "store") as r:
+        if on_date is not None:
+            answer = read_on(r.cache, r.store, symbol, on_date.date())
+        else:
+            answer = read_last(r.cache, r.store, symbol, last_n)
     if as_json:
         click.echo(json.dumps(_document(symbol, answer)))
         return
@@ -74,7 +46,7 @@ def bars(symbol: str, last_n: int, on_date: dt.datetime | None, as_json: bool) -
         )
     click.echo(f"served by {answer.served_by}" + (f" ({answer.note})" if answer.note else ""))
     if answer.bars.empty:
-        sys.exit(1)
+        sys.exit(exit_codes.PROBLEM)
 
 
 def _document(symbol: str, answer: Answer) -> dict[str, Any]:
@@ -102,11 +74,8 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
 def stats(as_json: bool) -> None:
     """Hits, misses, hit ratio, cached symbols and memory of this namespace (all processes together)."""
-    try:
-        with tier_resources("cache") as r:
-            figures = r.cache.stats()
-    except EXPECTED_ERRORS as exc:
-        _fail(exc)
+    with expected_errors(), tier_resources(load_settings(), "cache") as r:
+        figures = r.cache.stats()
     ratio = figures.hit_ratio
     doc = {
         "backend": figures.backend,
@@ -127,12 +96,11 @@ def stats(as_json: bool) -> None:
 @cache.command()
 def ping() -> None:
     """Heartbeat: endpoint (no secrets) and round-trip time; exit 1 when the cache is unreachable."""
-    try:
-        with tier_resources("cache") as r:
-            described, ms = r.cache.describe(), r.cache.ping()
-    except CacheUnavailable as exc:
-        click.echo(f"cache DOWN: {exc}", err=True)
-        sys.exit(1)
-    except (SettingsError, StoreUnavailable) as exc:
-        _fail(exc)
+    with expected_errors():
+        try:
+            with tier_resources(load_settings(), "cache") as r:
+                described, ms = r.cache.describe(), r.cache.ping()
+        except CacheUnavailable as exc:  # the heartbeat's own wording; the code is the table's
+            click.echo(f"cache DOWN: {exc}", err=True)
+            sys.exit(exit_codes.exit_code(exc))
     click.echo(f"cache ok: {described['backend']} {described['endpoint']} ns={described['namespace']} {ms:.1f} ms")

@@ -4,7 +4,7 @@ The metric names are fixed (see docs/telemetry.md); every sample carries ``tier`
 measured is left out rather than exported as 0, so a dashboard never shows an outage as "no lag"; the
 component's ``backbone_up`` is 0 instead. The collector renders whatever snapshot its ``source`` returns, so the
 same code serves a one-shot textfile and a long-running endpoint that re-measures on scrape; the Pushgateway
-variant is in ``telemetry_push``.
+variant is in ``push``.
 """
 
 from __future__ import annotations
