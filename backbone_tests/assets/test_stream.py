@@ -5,8 +5,8 @@ import dagster as dg
 
 from backbone_assets.stream import build_stream_checks
 from backbone_assets.telemetry import _stream
+from backbone_domain.message_batch import MessageBatch
 from backbone_resources.settings import load_settings
-from backbone_resources.stream.base import MessageBatch
 from backbone_resources.stream.settings import StreamSettings
 from backbone_resources.tiers import build_stream
 
