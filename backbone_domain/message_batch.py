@@ -28,4 +28,3 @@ class MessageBatch:
         if self.nbytes is not None:
             return self.nbytes
         return sum(map(len, self.keys)) + sum(map(len, self.values))
-

@@ -12,7 +12,7 @@ from backbone_assets import runner
 from backbone_domain.calendars import trading_days
 from backbone_domain.hot_reader import read_last, stale_symbols
 from backbone_resources.cache.base import CacheUnavailable
-from backbone_resources.cache.settings import CacheSettings
+from backbone_resources.cache.settings import CachePolicy, CacheSettings, RedisSettings
 from backbone_tests.resources.cache.redis_server import OwnRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -39,7 +39,10 @@ def test_outage_drill(institutional, tmp_path):
     settings = institutional.model_copy(
         update={
             "redis_url": SecretStr(server.url),
-            "cache": CacheSettings(cache_namespace="drill", redis_connect_timeout_s=0.5, redis_socket_timeout_s=0.5),
+            "cache": CacheSettings(
+                policy=CachePolicy(namespace="drill"),
+                redis=RedisSettings(connect_timeout_s=0.5, socket_timeout_s=0.5),
+            ),
         }
     )
     try:
