@@ -9,8 +9,8 @@ import pandas as pd
 
 from backbone_assets.ingest import OWNERS
 from backbone_assets.partitions import last_partition_date, on_store, upstream_dates
-from backbone_domain.exports import compare_with_store, export_bars, export_returns, retention_table
 from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine
+from backbone_resources.batch.exports import compare_with_store, export_bars, export_returns, retention_table
 from backbone_resources.batch.staging import store_coverage
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource

@@ -106,7 +106,7 @@ class PeakMemory(threading.Thread):
 
 
 def child(engine_name: str, store_path: str, export_dir: str, chunk_days: int) -> None:
-    from backbone_domain.exports import export_returns
+    from backbone_resources.batch.exports import export_returns
     from backbone_resources.batch.staging import stage_bars, staging_dir, year_bounds
     from backbone_resources.store.duckdb_store import DuckDBBarStore
 
