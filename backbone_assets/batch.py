@@ -2,31 +2,27 @@
 retention audit. The assets see the ``BatchEngine`` interface only: Spark on the institutional tier, DuckDB
 on bootstrap, the same graph on both."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import dagster as dg
 import pandas as pd
 
 from backbone_assets.ingest import OWNERS
 from backbone_assets.partitions import last_partition_date, on_store, upstream_dates
-from backbone_domain.exports import compare_with_store, export_bars, export_returns, retention_table
 from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine
+from backbone_resources.batch.exports import compare_with_store, export_bars, export_returns, retention_table
 from backbone_resources.batch.staging import store_coverage
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
 
 AUDIT_GROUP = "audit"
-# Resources of other layers that hold bars too; audited when bound (they need a coverage() method).
-OPTIONAL_HOLDERS = ("cache", "stream")
 
 
 def build_batch_assets(
-    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]], resource_keys: Iterable[str] = ()
+    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]]
 ) -> list[dg.AssetsDefinition]:
-    """The export assets. The retention audit also lists the holders among ``resource_keys`` that may hold
-    bars (cache, stream) and offer ``coverage()`` (COVERAGE_COLUMNS); others are named as not audited."""
-    audited = sorted(set(resource_keys) & set(OPTIONAL_HOLDERS))
+    """The export assets, and the retention audit over the store and the exports."""
     export_asset = {  # Parquet partitioned by symbol/year on disk: the assets themselves are unpartitioned
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "group_name": "batch",
@@ -77,7 +73,7 @@ def build_batch_assets(
 
     @dg.asset(
         deps=[daily_bars_parquet, daily_returns],
-        required_resource_keys={"store", "source", "batch", "policy", *audited},
+        required_resource_keys={"store", "source", "batch", "policy"},
         group_name=AUDIT_GROUP,
         backfill_policy=dg.BackfillPolicy.single_run(),  # unpartitioned: one run whatever is asked
         kinds=kinds["batch"],
@@ -85,7 +81,7 @@ def build_batch_assets(
         pool="batch",
     )
     def retention_audit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        """What each holder keeps per symbol (first/last date, rows): store, exports, and cache/topic if any."""
+        """What each holder keeps per symbol (first/last date, rows): the store and the exports."""
         resources = context.resources
         first = partitions.start.date()
         holdings = {
@@ -98,20 +94,12 @@ def build_batch_assets(
             "export:daily_bars": resources.batch.coverage("daily_bars"),
             "export:daily_returns": resources.batch.coverage("daily_returns"),
         }
-        unaudited = []
-        for key in audited:
-            coverage = getattr(getattr(resources, key), "coverage", None)
-            if callable(coverage):
-                holdings[key] = coverage()
-            else:
-                unaudited.append(key)
         table = retention_table(holdings)
         return dg.MaterializeResult(
             metadata={
                 "retention": dg.MetadataValue.md(_markdown(table)),
                 "symbols": int(table["symbol"].nunique()),
                 "holders": sorted(holdings),
-                "holders_without_coverage": unaudited,
             }
         )
 

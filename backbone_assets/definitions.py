@@ -28,13 +28,13 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
     partitions = daily_partitions(settings.start_date)
     jobs = build_jobs(partitions)
     resources = build_resources(settings)
-    kinds = layer_kinds(settings)  # the UI names the technology this tier runs on
+    kinds = layer_kinds(resources)  # the UI names the technology each built backend declares
     return dg.Definitions(
         assets=[
             *build_ingest_assets(partitions, kinds),
             *build_storage_assets(partitions, kinds),
             *build_cache_assets(partitions, kinds),
-            *build_batch_assets(partitions, kinds, resources.keys()),
+            *build_batch_assets(partitions, kinds),
             *build_stream_assets(partitions, kinds),
         ],
         asset_checks=[

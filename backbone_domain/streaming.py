@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from backbone_domain.bar_messages import EncodedBars, Origin, encode_table, headers
+from backbone_domain.message_batch import MessageBatch
 
 PREFETCH = 2  # chunks read and encoded ahead of the producer, in parallel
 
@@ -24,14 +25,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from backbone_resources.store.base import BarStore
-    from backbone_resources.stream.base import MessageBatch, PublishReport, StreamResource
+    from backbone_resources.stream.base import PublishReport, StreamResource
 
 
 def bar_messages(bars: pd.DataFrame | pa.Table, origin: Origin) -> Iterator[MessageBatch]:
     """The bars (a BAR_COLUMNS frame, or a table as ``read_bars_table`` returns it) as batches of messages, a
     few thousand at a time (none when there are no bars)."""
-    from backbone_resources.stream.base import MessageBatch
-
     table = bars if isinstance(bars, pa.Table) else pa.Table.from_pandas(bars, preserve_index=False)
     hdrs = headers(origin)
     for keys, values, size in encode_table(table).pieces():
@@ -56,8 +55,6 @@ def publish_range(
     chunks' order. The first reads start before the producer is set up, and the first chunks are smaller, so
     producing starts early rather than after a whole chunk's work.
     """
-    from backbone_resources.stream.base import MessageBatch
-
     hdrs = headers(origin)
 
     def load(chunk: tuple[dt.date, dt.date]) -> EncodedBars:

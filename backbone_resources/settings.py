@@ -17,16 +17,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from backbone_domain.bars import SYMBOL_PATTERN
 from backbone_resources.batch.settings import BatchSettings
 from backbone_resources.cache.settings import CacheSettings
+from backbone_resources.env import ENV_PREFIX, SettingsError
 from backbone_resources.schedule_settings import ScheduleSettings
 from backbone_resources.stream.settings import StreamSettings
 from backbone_resources.telemetry_settings import TelemetrySettings
 
 Tier = Literal["bootstrap", "institutional"]
-ENV_PREFIX = "BACKBONE_"
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names the environment variable."""
+__all__ = ["ENV_PREFIX", "BackboneSettings", "SettingsError", "TierChoice", "load_settings"]
 
 
 @dataclass(frozen=True)

@@ -311,12 +311,15 @@ def spark_options() -> Iterator[dict[str, object]]:
     java_home = os.environ.get("JAVA_HOME") or (str(JAVA_17_HOME) if JAVA_17_HOME.exists() else None)
     if java_home is None and shutil.which("java") is None:
         service_missing("Spark needs Java 17: set JAVA_HOME (none found at /usr/lib/jvm/java-17-openjdk-amd64)")
+    from backbone_resources.batch.settings import SparkSettings
     from backbone_resources.batch.spark_batch import SparkBatch
 
     options: dict[str, object] = {
-        "master": "local[2]",
-        "java_home": java_home,
-        "spark_conf": {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"},
+        "spark": SparkSettings(
+            master="local[2]",
+            java_home=java_home,
+            conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"},
+        )
     }
     try:
         session = SparkBatch(export_dir=tempfile.gettempdir(), **options).session()  # type: ignore[arg-type]

@@ -106,14 +106,15 @@ class PeakMemory(threading.Thread):
 
 
 def child(engine_name: str, store_path: str, export_dir: str, chunk_days: int) -> None:
-    from backbone_domain.exports import export_returns
+    from backbone_resources.batch.exports import export_returns
     from backbone_resources.batch.staging import stage_bars, staging_dir, year_bounds
     from backbone_resources.store.duckdb_store import DuckDBBarStore
 
     if engine_name == "spark":
+        from backbone_resources.batch.settings import SparkSettings
         from backbone_resources.batch.spark_batch import SparkBatch
 
-        engine = SparkBatch(export_dir=export_dir, spark_conf={"spark.ui.enabled": "false"})
+        engine = SparkBatch(export_dir=export_dir, spark=SparkSettings(conf={"spark.ui.enabled": "false"}))
     else:
         from backbone_resources.batch.duckdb_batch import DuckDBBatch
 

@@ -26,6 +26,7 @@ from backbone_domain.hot_reader import read_last, refresh, store_latest
 from backbone_domain.pipeline import date_chunks
 from backbone_domain.validation import validate_bars
 from backbone_resources.cache.redis_cache import RedisHotCache
+from backbone_resources.cache.settings import CachePolicy
 from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.store.duckdb_store import DuckDBBarStore
 from benchmarks._pg import universe
@@ -42,7 +43,7 @@ def run(symbols: int, bars: int, repeats: int) -> dict[str, object]:
             checked = validate_bars(source.fetch(lo, hi))
             store.write_validated(lo, hi, checked.accepted, checked.rejected)
         frame = store_latest(store, universe(symbols), bars)
-        cache = RedisHotCache(url=url, namespace=f"bench_{secrets.token_hex(4)}", keep_bars=bars)
+        cache = RedisHotCache(url=url, policy=CachePolicy(namespace=f"bench_{secrets.token_hex(4)}", bars=bars))
         try:
             cache.ping()
             write_s = []

@@ -36,6 +36,7 @@ from backbone_domain.pipeline import date_chunks
 from backbone_domain.streaming import bar_messages, publish_range
 from backbone_resources.store.duckdb_store import DuckDBBarStore
 from backbone_resources.stream.kafka_stream import KafkaStream
+from backbone_resources.stream.settings import KafkaSettings, StreamPolicy
 from benchmarks._broker import tansu
 
 DAYS = 2500
@@ -110,7 +111,11 @@ def main() -> None:
         del bars
 
         def stream() -> KafkaStream:
-            return KafkaStream(bootstrap=bootstrap, topic=f"bench.{secrets.token_hex(4)}", replication_factor=1)
+            return KafkaStream(
+                bootstrap=bootstrap,
+                policy=StreamPolicy(topic=f"bench.{secrets.token_hex(4)}"),
+                kafka=KafkaSettings(replication_factor=1),
+            )
 
         payload = [
             (key, value, batch.headers)

@@ -48,9 +48,10 @@ def stage(directory: Path, chunk_days: int) -> int:
 
 def engine_for(name: str, export_dir: Path) -> BatchEngine:
     if name == "spark":
+        from backbone_resources.batch.settings import SparkSettings
         from backbone_resources.batch.spark_batch import SparkBatch
 
-        return SparkBatch(export_dir=str(export_dir), spark_conf={"spark.ui.enabled": "false"})
+        return SparkBatch(export_dir=str(export_dir), spark=SparkSettings(conf={"spark.ui.enabled": "false"}))
     from backbone_resources.batch.duckdb_batch import DuckDBBatch
 
     return DuckDBBatch(export_dir=str(export_dir))

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
+
+from backbone_resources.probe import Probe
+from backbone_resources.unavailable import BatchUnavailable
+
+__all__ = ["BatchEngine", "BatchUnavailable", "DatasetProfile"]
 
 Dataset = Literal["daily_bars", "daily_returns"]
 DATASETS: tuple[Dataset, ...] = ("daily_bars", "daily_returns")
@@ -45,6 +50,12 @@ class BatchEngine(ConfigurableResource, ABC):
     bytes (one file per partition, rows in ts order; docs/batch.md, "Determinism")."""
 
     export_dir: str = Field(description="root of the datasets, e.g. <BACKBONE_HOME>/exports")
+
+    kinds: ClassVar[tuple[str, ...]] = ()  # what the UI's kind tags name for assets this engine serves
+
+    @abstractmethod
+    def probe(self) -> Probe:
+        """Whether the engine can start, and its version, without starting it; never raises for "cannot"."""
 
     def dataset_path(self, dataset: Dataset) -> str:
         return f"{self.export_dir.rstrip('/')}/{dataset}"

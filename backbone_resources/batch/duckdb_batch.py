@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pandas as pd
@@ -27,6 +27,7 @@ from pydantic import Field
 
 from backbone_resources.batch import queries
 from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset, DatasetProfile
+from backbone_resources.probe import Probe, probing
 
 _VIEW = {"daily_bars": "bars", "daily_returns": "returns"}
 # symbol stays text ("1234" is a ticker, not a number).
@@ -43,6 +44,11 @@ class DuckDBBatch(BatchEngine):
 
     memory_limit: str = Field("2GB", description="DuckDB memory_limit; larger sorts spill to disk")
     threads: int | None = Field(None, ge=1, description="DuckDB threads; unset = one per core")
+
+    kinds: ClassVar[tuple[str, ...]] = ("duckdb", "parquet")
+
+    def probe(self) -> Probe:
+        return probing("duckdb", f"in process, exports at {self.export_dir}", lambda: duckdb.__version__)
 
     def describe(self) -> dict[str, Any]:
         return {"engine": "duckdb", "duckdb_version": duckdb.__version__, "export_dir": self.export_dir}

@@ -20,17 +20,21 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import pandas as pd
 from pydantic import Field
 
 from backbone_resources.batch import queries
-from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset, DatasetProfile
+from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, BatchUnavailable, Dataset, DatasetProfile
+from backbone_resources.batch.settings import SparkSettings
+from backbone_resources.probe import Probe, probing
 
 log = logging.getLogger(__name__)
 _VIEW = {"daily_bars": "bars", "daily_returns": "returns"}
@@ -59,9 +63,13 @@ _PROFILES_KEPT = 16
 class SparkBatch(BatchEngine):
     """Exports with Spark (see the module doc)."""
 
-    master: str = Field("local[*]", description="BACKBONE_SPARK_MASTER")
-    spark_conf: dict[str, str] = Field(default_factory=dict, description="BACKBONE_SPARK_CONF, free Spark config")
-    java_home: str | None = Field(None, description="BACKBONE_JAVA_HOME: the Java 17 the driver starts")
+    spark: SparkSettings = Field(default_factory=SparkSettings, description="BACKBONE_SPARK_*, BACKBONE_JAVA_HOME")
+
+    kinds: ClassVar[tuple[str, ...]] = ("spark", "parquet")
+
+    @property
+    def master(self) -> str:
+        return self.spark.master
 
     def describe(self) -> dict[str, Any]:
         import pyspark
@@ -73,17 +81,36 @@ class SparkBatch(BatchEngine):
             "export_dir": self.export_dir,
         }
 
+    def probe(self) -> Probe:
+        """A standalone master must accept TCP, a local one needs Java: a Spark session costs 10 s and 600 MB."""
+        import pyspark
+
+        def check() -> str:
+            if self.master.startswith("spark://"):
+                for hostport in self.master.removeprefix("spark://").split(","):
+                    host, _, port = hostport.rpartition(":")
+                    socket.create_connection((host, int(port)), timeout=3).close()
+            elif self.master.startswith("local") and not self._java():
+                raise BatchUnavailable("no Java found for the local Spark master (BACKBONE_JAVA_HOME / JAVA_HOME)")
+            return pyspark.__version__
+
+        return probing("spark", f"{self.master}, exports at {self.export_dir}", check)
+
+    def _java(self) -> bool:
+        home = self.spark.java_home or os.environ.get("JAVA_HOME")
+        return (Path(home) / "bin" / "java").exists() if home else shutil.which("java") is not None
+
     def session(self) -> Any:
         """The process's SparkSession, created with this resource's config on first use."""
         from dagster_pyspark.resources import spark_session_from_config
 
-        if self.java_home:
-            os.environ["JAVA_HOME"] = self.java_home
+        if self.spark.java_home:
+            os.environ["JAVA_HOME"] = self.spark.java_home
         # Workers must run this interpreter (the system one lacks pyarrow); local masters bind loopback only.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         if self.master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        return spark_session_from_config({**SPARK_DEFAULTS, "spark.master": self.master, **self.spark_conf})
+        return spark_session_from_config({**SPARK_DEFAULTS, "spark.master": self.master, **self.spark.conf})
 
     def warm_up(self) -> None:
         # The JVM's ~10 s start then overlaps the store's steps instead of delaying the first export.

@@ -15,15 +15,17 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from backbone_resources.cache.settings import CachePolicy
+from backbone_resources.probe import Probe
+from backbone_resources.unavailable import CacheUnavailable
 
-class CacheUnavailable(RuntimeError):
-    """The cache cannot be reached; the message names the setting to look at (never a secret)."""
+__all__ = ["CacheStats", "CacheUnavailable", "CacheWindow", "HotCache"]
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,34 @@ class CacheWindow:
 class HotCache(ConfigurableResource, ABC):
     """Latest bars per symbol (BAR_COLUMNS frames, ``ts`` tz-aware UTC midnight of the trading date)."""
 
-    namespace: str = Field("backbone", description="BACKBONE_CACHE_NAMESPACE: prefix of every key")
-    keep_bars: int = Field(260, description="BACKBONE_CACHE_BARS: newest bars kept per symbol")
-    ttl_seconds: int = Field(7 * 86_400, description="BACKBONE_CACHE_TTL_S: life of a symbol after its last write")
-    max_symbols: int = Field(5_000, description="BACKBONE_CACHE_MAX_SYMBOLS: LRU cap on cached symbols")
-    hit_ratio_warn: float = Field(0.8, description="BACKBONE_CACHE_HIT_RATIO_WARN: the check warns below it")
-    min_reads: int = Field(20, description="BACKBONE_CACHE_MIN_READS: reads a check window needs to be judged")
+    policy: CachePolicy = Field(default_factory=CachePolicy, description="BACKBONE_CACHE_*")
+
+    kinds: ClassVar[tuple[str, ...]] = ()  # what the UI's kind tags name for assets this backend serves
+
+    # The policy's knobs under the names the backends and checks read.
+    @property
+    def namespace(self) -> str:
+        return self.policy.namespace
+
+    @property
+    def keep_bars(self) -> int:
+        return self.policy.bars
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self.policy.ttl_s
+
+    @property
+    def max_symbols(self) -> int:
+        return self.policy.max_symbols
+
+    @property
+    def hit_ratio_warn(self) -> float:
+        return self.policy.hit_ratio_warn
+
+    @property
+    def min_reads(self) -> int:
+        return self.policy.min_reads
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -72,6 +96,10 @@ class HotCache(ConfigurableResource, ABC):
     @abstractmethod
     def ping(self) -> float:
         """Round-trip time in milliseconds; raises CacheUnavailable naming the setting when unreachable."""
+
+    @abstractmethod
+    def probe(self) -> Probe:
+        """Reachable or not, and the server's version; never raises for an unreachable cache."""
 
     @abstractmethod
     def replace_symbols(self, bars: pd.DataFrame) -> int:

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import diskcache
 import pandas as pd
@@ -32,12 +32,15 @@ from pydantic import Field, PrivateAttr
 from backbone_domain import hot_bars
 from backbone_domain.bars import empty_bars
 from backbone_resources.cache.base import CacheStats, CacheUnavailable, CacheWindow, HotCache
+from backbone_resources.probe import Probe, probing
 
 
 class DiskHotCache(HotCache):
     """Latest bars per symbol in a diskcache directory (see the module docstring)."""
 
     directory: str = Field(description="$BACKBONE_HOME/hot_cache")
+
+    kinds: ClassVar[tuple[str, ...]] = ("diskcache",)
 
     _cache: diskcache.Cache | None = PrivateAttr(default=None)
     _guard: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -81,6 +84,13 @@ class DiskHotCache(HotCache):
         with self._errors() as cache:
             cache.get(self._key("ping"))
         return (time.perf_counter() - started) * 1000
+
+    def probe(self) -> Probe:
+        def version() -> str:
+            self.ping()
+            return diskcache.__version__
+
+        return probing("diskcache", self.directory, version)
 
     def replace_symbols(self, bars: pd.DataFrame) -> int:
         members: dict[str, dict[int, str]] = defaultdict(dict)

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import redis
@@ -33,6 +33,8 @@ from backbone_domain import hot_bars
 from backbone_domain.bars import empty_bars
 from backbone_domain.redaction import redact_url
 from backbone_resources.cache.base import CacheStats, CacheUnavailable, CacheWindow, HotCache
+from backbone_resources.cache.settings import RedisSettings
+from backbone_resources.probe import Probe, probing
 
 SYMBOLS_PER_BATCH = 100  # ~26,000 bars a MULTI at 260 bars a symbol: few round trips, bounded replies
 # Read the counters and move the window's start to them in one atomic step: two checks never share reads.
@@ -56,14 +58,9 @@ class RedisHotCache(HotCache):
     """Latest bars per symbol in Redis at BACKBONE_REDIS_URL (see the module docstring)."""
 
     url: str = Field(description="BACKBONE_REDIS_URL: redis://host:6379/0, or rediss:// for TLS")
-    username: str | None = Field(None, description="BACKBONE_REDIS_USERNAME")
-    password: str | None = Field(None, description="BACKBONE_REDIS_PASSWORD")
-    ssl_ca_certs: str | None = Field(None, description="BACKBONE_REDIS_SSL_CA_CERTS")
-    ssl_certfile: str | None = Field(None, description="BACKBONE_REDIS_SSL_CERTFILE")
-    ssl_keyfile: str | None = Field(None, description="BACKBONE_REDIS_SSL_KEYFILE")
-    pool_size: int = Field(16, description="BACKBONE_REDIS_POOL_SIZE")
-    socket_timeout_s: float = Field(2.0, description="BACKBONE_REDIS_SOCKET_TIMEOUT_S")
-    connect_timeout_s: float = Field(2.0, description="BACKBONE_REDIS_CONNECT_TIMEOUT_S")
+    redis: RedisSettings = Field(default_factory=RedisSettings, description="BACKBONE_REDIS_*")
+
+    kinds: ClassVar[tuple[str, ...]] = ("redis",)
 
     _redis: redis.Redis | None = PrivateAttr(default=None)
     _guard: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -89,21 +86,22 @@ class RedisHotCache(HotCache):
     def _client(self) -> redis.Redis:
         with self._guard:
             if self._redis is None:
+                conf = self.redis
                 options: dict[str, Any] = {
-                    "max_connections": self.pool_size,
-                    "socket_timeout": self.socket_timeout_s,
-                    "socket_connect_timeout": self.connect_timeout_s,
+                    "max_connections": conf.pool_size,
+                    "socket_timeout": conf.socket_timeout_s,
+                    "socket_connect_timeout": conf.connect_timeout_s,
                     "health_check_interval": 30,
                     "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
                 }
-                options |= {k: v for k, v in (("username", self.username), ("password", self.password)) if v}
+                options |= {k: v for k, v in (("username", conf.username), ("password", conf.password)) if v}
                 if self.url.startswith("rediss://"):
                     options |= {
                         k: v
                         for k, v in (
-                            ("ssl_ca_certs", self.ssl_ca_certs),
-                            ("ssl_certfile", self.ssl_certfile),
-                            ("ssl_keyfile", self.ssl_keyfile),
+                            ("ssl_ca_certs", conf.ssl_ca_certs),
+                            ("ssl_certfile", conf.ssl_certfile),
+                            ("ssl_keyfile", conf.ssl_keyfile),
                         )
                         if v
                     }
@@ -149,6 +147,13 @@ class RedisHotCache(HotCache):
         with self._errors() as r:
             r.ping()
         return (time.perf_counter() - started) * 1000
+
+    def probe(self) -> Probe:
+        def version() -> str:
+            with self._errors() as r:
+                return str(r.info("server").get("redis_version", ""))
+
+        return probing("redis", self._endpoint(), version)
 
     def replace_symbols(self, bars: pd.DataFrame) -> int:
         members: dict[str, dict[str, int]] = defaultdict(dict)

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 import pandas as pd
 from dagster import ConfigurableResource
 
+from backbone_resources.probe import Probe, probing
+from backbone_resources.unavailable import SourceUnavailable
 
-class SourceUnavailable(RuntimeError):
-    """The source cannot answer (offline, missing directory, missing optional package): say why, briefly."""
+__all__ = ["BarSource", "SourceUnavailable"]
 
 
 class BarSource(ConfigurableResource, ABC):
@@ -38,3 +39,11 @@ class BarSource(ConfigurableResource, ABC):
     @abstractmethod
     def fetch(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         """Raw bars of [start, end]; see the class docstring."""
+
+    def probe(self) -> Probe:
+        """Whether the source can name its universe (a directory listing at most; no download)."""
+
+        def answers() -> None:
+            self.universe()
+
+        return probing(self.name, self.name, answers)

@@ -18,6 +18,10 @@ from dagster import ConfigurableResource
 
 from backbone_domain import frames
 from backbone_domain.bars import BAR_DTYPES
+from backbone_resources.probe import Probe
+from backbone_resources.unavailable import StoreUnavailable
+
+__all__ = ["BarStore", "QualityCounts", "StoreUnavailable", "WriteCounts"]
 
 BAR_ARROW_SCHEMA: Final = pa.schema(
     [
@@ -28,10 +32,6 @@ BAR_ARROW_SCHEMA: Final = pa.schema(
         ("ingested_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-
-
-class StoreUnavailable(RuntimeError):
-    """The store cannot be reached or set up; the message names the setting to look at."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class BarStore(ConfigurableResource, ABC):
     # Whether a read may run in this process while a write is in flight (each on its own connection), so a
     # pipeline can read the next chunk during this one's write. False where they would only wait on each other.
     overlapping_reads: ClassVar[bool] = False
+    kinds: ClassVar[tuple[str, ...]] = ()  # what the UI's kind tags name for assets this backend serves
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -69,6 +70,10 @@ class BarStore(ConfigurableResource, ABC):
     @abstractmethod
     def ping(self) -> None:
         """Raise StoreUnavailable, naming the setting, when the store cannot be reached."""
+
+    @abstractmethod
+    def probe(self) -> Probe:
+        """Reachable or not, and the server's version; never raises for an unreachable store."""
 
     @abstractmethod
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pandas as pd
@@ -25,6 +25,7 @@ from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_rando
 
 from backbone_domain import frames
 from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_resources.probe import Probe, probing
 from backbone_resources.store import duckdb_schema as sql
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
 
@@ -52,6 +53,8 @@ class DuckDBBarStore(BarStore):
         120.0, gt=0, description="how long a call waits for another process to release the file"
     )
 
+    kinds: ClassVar[tuple[str, ...]] = ("duckdb",)
+
     _migrated: bool = PrivateAttr(default=False)
 
     def describe(self) -> dict[str, Any]:
@@ -69,6 +72,13 @@ class DuckDBBarStore(BarStore):
     def ping(self) -> None:
         with self._transaction(read_only=True) as con:
             con.execute("SELECT 1")
+
+    def probe(self) -> Probe:
+        def version() -> str:
+            self.ping()
+            return duckdb.__version__
+
+        return probing("duckdb", self.path, version)
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
         incoming = frames.raw_table(raw)

@@ -30,6 +30,7 @@ from pydantic import Field, PrivateAttr
 from backbone_domain import frames
 from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_domain.redaction import redact, redact_url
+from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
@@ -62,6 +63,8 @@ class PostgresBarStore(BarStore):
     )
 
     overlapping_reads: ClassVar[bool] = True  # pool connections: a read does not wait for a write
+    # TimescaleDB features are used when the extension exists (known only at run time), so both are named.
+    kinds: ClassVar[tuple[str, ...]] = ("timescale", "postgres")
 
     _pool: ConnectionPool | None = PrivateAttr(default=None)
     _server: _Server | None = PrivateAttr(default=None)
@@ -182,6 +185,15 @@ class PostgresBarStore(BarStore):
                 cur.execute("SELECT 1")
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise self._unavailable(exc) from None
+
+    def probe(self) -> Probe:
+        def version() -> str:
+            self.ping()
+            assert self._server is not None
+            timescale = self._server.timescaledb_version
+            return self._server.version + (f", timescaledb {timescale}" if timescale else "")
+
+        return probing("postgresql", redact_url(self.url), version)
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
         table = frames.raw_table(raw, keep_numbers=True)  # a day's batch holds numbers as numbers

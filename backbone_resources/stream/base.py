@@ -11,38 +11,31 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
+from backbone_domain.message_batch import MessageBatch
+from backbone_resources.probe import Probe
+from backbone_resources.stream.settings import StreamPolicy
+from backbone_resources.unavailable import StreamUnavailable
 
-class StreamUnavailable(RuntimeError):
-    """The stream cannot be reached, or publishing could not be confirmed; names the setting to look at."""
+__all__ = [
+    "MessageBatch",
+    "PartitionLag",
+    "PublishReport",
+    "Record",
+    "StreamConsumer",
+    "StreamDisabled",
+    "StreamResource",
+    "StreamUnavailable",
+    "TopicReport",
+]
 
 
 class StreamDisabled(RuntimeError):
     """Streaming is off (BACKBONE_STREAMING_ENABLED=false) and an operation needs it."""
-
-
-@dataclass(frozen=True)
-class MessageBatch:
-    """Records to publish in order: ``keys[i]``/``values[i]`` (bytes) with one set of headers for all of them.
-
-    Columns rather than one object per record: publishing a million bars must not pay for a million objects.
-    """
-
-    keys: list[bytes]
-    values: list[bytes]
-    headers: dict[str, bytes]
-    nbytes: int | None = None  # keys + values, when the encoder already counted them (else publish counts)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def size(self) -> int:
-        if self.nbytes is not None:
-            return self.nbytes
-        return sum(map(len, self.keys)) + sum(map(len, self.values))
 
 
 @dataclass(frozen=True)
@@ -108,11 +101,29 @@ class StreamConsumer(ABC):
 class StreamResource(ConfigurableResource, ABC):
     """The topic stored bars are mirrored to. Offsets and lag follow Apache Kafka's meaning.
 
-    ``consumer_groups`` and ``lag_warn`` drive the ``kafka_consumer_lag`` check.
+    ``policy.consumer_groups`` and ``policy.lag_warn`` drive the ``kafka_consumer_lag`` check.
     """
 
-    consumer_groups: list[str] = []
-    lag_warn: int = 10_000
+    policy: StreamPolicy = Field(default_factory=StreamPolicy, description="BACKBONE_KAFKA_TOPIC, _PARTITIONS, ...")
+
+    kinds: ClassVar[tuple[str, ...]] = ()  # what the UI's kind tags name for assets this backend serves
+
+    # The policy's knobs under the names the backends, the bridge and the checks read.
+    @property
+    def topic(self) -> str:
+        return self.policy.topic
+
+    @property
+    def partitions(self) -> int:
+        return self.policy.partitions
+
+    @property
+    def consumer_groups(self) -> list[str]:
+        return self.policy.consumer_groups
+
+    @property
+    def lag_warn(self) -> int:
+        return self.policy.lag_warn
 
     @property
     def enabled(self) -> bool:
@@ -121,6 +132,10 @@ class StreamResource(ConfigurableResource, ABC):
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Backend, endpoint, topic and security protocol, for metadata. Never a secret."""
+
+    @abstractmethod
+    def probe(self) -> Probe:
+        """Reachable (or disabled) and a version; a cheap metadata call, never raising for an unreachable log."""
 
     @abstractmethod
     def ensure_topic(self) -> TopicReport:

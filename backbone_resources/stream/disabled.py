@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
+from backbone_resources.probe import Probe
 from backbone_resources.stream.base import (
     MessageBatch,
     PartitionLag,
@@ -20,12 +21,17 @@ _WHY = "streaming disabled (BACKBONE_STREAMING_ENABLED=false)"
 
 
 class DisabledStream(StreamResource):
+    kinds: ClassVar[tuple[str, ...]] = ("python",)  # the asset only reports that it published nothing
+
     @property
     def enabled(self) -> bool:
         return False
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "disabled"}
+
+    def probe(self) -> Probe:
+        return Probe("disabled", "disabled", _WHY)
 
     def ensure_topic(self) -> TopicReport:
         raise StreamDisabled(_WHY)

@@ -13,12 +13,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from operator import length_hint
-from typing import Any
+from typing import Any, ClassVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec, ResourceType
 from pydantic import Field
 
+from backbone_resources.probe import Probe, probing
 from backbone_resources.stream.base import (
     MessageBatch,
     PartitionLag,
@@ -29,54 +30,49 @@ from backbone_resources.stream.base import (
     StreamUnavailable,
     TopicReport,
 )
+from backbone_resources.stream.settings import KafkaSettings
 
 _TIMEOUT_S = 15.0
 
 
 class KafkaStream(StreamResource):
     bootstrap: str = Field(description="BACKBONE_KAFKA_BOOTSTRAP, host:port[,host:port]")
-    topic: str
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None  # an EnvVar in definitions: the UI shows the variable, not the value
-    ssl_ca_location: str | None = None
-    ssl_certificate_location: str | None = None
-    ssl_key_location: str | None = None
-    client_id: str = "backbone"
-    client_config: dict[str, str] = Field(default_factory=dict)
-    producer_config: dict[str, str] = Field(default_factory=dict)
-    consumer_config: dict[str, str] = Field(default_factory=dict)
-    partitions: int = 6
-    replication_factor: int = 3
-    topic_config: dict[str, str] = Field(default_factory=dict)
-    auto_create_topic: bool = True
-    delivery_timeout_s: float = 120.0
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="BACKBONE_KAFKA_* client options")
+
+    kinds: ClassVar[tuple[str, ...]] = ("kafka",)
 
     def describe(self) -> dict[str, Any]:
         return {
             "backend": "kafka",
             "bootstrap": self.bootstrap,
             "topic": self.topic,
-            "security_protocol": self.security_protocol,
+            "security_protocol": self.kafka.security_protocol,
         }
+
+    def probe(self) -> Probe:
+        def brokers() -> str:
+            admin = self._admin()
+            meta = _call(lambda: admin.list_topics(timeout=5), self.bootstrap)
+            return f"{len(meta.brokers)} broker(s)"
+
+        return probing("kafka", self.bootstrap, brokers)
 
     def _common(self) -> dict[str, Any]:
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
-            "security.protocol": self.security_protocol,
-            "client.id": self.client_id,
+            "security.protocol": self.kafka.security_protocol,
+            "client.id": self.kafka.client_id,
         }
         optional = {
-            "sasl.mechanism": self.sasl_mechanism,
-            "sasl.username": self.sasl_username,
-            "sasl.password": self.sasl_password,
-            "ssl.ca.location": self.ssl_ca_location,
-            "ssl.certificate.location": self.ssl_certificate_location,
-            "ssl.key.location": self.ssl_key_location,
+            "sasl.mechanism": self.kafka.sasl_mechanism,
+            "sasl.username": self.kafka.sasl_username,
+            "sasl.password": self.kafka.sasl_password,
+            "ssl.ca.location": self.kafka.ssl_ca_location,
+            "ssl.certificate.location": self.kafka.ssl_certificate_location,
+            "ssl.key.location": self.kafka.ssl_key_location,
         }
         conf.update({k: v for k, v in optional.items() if v})
-        conf.update(self.client_config)
+        conf.update(self.kafka.config)
         return conf
 
     def producer_conf(self) -> dict[str, Any]:
@@ -87,8 +83,8 @@ class KafkaStream(StreamResource):
             "acks": "all",
             "linger.ms": 20,
             "compression.type": "lz4",
-            "delivery.timeout.ms": int(self.delivery_timeout_s * 1000),
-            **self.producer_config,
+            "delivery.timeout.ms": int(self.kafka.delivery_timeout_s * 1000),
+            **self.kafka.producer_config,
         }
 
     def _admin(self) -> AdminClient:
@@ -100,11 +96,13 @@ class KafkaStream(StreamResource):
         meta = _call(lambda: admin.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
         found = meta.topics.get(self.topic)
         if found is None or found.error is not None:
-            if not self.auto_create_topic:
+            if not self.kafka.auto_create_topic:
                 raise StreamUnavailable(
                     f"topic {self.topic} does not exist and BACKBONE_KAFKA_AUTO_CREATE_TOPIC is false"
                 )
-            new = NewTopic(self.topic, self.partitions, self.replication_factor, config=dict(self.topic_config))
+            new = NewTopic(
+                self.topic, self.partitions, self.kafka.replication_factor, config=dict(self.kafka.topic_config)
+            )
             try:
                 admin.create_topics([new], request_timeout=_TIMEOUT_S)[self.topic].result(_TIMEOUT_S)
             except KafkaException as exc:
@@ -119,15 +117,16 @@ class KafkaStream(StreamResource):
         if len(found.partitions) != self.partitions:
             problems.append(f"partitions: topic has {len(found.partitions)}, configured {self.partitions}")
         replicas = {len(p.replicas) for p in found.partitions.values()}
-        if replicas and replicas != {self.replication_factor}:
-            problems.append(f"replication_factor: topic has {sorted(replicas)}, configured {self.replication_factor}")
-        if self.topic_config:
+        want = self.kafka.replication_factor
+        if replicas and replicas != {want}:
+            problems.append(f"replication_factor: topic has {sorted(replicas)}, configured {want}")
+        if self.kafka.topic_config:
             resource = ConfigResource(ResourceType.TOPIC, self.topic)
             try:
                 entries = admin.describe_configs([resource], request_timeout=_TIMEOUT_S)[resource].result(_TIMEOUT_S)
             except KafkaException as exc:
                 return (*problems, f"topic configs could not be read: {exc}")
-            for name, want in sorted(self.topic_config.items()):
+            for name, want in sorted(self.kafka.topic_config.items()):
                 have = entries[name].value if name in entries else None
                 if have != want:
                     problems.append(f"{name}: topic has {have}, configured {want}")
@@ -155,7 +154,7 @@ class KafkaStream(StreamResource):
             producer.poll(0)
             if errors:
                 break
-        remaining = producer.flush(self.delivery_timeout_s)
+        remaining = producer.flush(self.kafka.delivery_timeout_s)
         if errors or remaining:
             raise StreamUnavailable(
                 f"{sent - remaining - len(errors)} of {sent} messages confirmed on {self.topic} at {self.bootstrap} "
@@ -187,7 +186,7 @@ class KafkaStream(StreamResource):
             "group.id": group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            **self.consumer_config,
+            **self.kafka.consumer_config,
         }
         consumer = _KafkaConsumer(Consumer(conf), self.topic)
         try:

@@ -13,8 +13,9 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from backbone_resources.probe import Probe, probing
 from backbone_resources.stream.base import (
     MessageBatch,
     PartitionLag,
@@ -40,11 +41,18 @@ _BATCH = 5000
 
 class LocalLogStream(StreamResource):
     path: str
-    topic: str
-    partitions: int = 6
+
+    kinds: ClassVar[tuple[str, ...]] = ("sqlite",)  # the local log is a SQLite file (stream.sqlite)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "local_log", "path": self.path, "topic": self.topic}
+
+    def probe(self) -> Probe:
+        def version() -> str:
+            with self._db() as conn:
+                return f"sqlite {conn.execute('SELECT sqlite_version()').fetchone()[0]}"
+
+        return probing("local_log", self.path, version)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

@@ -8,7 +8,7 @@ import pytest
 
 from backbone_ops.runner import PROJECT_DAGSTER_YAML
 from backbone_resources.batch.settings import BatchSettings
-from backbone_resources.cache.settings import CacheSettings
+from backbone_resources.cache.settings import CachePolicy, CacheSettings
 from backbone_resources.settings import BackboneSettings, load_settings
 from backbone_resources.stream.settings import StreamSettings
 
@@ -43,6 +43,6 @@ def institutional(
         symbols=SYMBOLS,
         stream=NO_STREAMING,
         redis_url=redis_server_url,
-        cache=CacheSettings(cache_namespace=redis_namespace),  # Redis: a namespace per test
+        cache=CacheSettings(policy=CachePolicy(namespace=redis_namespace)),  # Redis: a namespace per test
         batch=BatchSettings(export_dir=tmp_path / "exports"),  # exports per test, not ./.backbone
     )

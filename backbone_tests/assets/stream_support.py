@@ -8,7 +8,7 @@ import pytest
 
 from backbone_domain.bridge import Bridge
 from backbone_resources.settings import BackboneSettings
-from backbone_resources.stream.settings import StreamSettings
+from backbone_resources.stream.settings import KafkaSettings, StreamPolicy, StreamSettings
 from backbone_resources.tiers import build_stream
 from backbone_tests.resources.stream.conftest import KAFKA_TEST_CONSUMER, KAFKA_TEST_PRODUCER
 
@@ -19,14 +19,15 @@ def streaming(settings: BackboneSettings, request: pytest.FixtureRequest) -> Bac
     """``settings`` with streaming on a fresh topic: Kafka (the session broker) on institutional."""
     stream = StreamSettings(
         streaming_enabled=True,
-        kafka_topic=f"test.daily-bars.{secrets.token_hex(4)}",
-        kafka_partitions=3,
-        kafka_replication_factor=1,
-        kafka_topic_config={"cleanup.policy": "delete"},
-        kafka_producer_config=KAFKA_TEST_PRODUCER,
-        kafka_consumer_config=KAFKA_TEST_CONSUMER,
-        kafka_consumer_groups=[GROUP],
-        kafka_lag_warn=0,
+        policy=StreamPolicy(
+            topic=f"test.daily-bars.{secrets.token_hex(4)}", partitions=3, consumer_groups=[GROUP], lag_warn=0
+        ),
+        kafka=KafkaSettings(
+            replication_factor=1,
+            topic_config={"cleanup.policy": "delete"},
+            producer_config=KAFKA_TEST_PRODUCER,
+            consumer_config=KAFKA_TEST_CONSUMER,
+        ),
     )
     update: dict[str, object] = {"stream": stream}
     if settings.tier().tier == "institutional":

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from backbone_domain.hot_reader import read_last, read_on, stale_symbols
 from backbone_ops import runner
 from backbone_ops.resources import all_resources
-from backbone_resources.cache.settings import CacheSettings
+from backbone_resources.cache.settings import CachePolicy, CacheSettings
 from backbone_tests.resources.cache.redis_server import OwnRedis
 
 pytestmark = pytest.mark.slow
@@ -33,10 +33,12 @@ def _checks(settings) -> dict[str, object]:
     "tier", ["bootstrap", pytest.param("institutional", marks=[pytest.mark.postgres, pytest.mark.redis])]
 )
 def test_flow_warms_the_cache_and_readers_hit_it(tier, request):
-    settings = request.getfixturevalue(tier).model_copy(update={"cache": CacheSettings(cache_min_reads=3)})
+    settings = request.getfixturevalue(tier).model_copy(
+        update={"cache": CacheSettings(policy=CachePolicy(min_reads=3))}
+    )
     if tier == "institutional":
         ns = request.getfixturevalue("redis_namespace")
-        settings = settings.model_copy(update={"cache": CacheSettings(cache_min_reads=3, cache_namespace=ns)})
+        settings = settings.model_copy(update={"cache": CacheSettings(policy=CachePolicy(min_reads=3, namespace=ns))})
     result = runner.materialize(settings, JAN, JAN_END, CACHE_FLOW)
     assert result.success
     mats = {e.asset_key.path[-1]: e for e in result.get_asset_materialization_events()}

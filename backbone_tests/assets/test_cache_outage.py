@@ -13,7 +13,7 @@ from backbone_domain.hot_reader import read_last, stale_symbols
 from backbone_ops import runner
 from backbone_ops.resources import all_resources
 from backbone_resources.cache.base import CacheUnavailable
-from backbone_resources.cache.settings import CacheSettings
+from backbone_resources.cache.settings import CachePolicy, CacheSettings, RedisSettings
 from backbone_tests.resources.cache.redis_server import OwnRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -40,7 +40,10 @@ def test_outage_drill(institutional, tmp_path):
     settings = institutional.model_copy(
         update={
             "redis_url": SecretStr(server.url),
-            "cache": CacheSettings(cache_namespace="drill", redis_connect_timeout_s=0.5, redis_socket_timeout_s=0.5),
+            "cache": CacheSettings(
+                policy=CachePolicy(namespace="drill"),
+                redis=RedisSettings(connect_timeout_s=0.5, socket_timeout_s=0.5),
+            ),
         }
     )
     try:

@@ -4,10 +4,10 @@
 import dagster as dg
 
 from backbone_assets.stream import build_stream_checks
+from backbone_domain.message_batch import MessageBatch
 from backbone_ops.status.measure import _stream
 from backbone_resources.settings import load_settings
-from backbone_resources.stream.base import MessageBatch
-from backbone_resources.stream.settings import StreamSettings
+from backbone_resources.stream.settings import StreamPolicy, StreamSettings
 from backbone_resources.tiers import build_stream
 
 GROUPS = ["risk", "research"]
@@ -23,7 +23,7 @@ def _check(stream) -> dg.AssetCheckResult:
 
 
 def test_check_and_status_judge_each_consumer_group_alone(tmp_path):
-    conf = StreamSettings(kafka_consumer_groups=GROUPS, kafka_lag_warn=10, kafka_partitions=1)
+    conf = StreamSettings(policy=StreamPolicy(consumer_groups=GROUPS, lag_warn=10, partitions=1))
     settings = load_settings(mode="bootstrap", home=tmp_path, stream=conf)
     stream = build_stream(settings)
     stream.ensure_topic()

@@ -87,8 +87,8 @@ def test_services_running_backbone_load_valid_institutional_settings(
 
     assert settings.tier().tier == "institutional"
     assert settings.require_timescale
-    assert settings.stream.kafka_replication_factor == 1  # one broker in the stack
-    assert settings.batch.spark_conf["spark.driver.host"] == "dagster-code"
+    assert settings.stream.kafka.replication_factor == 1  # one broker in the stack
+    assert settings.batch.spark.conf["spark.driver.host"] == "dagster-code"
 
 
 def _host_port(endpoint: str, default_port: int) -> tuple[str, int]:

@@ -25,7 +25,7 @@ def test_institutional_spark_takes_master_conf_and_export_dir_from_the_environme
     engine = build_batch(load_settings(mode="institutional", timescale_url="postgresql://u:p@127.0.0.1:1/x"))
     assert type(engine).__name__ == "SparkBatch"
     assert engine.master == "spark://10.0.0.5:7077"
-    assert engine.spark_conf == {"spark.executor.memory": "4g"}
+    assert engine.spark.conf == {"spark.executor.memory": "4g"}
     assert engine.export_dir == str(tmp_path / "shared")
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES
 from backbone_resources.cache.base import HotCache
+from backbone_resources.cache.settings import CachePolicy
 
 MakeCache = Callable[..., HotCache]
 
@@ -32,17 +33,22 @@ def make_bars(symbols: list[str], days: int, start: str = "2024-01-01", bump: fl
 def make_cache(request, tmp_path: Path) -> MakeCache:
     made: list[HotCache] = []
 
-    def make(**policy: object) -> HotCache:
+    def make(**knobs: object) -> HotCache:
+        # Constructed, not validated: the TTL drill uses 1 s, below the 60 s BACKBONE_CACHE_TTL_S may set.
+        names = {"keep_bars": "bars", "ttl_seconds": "ttl_s"}
+        fields = {names.get(k, k): v for k, v in knobs.items()}
+        if request.param == "redis":
+            fields["namespace"] = request.getfixturevalue("redis_namespace")
+        policy = CachePolicy.model_construct(**{**CachePolicy().model_dump(), **fields})
         if request.param == "disk":
             from backbone_resources.cache.disk_cache import DiskHotCache
 
-            cache: HotCache = DiskHotCache(directory=str(tmp_path / "hot_cache"), **policy)
+            cache: HotCache = DiskHotCache(directory=str(tmp_path / "hot_cache"), policy=policy)
         else:
             from backbone_resources.cache.redis_cache import RedisHotCache
 
             url = request.getfixturevalue("redis_server_url")
-            namespace = request.getfixturevalue("redis_namespace")
-            cache = RedisHotCache(url=url, namespace=namespace, **policy)
+            cache = RedisHotCache(url=url, policy=policy)
         made.append(cache)
         return cache
 

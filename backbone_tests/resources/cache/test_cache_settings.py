@@ -15,7 +15,7 @@ def test_cache_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("BACKBONE_REDIS_POOL_SIZE", "9")
     monkeypatch.setenv("BACKBONE_REDIS_PASSWORD", "pw-from-env")
     conf = load_settings().cache
-    assert (conf.cache_namespace, conf.cache_bars, conf.redis_pool_size) == ("desk1", 30, 9)
+    assert (conf.policy.namespace, conf.policy.bars, conf.redis.pool_size) == ("desk1", 30, 9)
     assert "pw-from-env" not in repr(conf)
 
 
@@ -43,7 +43,7 @@ def test_institutional_credentials_are_env_vars_never_values(monkeypatch):
     settings = load_settings(mode="institutional", timescale_url="postgresql://u@h/db")
     cache = build_cache(settings)
     assert isinstance(cache.url, dg.EnvVar)
-    assert isinstance(cache.password, dg.EnvVar)
+    assert isinstance(cache.redis.password, dg.EnvVar)
     with dg.build_resources({"cache": cache}) as resources:
         described = resources.cache.describe()
     assert "url-secret" not in str(described)

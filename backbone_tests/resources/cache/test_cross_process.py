@@ -16,6 +16,7 @@ import pytest
 from backbone_resources.cache.base import HotCache
 from backbone_resources.cache.disk_cache import DiskHotCache
 from backbone_resources.cache.redis_cache import RedisHotCache
+from backbone_resources.cache.settings import CachePolicy
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +25,14 @@ _CHILD = textwrap.dedent(
     import json, sys
     from backbone_resources.cache.disk_cache import DiskHotCache
     from backbone_resources.cache.redis_cache import RedisHotCache
+    from backbone_resources.cache.settings import CachePolicy
     from backbone_tests.resources.cache.conftest import make_bars
 
     kind, where, namespace, step = sys.argv[1:5]
     if kind == "disk":
-        cache = DiskHotCache(directory=where, namespace=namespace, keep_bars=50)
+        cache = DiskHotCache(directory=where, policy=CachePolicy(namespace=namespace, bars=50))
     else:
-        cache = RedisHotCache(url=where, namespace=namespace, keep_bars=50)
+        cache = RedisHotCache(url=where, policy=CachePolicy(namespace=namespace, bars=50))
     if step == "write":
         cache.replace_symbols(make_bars(["EURUSD", "AAPL"], 60))
     got = cache.last_bars("EURUSD", 5)
@@ -68,7 +70,7 @@ def _two_processes(kind: str, where: str, namespace: str, parent: HotCache) -> N
 
 def test_bootstrap_cache_survives_across_processes(tmp_path):
     directory = str(tmp_path / "hot_cache")
-    parent = DiskHotCache(directory=directory, namespace="xproc")
+    parent = DiskHotCache(directory=directory, policy=CachePolicy(namespace="xproc"))
     try:
         _two_processes("disk", directory, "xproc", parent)
     finally:
@@ -77,7 +79,7 @@ def test_bootstrap_cache_survives_across_processes(tmp_path):
 
 @pytest.mark.redis
 def test_redis_counters_are_shared_across_processes(redis_server_url, redis_namespace):
-    parent = RedisHotCache(url=redis_server_url, namespace=redis_namespace)
+    parent = RedisHotCache(url=redis_server_url, policy=CachePolicy(namespace=redis_namespace))
     try:
         _two_processes("redis", redis_server_url, redis_namespace, parent)
     finally:

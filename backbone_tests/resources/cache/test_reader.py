@@ -14,6 +14,7 @@ from backbone_domain.hot_reader import read_last, read_on, refresh, stale_symbol
 from backbone_resources.cache.base import CacheWindow
 from backbone_resources.cache.disk_cache import DiskHotCache
 from backbone_resources.cache.redis_cache import RedisHotCache
+from backbone_resources.cache.settings import CachePolicy, RedisSettings
 from backbone_tests.resources.cache.conftest import make_bars
 from backbone_tests.resources.cache.redis_server import free_port
 
@@ -46,7 +47,7 @@ def store() -> FrameStore:
 
 @pytest.fixture
 def cache(tmp_path) -> DiskHotCache:
-    made = DiskHotCache(directory=str(tmp_path / "hc"), keep_bars=260)
+    made = DiskHotCache(directory=str(tmp_path / "hc"), policy=CachePolicy(bars=260))
     yield made
     made.close()
 
@@ -72,7 +73,7 @@ def test_miss_reads_the_store_and_repopulates_then_hits(cache, store):
 
 
 def test_unreachable_cache_falls_back_to_the_store(store):
-    down = RedisHotCache(url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout_s=0.3)
+    down = RedisHotCache(url=f"redis://127.0.0.1:{free_port()}/0", redis=RedisSettings(connect_timeout_s=0.3))
     answer = read_last(down, store, "AAPL", 3)
     assert answer.served_by == "store"
     assert answer.note.startswith("cache unavailable")

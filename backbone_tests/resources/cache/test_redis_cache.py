@@ -7,6 +7,7 @@ import redis
 
 from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.cache.redis_cache import RedisHotCache
+from backbone_resources.cache.settings import CachePolicy, RedisSettings
 from backbone_tests.resources.cache.conftest import make_bars
 from backbone_tests.resources.cache.redis_server import OwnRedis, free_port
 
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.redis
 
 
 def test_unreachable_redis_names_the_setting_and_hides_the_password():
-    cache = RedisHotCache(url=f"redis://u:hunter2@127.0.0.1:{free_port()}/0", connect_timeout_s=0.5)
+    cache = RedisHotCache(
+        url=f"redis://u:hunter2@127.0.0.1:{free_port()}/0", redis=RedisSettings(connect_timeout_s=0.5)
+    )
     for call in (cache.ping, cache.stats, lambda: cache.last_bars("AAA", 1)):
         with pytest.raises(CacheUnavailable, match="BACKBONE_REDIS_URL") as info:
             call()
@@ -27,11 +30,13 @@ def test_password_protected_server(tmp_path):
     server = OwnRedis(tmp_path / "redis", "--requirepass", "s3cret-pw")
     server.start()
     try:
-        wrong = RedisHotCache(url=server.url, password="nope")
+        wrong = RedisHotCache(url=server.url, redis=RedisSettings(password="nope"))
         with pytest.raises(CacheUnavailable, match="BACKBONE_REDIS_PASSWORD") as info:
             wrong.ping()
         assert "nope" not in str(info.value)
-        right = RedisHotCache(url=server.url, password="s3cret-pw", namespace="auth")
+        right = RedisHotCache(
+            url=server.url, redis=RedisSettings(password="s3cret-pw"), policy=CachePolicy(namespace="auth")
+        )
         right.replace_symbols(make_bars(["AAA"], 3))
         assert right.last_bars("AAA", 3) is not None
         assert "s3cret-pw" not in str(right.describe())
@@ -43,13 +48,15 @@ def test_password_protected_server(tmp_path):
 def test_tls_and_pool_options_reach_the_connection_pool():
     cache = RedisHotCache(
         url="rediss://cache.example:6380/2",
-        ssl_ca_certs="/etc/ssl/ca.pem",
-        ssl_certfile="/etc/ssl/client.pem",
-        ssl_keyfile="/etc/ssl/client.key",
-        pool_size=7,
-        socket_timeout_s=1.5,
-        connect_timeout_s=0.7,
-        username="svc",
+        redis=RedisSettings(
+            ssl_ca_certs="/etc/ssl/ca.pem",
+            ssl_certfile="/etc/ssl/client.pem",
+            ssl_keyfile="/etc/ssl/client.key",
+            pool_size=7,
+            socket_timeout_s=1.5,
+            connect_timeout_s=0.7,
+            username="svc",
+        ),
     )
     pool = cache._client().connection_pool
     assert pool.connection_class is redis.SSLConnection
@@ -68,7 +75,7 @@ def test_tls_and_pool_options_reach_the_connection_pool():
 
 def test_writes_are_pipelined_in_batches(redis_server_url, redis_namespace):
     """500 symbols x 20 bars take a handful of round trips, not one per bar."""
-    cache = RedisHotCache(url=redis_server_url, namespace=redis_namespace, keep_bars=20)
+    cache = RedisHotCache(url=redis_server_url, policy=CachePolicy(namespace=redis_namespace, bars=20))
     calls: list[int] = []
     client = cache._client()
     original = client.pipeline

@@ -11,6 +11,7 @@ import secrets
 import pytest
 
 from backbone_resources.stream.base import StreamResource
+from backbone_resources.stream.settings import KafkaSettings, StreamPolicy
 
 KAFKA_TEST_PRODUCER = {"batch.num.messages": "1", "linger.ms": "0"}
 KAFKA_TEST_CONSUMER = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
@@ -20,14 +21,17 @@ def kafka_stream(bootstrap: str, topic: str, **fields: object) -> StreamResource
     from backbone_resources.stream.kafka_stream import KafkaStream
 
     options: dict[str, object] = {
-        "partitions": 3,
         "replication_factor": 1,
         "producer_config": KAFKA_TEST_PRODUCER,
         "consumer_config": KAFKA_TEST_CONSUMER,
         "topic_config": {"cleanup.policy": "delete"},
         **fields,
     }
-    return KafkaStream(bootstrap=bootstrap, topic=topic, **options)  # type: ignore[arg-type]
+    return KafkaStream(
+        bootstrap=bootstrap,
+        policy=StreamPolicy(topic=topic, partitions=3),
+        kafka=KafkaSettings(**options),  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture(params=["local_log", pytest.param("kafka", marks=pytest.mark.kafka)])
@@ -37,4 +41,4 @@ def stream(request, tmp_path) -> StreamResource:
         return kafka_stream(request.getfixturevalue("kafka_bootstrap"), topic)
     from backbone_resources.stream.local_log import LocalLogStream
 
-    return LocalLogStream(path=str(tmp_path / "stream.sqlite"), topic=topic, partitions=3)
+    return LocalLogStream(path=str(tmp_path / "stream.sqlite"), policy=StreamPolicy(topic=topic, partitions=3))

@@ -44,7 +44,7 @@ def test_topic_is_created_once_and_reported(stream):
 
 def test_a_different_shape_is_reported_not_changed(stream):
     stream.ensure_topic()
-    other = stream.model_copy(update={"partitions": 5})
+    other = stream.model_copy(update={"policy": stream.policy.model_copy(update={"partitions": 5})})
     report = other.ensure_topic()
     assert not report.created
     assert report.partitions == 3

@@ -14,6 +14,7 @@ from backbone_domain.bars import empty_rejected
 from backbone_domain.streaming import bar_messages, publish_range, ramped_chunks
 from backbone_resources.store.duckdb_store import DuckDBBarStore
 from backbone_resources.stream import kafka_stream
+from backbone_resources.stream.settings import StreamPolicy
 from backbone_tests.resources.stream.conftest import kafka_stream as make_kafka_stream
 from backbone_tests.resources.stream.test_contract import _drain, make_bars
 
@@ -65,7 +66,7 @@ def test_a_failing_read_fails_the_publish(tmp_path):
                 raise RuntimeError("store went away")
             return store.read_bars_table(start, end, symbols)
 
-    stream = LocalLogStream(path=str(tmp_path / "log.sqlite"), topic="t", partitions=3)
+    stream = LocalLogStream(path=str(tmp_path / "log.sqlite"), policy=StreamPolicy(topic="t", partitions=3))
     stream.ensure_topic()
     with pytest.raises(RuntimeError, match="store went away"):
         publish_range(stream, Failing(), JAN1, dt.date(2024, 1, 30), "ingest", chunk_days=4)  # type: ignore[arg-type]

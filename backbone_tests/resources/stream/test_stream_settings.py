@@ -39,7 +39,7 @@ def test_environment_settings_reach_the_kafka_client_and_the_password_stays_hidd
     settings = load_settings(**INSTITUTIONAL)
     assert "hunter2" not in repr(settings)
     stream = build_stream(settings)
-    assert isinstance(stream.sasl_password, dg.EnvVar)  # the UI shows the variable, not the value
+    assert isinstance(stream.kafka.sasl_password, dg.EnvVar)  # the UI shows the variable, not the value
     assert stream.consumer_groups == ["runtime", "risk"]
     assert "hunter2" not in str(stream.describe())
     with dg.build_resources({"stream": stream}) as resources:

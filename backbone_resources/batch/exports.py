@@ -1,5 +1,8 @@
 """Export steps as plain functions over the store and batch interfaces: what the batch assets run.
 
+They live beside ``staging`` in the batch family, not in the domain: they drive resources (store reads, staged
+files, the engine), and the domain never imports resources (staging itself uses the domain's frames and chunks).
+
 A range rewrite replaces whole (symbol, year) partitions: a year partition holds more days than a range, so
 the affected years are restaged from the store and rewritten in full. Rows of the range are replaced,
 rows of the same years outside it are rewritten from the same store (unchanged if the store is), and every
