@@ -14,7 +14,7 @@ import dagster as dg
 from backbone_ops import exit_codes, interrupts, runner
 from backbone_ops.exit_codes import expected_errors
 from backbone_ops.resources import all_resources
-from backbone_resources.cache.base import CacheUnavailable
+from backbone_resources.probe import Probe
 from backbone_resources.settings import BackboneSettings, load_settings
 
 
@@ -82,7 +82,7 @@ def check(as_json: bool) -> None:
 
 @click.command()
 def doctor() -> None:
-    """Tier, endpoints, connectivity (store, cache), TimescaleDB extension, stream and batch settings."""
+    """Tier, each family's probe (reachable, version, round trip), then what each backend describes."""
     problems: list[str] = []
     with expected_errors():
         settings = load_settings()
@@ -91,18 +91,25 @@ def doctor() -> None:
         click.echo(f"source:  {settings.source}")
         with all_resources(settings) as resources:
             click.echo(f"symbols: {', '.join(resources.source.universe())}")
-            resources.store.ping()
-            _echo_described("store", resources.store.describe())
-            try:
-                click.echo(f"cache.ping_ms: {resources.cache.ping():.1f}")
-            except CacheUnavailable as exc:  # the store is the source of truth: report, then fail the doctor
-                problems.append(str(exc))
-            for family in ("cache", "stream", "batch"):
-                _echo_described(family, getattr(resources, family).describe())
+            families = ("store", "cache", "stream", "batch")
+            probes = {family: getattr(resources, family).probe() for family in families}
+            for family, probe in probes.items():
+                click.echo(f"{family}.probe: {_probe_line(probe)}")
+                if probe.state == "unavailable":  # the store is the source of truth, but report every family
+                    problems.append(f"{family}: {probe.detail}")
+            for family in families:
+                if probes[family].up:
+                    _echo_described(family, getattr(resources, family).describe())
     if problems:
         click.echo(f"error: {'; '.join(problems)}", err=True)
         sys.exit(exit_codes.PROBLEM)
     click.echo("ok")
+
+
+def _probe_line(probe: Probe) -> str:
+    version = f", {probe.version}" if probe.version else ""
+    took = f", {probe.elapsed_ms:.1f} ms" if probe.elapsed_ms is not None else ""
+    return f"{probe.state} {probe.backend} {probe.detail}{version}{took}"
 
 
 def _echo_described(family: str, described: dict[str, Any]) -> None:

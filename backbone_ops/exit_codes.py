@@ -2,7 +2,7 @@
 
 0   done, healthy
 1   done, and something is wrong: a check or run failed, a figure breaches its threshold, or a service the command
-    needs is unavailable (the family seams' ``*Unavailable``: store, source, cache, stream)
+    needs is unavailable (``BackendUnavailable``: each family seam's ``*Unavailable``)
 2   cannot run as asked: bad or missing settings, a bad request (``UsageError``), streaming switched off
 130 interrupted (Ctrl-C / SIGTERM)
 
@@ -17,11 +17,9 @@ from contextlib import contextmanager
 
 import click
 
-from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.settings import SettingsError
-from backbone_resources.source.base import SourceUnavailable
-from backbone_resources.store.base import StoreUnavailable
-from backbone_resources.stream.base import StreamDisabled, StreamUnavailable
+from backbone_resources.stream.base import StreamDisabled
+from backbone_resources.unavailable import BackendUnavailable
 
 OK, PROBLEM, CANNOT_RUN, INTERRUPTED = 0, 1, 2, 130
 
@@ -34,10 +32,7 @@ EXIT_CODES: dict[type[Exception], int] = {
     SettingsError: CANNOT_RUN,
     UsageError: CANNOT_RUN,
     StreamDisabled: CANNOT_RUN,
-    StoreUnavailable: PROBLEM,
-    SourceUnavailable: PROBLEM,
-    CacheUnavailable: PROBLEM,
-    StreamUnavailable: PROBLEM,
+    BackendUnavailable: PROBLEM,  # every family's *Unavailable: store, source, cache, stream, batch
 }
 EXPECTED = tuple(EXIT_CODES)
 

@@ -8,8 +8,6 @@ carries on. Nothing here moves state: the cache's cumulative counters are read, 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from backbone_ops import runner
 from backbone_ops.resources import tier_resources
 from backbone_resources.settings import BackboneSettings, SettingsError
 from backbone_resources.tiers import build_batch
+from backbone_resources.unavailable import BackendUnavailable, BatchUnavailable
 
 RUN_FAILURES = Path("telemetry") / "run_failures.jsonl"
 PROBE_GROUP = "backbone-status-probe"  # never commits: asking its lag only proves the broker answers
@@ -49,14 +48,14 @@ def redact(text: str, settings: BackboneSettings) -> str:
 
 
 def _secrets(settings: BackboneSettings) -> list[str | None]:
-    values = [settings.timescale_url, settings.redis_url, settings.cache.redis_password]
-    values += [settings.stream.kafka_sasl_password, settings.telemetry.metrics_pushgateway]
-    return [redaction.url_password(value.get_secret_value()) for value in values if value is not None]
+    urls = [settings.timescale_url, settings.redis_url, settings.telemetry.metrics_pushgateway]
+    found = [redaction.url_password(url.get_secret_value()) for url in urls if url is not None]
+    return [*found, settings.cache.redis.password, settings.stream.kafka.sasl_password]
 
 
 def _reason(exc: Exception) -> str:
     """Our own errors already name the setting to look at; anything else gets its type for a clue."""
-    if isinstance(exc, SettingsError) or type(exc).__name__.endswith("Unavailable"):
+    if isinstance(exc, SettingsError | BackendUnavailable):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -151,26 +150,11 @@ def _stream(settings: BackboneSettings, components: list[Component]) -> StreamFi
 
 
 def _batch(settings: BackboneSettings, components: list[Component]) -> None:
-    """A cheap probe, not a Spark session (10 s and 600 MB): a standalone master must accept TCP, a local one
-    needs Java; DuckDB runs in process."""
-    engine = build_batch(settings)
-    described = engine.describe()
-    master = str(described.get("master", ""))
-    if master.startswith("spark://"):
-        for hostport in master.removeprefix("spark://").split(","):
-            host, _, port = hostport.rpartition(":")
-            socket.create_connection((host, int(port)), timeout=3).close()
-    elif master.startswith("local") and not _java(settings):
-        raise RuntimeError("no Java found for the local Spark master (BACKBONE_JAVA_HOME / JAVA_HOME)")
-    detail = f"{described['engine']} {master}".strip() + f", exports at {described['export_dir']}"
-    components.append(Component("batch", "up", detail))
-
-
-def _java(settings: BackboneSettings) -> bool:
-    import os
-
-    home = settings.batch.java_home or os.environ.get("JAVA_HOME")
-    return (Path(home) / "bin" / "java").exists() if home else shutil.which("java") is not None
+    """The engine's own probe: cheap, never a Spark session (10 s and 600 MB)."""
+    probe = build_batch(settings).probe()
+    if not probe.up:
+        raise BatchUnavailable(probe.detail)
+    components.append(Component("batch", "up", f"{probe.backend} {probe.detail}"))
 
 
 def _latest_run(settings: BackboneSettings, notes: list[str]) -> LatestRun | None:

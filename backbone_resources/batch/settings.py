@@ -34,8 +34,3 @@ class BatchSettings(BaseSettings):
 
     export_dir: Path | None = Field(None, description="root of the Parquet exports; unset = BACKBONE_HOME/exports")
     spark: SparkSettings = Field(default_factory=lambda: from_env(SparkSettings, "BACKBONE_SPARK_"))
-
-    @property
-    def java_home(self) -> str | None:
-        """For ``backbone_assets/telemetry.py`` until its Java check gives way to ``SparkBatch.probe()``."""
-        return self.spark.java_home

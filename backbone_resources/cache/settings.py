@@ -9,7 +9,7 @@ Redis only through a Dagster ``EnvVar`` when it came from the environment (``env
 from __future__ import annotations
 
 import dagster as dg
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backbone_resources.env import from_env
 
@@ -54,8 +54,3 @@ class CacheSettings(BaseModel):
 
     redis: RedisSettings = Field(default_factory=lambda: from_env(RedisSettings, "BACKBONE_REDIS_"))
     policy: CachePolicy = Field(default_factory=lambda: from_env(CachePolicy, "BACKBONE_CACHE_"))
-
-    @property
-    def redis_password(self) -> SecretStr | None:
-        """For ``backbone_assets/telemetry.py``'s redaction until it moves to ``backbone_ops``."""
-        return SecretStr(self.redis.password) if self.redis.password else None

@@ -12,7 +12,7 @@ import json
 from typing import Annotated, Literal
 
 import dagster as dg
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backbone_resources.env import from_env
@@ -78,9 +78,3 @@ class StreamSettings(BaseSettings):
     streaming_enabled: bool = Field(True, description="false: daily_bars_kafka reports 'streaming disabled'")
     policy: StreamPolicy = Field(default_factory=lambda: from_env(StreamPolicy, KAFKA_PREFIX))
     kafka: KafkaSettings = Field(default_factory=lambda: from_env(KafkaSettings, KAFKA_PREFIX))
-
-    @property
-    def kafka_sasl_password(self) -> SecretStr | None:
-        """For ``backbone_assets/telemetry.py``'s redaction until it moves to ``backbone_ops``."""
-        password = self.kafka.sasl_password
-        return SecretStr(password) if password else None
