@@ -14,7 +14,7 @@ import os
 from typing import Any, TypeVar
 
 import dagster as dg
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import EnvSettingsSource
 
 ENV_PREFIX = "BACKBONE_"
@@ -50,6 +50,17 @@ def from_env(config: type[C], prefix: str) -> C:
             for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from None
+
+
+def from_env_field(config: type[C], prefix: str) -> Any:
+    """A settings field holding ``config`` read from the environment (``from_env``); the prefix is kept on the
+    field so that every variable a settings model reads can be listed (``env_names``)."""
+    return Field(default_factory=lambda: from_env(config, prefix), json_schema_extra={"env_prefix": prefix})
+
+
+def env_names(config: type[dg.Config], prefix: str) -> set[str]:
+    """Every variable that sets a field of ``config``."""
+    return {env_name(config, prefix, name) for name in config.model_fields}
 
 
 def value_or_env_var(variable: str, value: Any) -> Any:

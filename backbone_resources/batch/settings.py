@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from backbone_resources.env import from_env
+from backbone_resources.env import from_env_field
 
 
 class SparkSettings(dg.Config):
@@ -33,4 +33,4 @@ class BatchSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BACKBONE_", extra="ignore", frozen=True)
 
     export_dir: Path | None = Field(None, description="root of the Parquet exports; unset = BACKBONE_HOME/exports")
-    spark: SparkSettings = Field(default_factory=lambda: from_env(SparkSettings, "BACKBONE_SPARK_"))
+    spark: SparkSettings = from_env_field(SparkSettings, "BACKBONE_SPARK_")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from backbone_resources.env import from_env
+from backbone_resources.env import from_env_field
 
 SECRET = {"secret": True}
 
@@ -52,5 +52,5 @@ class CachePolicy(dg.Config):
 class CacheSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    redis: RedisSettings = Field(default_factory=lambda: from_env(RedisSettings, "BACKBONE_REDIS_"))
-    policy: CachePolicy = Field(default_factory=lambda: from_env(CachePolicy, "BACKBONE_CACHE_"))
+    redis: RedisSettings = from_env_field(RedisSettings, "BACKBONE_REDIS_")
+    policy: CachePolicy = from_env_field(CachePolicy, "BACKBONE_CACHE_")

@@ -15,7 +15,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from backbone_resources.env import from_env
+from backbone_resources.env import from_env_field
 
 DEFAULT_TOPIC = "market-data.daily-bars"
 KAFKA_PREFIX = "BACKBONE_KAFKA_"
@@ -76,5 +76,5 @@ class StreamSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BACKBONE_", extra="ignore", frozen=True)
 
     streaming_enabled: bool = Field(True, description="false: daily_bars_kafka reports 'streaming disabled'")
-    policy: StreamPolicy = Field(default_factory=lambda: from_env(StreamPolicy, KAFKA_PREFIX))
-    kafka: KafkaSettings = Field(default_factory=lambda: from_env(KafkaSettings, KAFKA_PREFIX))
+    policy: StreamPolicy = from_env_field(StreamPolicy, KAFKA_PREFIX)
+    kafka: KafkaSettings = from_env_field(KafkaSettings, KAFKA_PREFIX)

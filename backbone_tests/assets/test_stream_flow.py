@@ -100,7 +100,7 @@ def test_streaming_disabled_keeps_the_graph_and_says_so(bootstrap):
 _KILLABLE = textwrap.dedent(
     """
     import datetime as dt, sys, time
-    from backbone_ops import runner
+    from backbone_ops.resources import all_resources
     from backbone_domain.streaming import publish_range
     from backbone_resources.settings import BackboneSettings
 

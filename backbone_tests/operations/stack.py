@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
+from backbone_resources.env import env_names
 from backbone_resources.settings import BackboneSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,8 +87,13 @@ def setting_env_names(model: type[BaseSettings] = BackboneSettings, prefix: str 
     names: set[str] = set()
     for name, field in model.model_fields.items():
         annotation = field.annotation
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
             names |= setting_env_names(annotation)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and not extra:
+            names |= setting_env_names(annotation, prefix)  # a plain holder of family settings (CacheSettings)
+        elif "env_prefix" in extra:  # a family's typed settings, read with their own prefix (env.from_env_field)
+            names |= env_names(annotation, str(extra["env_prefix"]))  # type: ignore[arg-type]
         else:
             names.add(f"{prefix}{name}".upper())
     return names
