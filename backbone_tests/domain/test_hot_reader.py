@@ -8,10 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 import pytest
 
-from backbone_domain import hot_bars
-from backbone_domain.health import hit_ratio_verdict
 from backbone_domain.hot_reader import read_last, read_on, refresh, stale_symbols, store_latest
-from backbone_resources.cache.base import CacheWindow
 from backbone_resources.cache.disk_cache import DiskHotCache
 from backbone_resources.cache.redis_cache import RedisHotCache
 from backbone_resources.cache.settings import CachePolicy, RedisSettings
@@ -101,22 +98,3 @@ def test_stale_symbols_reports_a_cache_behind_the_store(cache, store):
     newer = make_bars(["AAPL"], 401).tail(1)
     store.write(newer)
     assert set(stale_symbols(cache, store)) == {"AAPL"}
-
-
-def test_spans_and_windows():
-    bars = make_bars(["A", "B"], 10)
-    spans = hot_bars.symbol_spans(bars)
-    assert spans["A"] == (dt.date(2024, 1, 1), dt.date(2024, 1, 12))
-    merged = hot_bars.merge_spans(spans, {"A": (dt.date(2023, 12, 1), dt.date(2024, 1, 2))})
-    assert merged["A"] == (dt.date(2023, 12, 1), dt.date(2024, 1, 12))
-    assert hot_bars.window_start(dt.date(2025, 1, 1), 260) < dt.date(2024, 1, 1)
-
-
-@pytest.mark.parametrize(
-    ("hits", "misses", "passed", "ratio", "says"),
-    [(3, 1, True, None, "not enough reads"), (80, 20, True, 0.8, "hit ratio 0.800"), (70, 30, False, 0.7, "below")],
-)
-def test_hit_ratio_verdict(hits, misses, passed, ratio, says):
-    verdict = hit_ratio_verdict(CacheWindow(hits, misses), threshold=0.8, min_reads=20)
-    assert (verdict.passed, verdict.hit_ratio) == (passed, ratio)
-    assert says in verdict.description

@@ -1,5 +1,6 @@
 """The PostgreSQL store's raw landing beyond the contract: one batch per day in ``raw_batches``, rows of a
-database from before the batches (``raw_bars``) still read and moved over day by day, and the codec alone."""
+database from before the batches (``raw_bars``) still read and moved over day by day (the codec alone:
+``test_raw_batches.py``)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,14 @@ from typing import Any
 
 import pandas as pd
 import psycopg
-import pyarrow as pa
 import pytest
 from psycopg import sql
 
 from backbone_domain import frames
 from backbone_resources.store import postgres_copy as pgcopy
-from backbone_resources.store import postgres_migrations, raw_batches
+from backbone_resources.store import postgres_migrations
 from backbone_resources.store.postgres_store import PostgresBarStore
-from backbone_tests.resources.store.test_contract import MON, _texts, raw_frame, week
+from backbone_tests.resources.store.test_contract import _texts, raw_frame, week
 
 
 @pytest.fixture(
@@ -87,38 +87,3 @@ def test_each_landed_day_is_one_batch(server: tuple[str, dict[str, Any]], schema
         assert _count(url, schema, "raw_bars") == 0
     finally:
         store.close()
-
-
-# -- the codec alone -------------------------------------------------------------------------------------
-
-
-def test_batches_round_trip_a_day_exactly() -> None:
-    rows = frames.raw_table(raw_frame(MON))
-    (day, part), *rest = raw_batches.by_day(rows)
-
-    back = raw_batches.decode([raw_batches.encode(part)])
-
-    assert (day, rest) == (MON, [])
-    assert back.schema == raw_batches.RAW_ARROW_SCHEMA
-    assert sorted(back.to_pylist(), key=repr) == sorted(rows.to_pylist(), key=repr)
-
-
-def test_days_are_split_and_ordered_as_read_raw_promises() -> None:
-    later, earlier = week(2)[1], MON
-    rows = frames.raw_table(pd.concat([raw_frame(later), raw_frame(earlier)], ignore_index=True))
-
-    split = list(raw_batches.by_day(rows))
-
-    assert [day for day, _ in split] == [earlier, later]
-    first = split[0][1].to_pydict()
-    assert first["symbol"] == ["AAPL", "AAPL", "MSFT", None]
-    assert first["open"] == ["1.50", "", "NaN", None]  # the two AAPL rows (same ts) keep their landing order
-
-
-def test_nothing_decodes_to_an_empty_typed_table() -> None:
-    empty = raw_batches.decode([])
-    assert empty.num_rows == 0
-    assert empty.schema == raw_batches.RAW_ARROW_SCHEMA
-    assert list(raw_batches.by_day(raw_batches.RAW_ARROW_SCHEMA.empty_table())) == []
-    assert isinstance(raw_batches.encode(empty), bytes)
-    assert pa.ipc.open_stream(raw_batches.encode(empty)).read_all().num_rows == 0
