@@ -7,13 +7,13 @@ import pytest
 
 from backbone_domain.bridge import Bridge
 from backbone_domain.streaming import bar_messages
-from backbone_tests.resources.stream.test_contract import make_bars
+from backbone_tests.builders import daily_bars
 
 
 def test_bridge_hands_each_bar_once_after_copies_and_stale_versions(stream):
     stream.ensure_topic()
-    old = make_bars(days=10, ingested="2024-03-01T12:00:00")
-    new = make_bars(days=10, ingested="2024-03-02T12:00:00")
+    old = daily_bars(days=10, ingested="2024-03-01T12:00:00")
+    new = daily_bars(days=10, ingested="2024-03-02T12:00:00")
     stream.publish(bar_messages(old, "ingest"))
     stream.publish(bar_messages(new, "ingest"))
     stream.publish(bar_messages(new, "replay"))  # a replay: copies of the newest versions
@@ -31,7 +31,7 @@ def test_bridge_hands_each_bar_once_after_copies_and_stale_versions(stream):
 
 def test_bridge_commits_nothing_when_the_handler_fails(stream):
     stream.ensure_topic()
-    bars = make_bars(days=5)
+    bars = daily_bars(days=5)
     stream.publish(bar_messages(bars, "ingest"))
 
     def broken(_bars):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from backbone_domain import hot_bars
-from backbone_tests.resources.cache.conftest import make_bars
+from backbone_tests.builders import business_day_bars
 
 
 def test_spans_and_windows():
-    bars = make_bars(["A", "B"], 10)
+    bars = business_day_bars(["A", "B"], 10)
     spans = hot_bars.symbol_spans(bars)
     assert spans["A"] == (dt.date(2024, 1, 1), dt.date(2024, 1, 12))
     merged = hot_bars.merge_spans(spans, {"A": (dt.date(2023, 12, 1), dt.date(2024, 1, 2))})

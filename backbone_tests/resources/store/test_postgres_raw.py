@@ -17,7 +17,8 @@ from backbone_domain import frames
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_migrations
 from backbone_resources.store.postgres_store import PostgresBarStore
-from backbone_tests.resources.store.test_contract import _texts, raw_frame, week
+from backbone_tests.builders import raw_rows, week
+from backbone_tests.resources.store.test_contract_landing import _texts
 
 
 @pytest.fixture(
@@ -52,7 +53,7 @@ def test_a_database_from_before_the_batches_keeps_its_landed_rows(
 ) -> None:
     url, options = server
     old_days = week(2)
-    landed = pd.concat([raw_frame(d) for d in old_days], ignore_index=True)
+    landed = pd.concat([raw_rows(d) for d in old_days], ignore_index=True)
     with monkeypatch.context() as old_code:  # the store as it was: no raw_batches, rows COPYed into raw_bars
         old_code.setattr(postgres_migrations, "MIGRATIONS", postgres_migrations.MIGRATIONS[:4])
         with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
@@ -64,7 +65,7 @@ def test_a_database_from_before_the_batches_keeps_its_landed_rows(
     try:
         assert _texts(store.read_raw(old_days[0], old_days[1])) == _texts(landed)  # read after the migration
 
-        store.replace_raw(old_days[1], old_days[1], raw_frame(old_days[1]).assign(source="again"))
+        store.replace_raw(old_days[1], old_days[1], raw_rows(old_days[1]).assign(source="again"))
 
         back = store.read_raw(old_days[0], old_days[1])
         assert back["source"].tolist() == ["csv:/data"] * 4 + ["again"] * 4  # one day in each table, in day order
@@ -79,8 +80,8 @@ def test_each_landed_day_is_one_batch(server: tuple[str, dict[str, Any]], schema
     store = PostgresBarStore(url=url, schema_name=schema, **options)
     try:
         days = week(3)
-        store.replace_raw(days[0], days[-1], pd.concat([raw_frame(d) for d in days[:2]], ignore_index=True))
-        store.replace_raw(days[0], days[-1], pd.concat([raw_frame(d) for d in days[:2]], ignore_index=True))
+        store.replace_raw(days[0], days[-1], pd.concat([raw_rows(d) for d in days[:2]], ignore_index=True))
+        store.replace_raw(days[0], days[-1], pd.concat([raw_rows(d) for d in days[:2]], ignore_index=True))
 
         assert _count(url, schema, "raw_batches") == 2  # replaced, not added; an empty day has no batch
         assert _count(url, schema, "raw_batches", "row_count = 4") == 2

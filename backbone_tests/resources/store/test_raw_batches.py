@@ -7,11 +7,11 @@ import pyarrow as pa
 
 from backbone_domain import frames
 from backbone_resources.store import raw_batches
-from backbone_tests.resources.store.test_contract import MON, raw_frame, week
+from backbone_tests.builders import MON, raw_rows, week
 
 
 def test_batches_round_trip_a_day_exactly() -> None:
-    rows = frames.raw_table(raw_frame(MON))
+    rows = frames.raw_table(raw_rows(MON))
     (day, part), *rest = raw_batches.by_day(rows)
 
     back = raw_batches.decode([raw_batches.encode(part)])
@@ -23,7 +23,7 @@ def test_batches_round_trip_a_day_exactly() -> None:
 
 def test_days_are_split_and_ordered_as_read_raw_promises() -> None:
     later, earlier = week(2)[1], MON
-    rows = frames.raw_table(pd.concat([raw_frame(later), raw_frame(earlier)], ignore_index=True))
+    rows = frames.raw_table(pd.concat([raw_rows(later), raw_rows(earlier)], ignore_index=True))
 
     split = list(raw_batches.by_day(rows))
 

@@ -5,32 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
-import pandas as pd
-
 from backbone_domain.bar_messages import decode
 from backbone_domain.streaming import bar_messages
-
-
-def make_bars(symbols=("AAPL", "MSFT", "EURUSD=X"), days=20, ingested="2024-03-01T12:00:00") -> pd.DataFrame:
-    ts = pd.date_range("2024-01-01", periods=days, freq="D", tz="UTC")
-    rows = [
-        {
-            "symbol": s,
-            "ts": t,
-            "open": 10.0 + i,
-            "high": 12.0 + i,
-            "low": 9.0 + i,
-            "close": 11.0 + i,
-            "adj_close": np.nan if i == 0 else 11.0 + i,
-            "volume": 1000.0 * (i + 1),
-            "source": "test",
-            "ingested_at": pd.Timestamp(ingested, tz="UTC"),
-        }
-        for s in symbols
-        for i, t in enumerate(ts)
-    ]
-    return pd.DataFrame(rows).astype({"ts": "datetime64[us, UTC]", "ingested_at": "datetime64[us, UTC]"})
+from backbone_tests.builders import daily_bars
 
 
 def test_topic_is_created_once_and_reported(stream):
@@ -51,7 +28,7 @@ def test_a_different_shape_is_reported_not_changed(stream):
 
 def test_publish_confirms_every_message_and_keeps_per_symbol_order(stream):
     stream.ensure_topic()
-    bars = make_bars()
+    bars = daily_bars()
     report = stream.publish(bar_messages(bars, "ingest"))
     assert report.delivered == len(bars)
     assert report.bytes > 0
@@ -75,7 +52,7 @@ def test_publish_confirms_every_message_and_keeps_per_symbol_order(stream):
 
 def test_lag_is_end_minus_committed_and_commits_only_when_asked(stream):
     stream.ensure_topic()
-    bars = make_bars(days=10)
+    bars = daily_bars(days=10)
     stream.publish(bar_messages(bars, "ingest"))
     assert sum(p.lag for p in stream.lag("lagging")) == len(bars)
     assert all(p.committed is None for p in stream.lag("lagging"))
