@@ -13,7 +13,7 @@ from backbone_resources.cache.disk_cache import DiskHotCache
 from backbone_resources.cache.redis_cache import RedisHotCache
 from backbone_resources.cache.settings import CachePolicy, RedisSettings
 from backbone_tests.builders import business_day_bars
-from backbone_tests.resources.cache.redis_server import free_port
+from backbone_tests.fixtures.ports import free_port
 
 
 class FrameStore:

@@ -9,7 +9,8 @@ from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.cache.redis_cache import RedisHotCache
 from backbone_resources.cache.settings import CachePolicy, RedisSettings
 from backbone_tests.builders import business_day_bars
-from backbone_tests.resources.cache.redis_server import OwnRedis, free_port
+from backbone_tests.fixtures.own_redis import OwnRedis
+from backbone_tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.redis
 
