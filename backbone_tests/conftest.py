@@ -1,4 +1,12 @@
-"""Shared fixtures: real services (PostgreSQL, TimescaleDB over WASM) live in backbone_tests/services.py;
-`--containers` (backbone_tests/containers.py) swaps them for Docker containers."""
+"""Shared fixtures: one module per real service under backbone_tests/fixtures/ (PostgreSQL, the WASM
+TimescaleDB, the tansu broker, Redis, Spark); `--containers` (backbone_tests/containers.py) swaps them for
+Docker containers."""
 
-pytest_plugins = ["backbone_tests.containers", "backbone_tests.services"]
+pytest_plugins = [
+    "backbone_tests.containers",
+    "backbone_tests.fixtures.postgres",
+    "backbone_tests.fixtures.timescale",
+    "backbone_tests.fixtures.broker",
+    "backbone_tests.fixtures.redis",
+    "backbone_tests.fixtures.spark",
+]

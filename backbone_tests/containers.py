@@ -1,6 +1,6 @@
 """``pytest --containers``: the institutional tests against throw-away Docker containers instead of local services.
 
-With the option, the service fixtures of ``backbone_tests/services.py`` ask this plugin first: ``pg_admin_url``
+With the option, the service fixtures of ``backbone_tests/fixtures/`` ask this plugin first: ``pg_admin_url``
 gets a plain PostgreSQL container, ``timescale_url`` a TimescaleDB one, ``redis_server_url`` a Redis one and
 ``kafka_bootstrap`` an Apache Kafka broker in KRaft mode (Confluent's packaging, which testcontainers'
 ``KafkaContainer`` is written for). PostgreSQL and TimescaleDB are separate containers on purpose: the store
@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from backbone_tests.fixtures.missing import service_missing
 
 OPTION = "--containers"
 POSTGRES_IMAGE = "postgres:16-alpine"
@@ -85,8 +87,6 @@ class Containers:
 
     def url(self, service: str) -> str:
         from docker.errors import DockerException
-
-        from backbone_tests.services import service_missing
 
         if self._docker_problem is not None:
             service_missing(self._docker_problem)

@@ -18,7 +18,7 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._core.storage.dagster_run import DagsterRunStatus
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 
-from backbone_tests.services import scratch_database
+from backbone_tests.fixtures.postgres import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = ROOT / "dagster.yaml"

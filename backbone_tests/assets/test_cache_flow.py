@@ -12,7 +12,7 @@ from backbone_domain.hot_reader import read_last, read_on, stale_symbols
 from backbone_ops import runner
 from backbone_ops.resources import all_resources
 from backbone_resources.cache.settings import CachePolicy, CacheSettings
-from backbone_tests.resources.cache.redis_server import OwnRedis
+from backbone_tests.fixtures.own_redis import OwnRedis
 
 pytestmark = pytest.mark.slow
 

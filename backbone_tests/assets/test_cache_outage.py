@@ -14,7 +14,7 @@ from backbone_ops import runner
 from backbone_ops.resources import all_resources
 from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.cache.settings import CachePolicy, CacheSettings, RedisSettings
-from backbone_tests.resources.cache.redis_server import OwnRedis
+from backbone_tests.fixtures.own_redis import OwnRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

@@ -1,9 +1,11 @@
-"""The health snapshot model: freshness summary, thresholds, run-failure file, JSON document."""
+"""The health snapshot model: freshness summary, thresholds, run-failure file, JSON document, hit-ratio verdict."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+
+import pytest
 
 from backbone_domain.freshness import SymbolLag
 from backbone_domain.health import (
@@ -13,10 +15,12 @@ from backbone_domain.health import (
     HealthSnapshot,
     LatestRun,
     StreamFigures,
+    hit_ratio_verdict,
     read_run_failures,
     summarize_freshness,
     to_json,
 )
+from backbone_resources.cache.base import CacheWindow
 
 UP = [Component(name, "up", "x") for name in ("store", "cache", "stream", "batch")]
 D = dt.date
@@ -110,3 +114,13 @@ def test_json_document_carries_derived_figures_and_the_verdict():
     assert (doc["cache"]["reads"], doc["cache"]["hit_ratio"]) == (4, 0.75)
     assert (doc["unavailable"], doc["healthy"], doc["breaches"]) == (["stream"], False, [])
     assert (doc["freshness"], doc["failures"]["total"]) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    ("hits", "misses", "passed", "ratio", "says"),
+    [(3, 1, True, None, "not enough reads"), (80, 20, True, 0.8, "hit ratio 0.800"), (70, 30, False, 0.7, "below")],
+)
+def test_hit_ratio_verdict(hits, misses, passed, ratio, says):
+    verdict = hit_ratio_verdict(CacheWindow(hits, misses), threshold=0.8, min_reads=20)
+    assert (verdict.passed, verdict.hit_ratio) == (passed, ratio)
+    assert says in verdict.description

@@ -10,7 +10,6 @@ from backbone_domain.bars import empty_raw
 from backbone_domain.pipeline import chunk_days_for, date_chunks, land_raw, reason_kind, validate_and_store
 from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.store.base import BarStore
-from backbone_tests.resources.store.test_contract import make_store, store  # noqa: F401 (fixtures)
 
 
 def test_date_chunks_cover_the_range_without_gaps_or_overlap():
@@ -96,7 +95,7 @@ class _EmptySource:
         return empty_raw()
 
 
-def test_a_rerun_of_the_flow_leaves_identical_rows_and_versions(store: BarStore) -> None:  # noqa: F811
+def test_a_rerun_of_the_flow_leaves_identical_rows_and_versions(store: BarStore) -> None:
     """On every backend; PostgreSQL reads the next chunk while it writes this one (``overlapping_reads``)."""
     source = SyntheticSource(symbols=["AAPL", "EURUSD", "MSFT"])
     start, end = dt.date(2023, 11, 1), dt.date(2024, 2, 29)

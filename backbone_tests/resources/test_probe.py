@@ -16,7 +16,7 @@ from backbone_resources.cache.settings import CachePolicy
 from backbone_resources.store.duckdb_store import DuckDBBarStore
 from backbone_resources.stream.disabled import DisabledStream
 from backbone_resources.stream.local_log import LocalLogStream
-from backbone_tests.resources.cache.redis_server import free_port
+from backbone_tests.fixtures.ports import free_port
 
 
 def test_in_process_backends_are_up_with_their_version(tmp_path):

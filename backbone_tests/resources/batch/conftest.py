@@ -34,32 +34,6 @@ def engine(request, tmp_path) -> BatchEngine:
     return make_engine(request.param, tmp_path / "exports", request)
 
 
-def synthetic_bars(symbols=("AAA", "BBB"), start="2019-11-01", end="2021-03-31", seed=1) -> pd.DataFrame:
-    """Business-day bars with a random-walk close (BAR_COLUMNS); years 2019..2021 so ranges cross years."""
-    days = pd.bdate_range(start, end, tz="UTC").as_unit("us")
-    rng = np.random.default_rng(seed)
-    parts = []
-    for symbol in symbols:
-        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(days))))
-        parts.append(
-            pd.DataFrame(
-                {
-                    "symbol": symbol,
-                    "ts": days,
-                    "open": close,
-                    "high": close * 1.01,
-                    "low": close * 0.99,
-                    "close": close,
-                    "adj_close": close,
-                    "volume": 1000.0,
-                    "source": "test",
-                    "ingested_at": pd.Timestamp("2024-01-01", tz="UTC").as_unit("us"),
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
-
-
 def stage(frame: pd.DataFrame, directory: Path, chunks: int = 3) -> str:
     """Write ``frame`` as a few Parquet files, as the staging step does (into an emptied ``directory``)."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backbone_tests.builders import random_walk_bars
 from backbone_tests.resources.batch.conftest import (
     dataset_files,
     file_digests,
     python_reference,
     read_dataset,
     stage,
-    synthetic_bars,
     unsorted_files,
 )
 
@@ -26,7 +26,7 @@ LOG_RETURN_ATOL, VOL_ATOL = 1e-16, 1e-15
 
 
 def test_bars_round_trip_partitioned_by_symbol_and_year(engine, tmp_path):
-    bars = synthetic_bars()
+    bars = random_walk_bars()
     assert engine.write_bars(stage(bars, tmp_path / "stage")) == len(bars)
     written = read_dataset(engine, "daily_bars")
     pd.testing.assert_frame_equal(written[["symbol", "ts", *BAR_VALUES]], bars, check_dtype=False)
@@ -37,7 +37,7 @@ def test_bars_round_trip_partitioned_by_symbol_and_year(engine, tmp_path):
 
 
 def test_rewrite_replaces_only_the_partitions_written(engine, tmp_path):
-    bars = synthetic_bars()
+    bars = random_walk_bars()
     engine.write_bars(stage(bars, tmp_path / "all"))
     before = dataset_files(engine, "daily_bars")
     changed = bars[(bars["symbol"] == "AAA") & (bars["ts"].dt.year == 2020)].copy()
@@ -52,7 +52,7 @@ def test_rewrite_replaces_only_the_partitions_written(engine, tmp_path):
 def test_a_profile_follows_every_change_of_the_files(engine, tmp_path):
     """A profile may be reused only while the dataset's files are unchanged (Spark keeps them): a partition
     rewritten smaller, rewritten back, and deleted by hand are each seen by the next profile."""
-    bars = synthetic_bars()
+    bars = random_walk_bars()
     engine.write_bars(stage(bars, tmp_path / "all"))
     assert engine.profile("daily_bars").rows == len(bars)
     aaa_2020 = bars[(bars["symbol"] == "AAA") & (bars["ts"].dt.year == 2020)]
@@ -71,7 +71,7 @@ def test_rerunning_a_range_leaves_byte_identical_files(engine, tmp_path):
     DuckDB gets ~137k rows, above the size where its multi-threaded partitioned COPY reordered rows within
     files; Spark's job-named files differ at any size, and each of its files costs ~50 ms, so it gets 10 symbols."""
     symbols = 100 if engine.describe()["engine"] == "duckdb" else 10
-    bars = synthetic_bars(symbols=tuple(f"S{i:03d}" for i in range(symbols)), start="2016-01-01", seed=3)
+    bars = random_walk_bars(symbols=tuple(f"S{i:03d}" for i in range(symbols)), start="2016-01-01", seed=3)
     first: dict[str, dict[str, str]] = {}
     for run in range(RERUNS):
         shuffled = bars.sample(frac=1, random_state=run)
@@ -89,7 +89,7 @@ def test_rerunning_a_range_leaves_byte_identical_files(engine, tmp_path):
 
 
 def test_returns_match_the_reference_and_windows_reach_before_the_range(engine, tmp_path):
-    bars = synthetic_bars()
+    bars = random_walk_bars()
     engine.write_bars(stage(bars, tmp_path / "stage"))
     # Only 2021 is computed: its first 20 days need 2020's closes for their returns and volatility windows.
     assert engine.write_returns(2021, 2021) == int((bars["ts"].dt.year == 2021).sum())
@@ -102,7 +102,7 @@ def test_returns_match_the_reference_and_windows_reach_before_the_range(engine, 
 
 
 def test_every_return_matches_the_python_reference(engine, tmp_path):
-    bars = synthetic_bars(symbols=("AAA", "BBB", "CCC"), seed=11)
+    bars = random_walk_bars(symbols=("AAA", "BBB", "CCC"), seed=11)
     engine.write_bars(stage(bars, tmp_path / "stage"))
     engine.write_returns(2019, 2021)
     got, expected = read_dataset(engine, "daily_returns"), python_reference(bars)
@@ -113,7 +113,7 @@ def test_every_return_matches_the_python_reference(engine, tmp_path):
 
 
 def test_returns_are_null_until_twenty_returns_exist(engine, tmp_path):
-    bars = synthetic_bars()
+    bars = random_walk_bars()
     engine.write_bars(stage(bars, tmp_path / "stage"))
     engine.write_returns(2019, 2021)
     got = read_dataset(engine, "daily_returns").query("symbol == 'AAA'").reset_index(drop=True)
@@ -126,7 +126,7 @@ def test_coverage_and_an_empty_export(engine, tmp_path):
     assert engine.profile("daily_bars").rows == 0
     assert engine.coverage("daily_returns").empty
     assert engine.write_returns(2020, 2020) == 0
-    bars = synthetic_bars()
+    bars = random_walk_bars()
     engine.write_bars(stage(bars, tmp_path / "stage"))
     coverage = engine.coverage("daily_bars")
     assert coverage.to_dict("records") == [
@@ -141,7 +141,7 @@ def test_spark_and_duckdb_produce_the_same_rows_and_returns(spark_options, tmp_p
     from backbone_resources.batch.duckdb_batch import DuckDBBatch
     from backbone_resources.batch.spark_batch import SparkBatch
 
-    directory = stage(synthetic_bars(symbols=("AAA", "BBB", "CCC"), seed=7), tmp_path / "stage")
+    directory = stage(random_walk_bars(symbols=("AAA", "BBB", "CCC"), seed=7), tmp_path / "stage")
     duck = DuckDBBatch(export_dir=str(tmp_path / "duck"))
     spark = SparkBatch(export_dir=str(tmp_path / "spark"), **spark_options)
     for engine in (duck, spark):

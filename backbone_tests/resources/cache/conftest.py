@@ -5,28 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES
 from backbone_resources.cache.base import HotCache
 from backbone_resources.cache.settings import CachePolicy
 
 MakeCache = Callable[..., HotCache]
-
-
-def make_bars(symbols: list[str], days: int, start: str = "2024-01-01", bump: float = 0.0) -> pd.DataFrame:
-    """Business-day bars with distinct values per symbol and day; every 7th adj_close missing (NULL)."""
-    dates = pd.bdate_range(start, periods=days, tz="UTC")
-    rows = []
-    for k, symbol in enumerate(symbols):
-        for i, ts in enumerate(dates):
-            base = 100.0 * (k + 1) + i + bump + 0.123456789
-            adj = np.nan if i % 7 == 0 else base * 0.99
-            ingested = pd.Timestamp("2024-12-01T10:00:00.123456", tz="UTC")
-            rows.append((symbol, ts, base, base + 2, base - 2, base + 1, adj, 1_000.0 + i, "synthetic", ingested))
-    return pd.DataFrame(rows, columns=list(BAR_COLUMNS)).astype(BAR_DTYPES)
 
 
 @pytest.fixture(params=["disk", pytest.param("redis", marks=pytest.mark.redis)])

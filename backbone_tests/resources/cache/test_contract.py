@@ -8,7 +8,7 @@ import time
 import pandas as pd
 
 from backbone_domain.bars import BAR_DTYPES
-from backbone_tests.resources.cache.conftest import make_bars
+from backbone_tests.builders import business_day_bars
 
 
 def _dates(frame: pd.DataFrame) -> list[dt.date]:
@@ -17,7 +17,7 @@ def _dates(frame: pd.DataFrame) -> list[dt.date]:
 
 def test_last_bars_round_trip_exactly(make_cache):
     cache = make_cache(keep_bars=260)
-    bars = make_bars(["EURUSD", "AAPL"], 300)
+    bars = business_day_bars(["EURUSD", "AAPL"], 300)
     assert cache.replace_symbols(bars) == 2 * 260
     got = cache.last_bars("EURUSD", 10)
     expected = bars[bars["symbol"] == "EURUSD"].tail(10).reset_index(drop=True)
@@ -28,7 +28,7 @@ def test_last_bars_round_trip_exactly(make_cache):
 
 def test_fewer_cached_than_asked_is_a_miss(make_cache):
     cache = make_cache(keep_bars=20)
-    cache.replace_symbols(make_bars(["EURUSD"], 50))
+    cache.replace_symbols(business_day_bars(["EURUSD"], 50))
     assert cache.last_bars("EURUSD", 21) is None
     assert cache.last_bars("NOPE", 1) is None
     assert cache.take_window().misses == 2
@@ -36,7 +36,7 @@ def test_fewer_cached_than_asked_is_a_miss(make_cache):
 
 def test_bar_on_date(make_cache):
     cache = make_cache(keep_bars=30)
-    bars = make_bars(["AAPL"], 40)
+    bars = business_day_bars(["AAPL"], 40)
     cache.replace_symbols(bars)
     newest = bars["ts"].iloc[-1].date()
     hit = cache.bar_on("AAPL", newest)
@@ -47,8 +47,8 @@ def test_bar_on_date(make_cache):
 
 def test_replace_makes_the_newest_bars_exactly_the_cached_ones(make_cache):
     cache = make_cache(keep_bars=5)
-    cache.replace_symbols(make_bars(["AAPL"], 10))
-    corrected = make_bars(["AAPL"], 8, bump=0.5)  # a shorter, corrected history
+    cache.replace_symbols(business_day_bars(["AAPL"], 10))
+    corrected = business_day_bars(["AAPL"], 8, bump=0.5)  # a shorter, corrected history
     cache.replace_symbols(corrected)
     got = cache.last_bars("AAPL", 5)
     pd.testing.assert_frame_equal(got, corrected.tail(5).reset_index(drop=True))
@@ -57,7 +57,7 @@ def test_replace_makes_the_newest_bars_exactly_the_cached_ones(make_cache):
 
 def test_invalidate_spans_drops_exactly_the_span_of_the_symbols_named(make_cache):
     cache = make_cache(keep_bars=20)
-    bars = make_bars(["AAPL", "EURUSD"], 20)
+    bars = business_day_bars(["AAPL", "EURUSD"], 20)
     cache.replace_symbols(bars)
     days = _dates(bars[bars["symbol"] == "AAPL"])
     assert cache.invalidate_spans({"AAPL": (days[10], days[12])}) == 3
@@ -70,7 +70,7 @@ def test_invalidate_spans_drops_exactly_the_span_of_the_symbols_named(make_cache
 
 def test_invalidate_drops_exactly_the_dates_named(make_cache):
     cache = make_cache(keep_bars=20)
-    bars = make_bars(["AAPL", "EURUSD"], 20)
+    bars = business_day_bars(["AAPL", "EURUSD"], 20)
     cache.replace_symbols(bars)
     days = _dates(bars[bars["symbol"] == "AAPL"])
     assert cache.invalidate({"AAPL": [days[3], days[5], days[5]], "EURUSD": [days[0]], "NOPE": [days[1]]}) == 3
@@ -83,12 +83,12 @@ def test_invalidate_drops_exactly_the_dates_named(make_cache):
 
 def test_least_recently_used_symbols_are_evicted_beyond_the_cap(make_cache):
     cache = make_cache(keep_bars=5, max_symbols=2)
-    cache.replace_symbols(make_bars(["AAA"], 5))
-    cache.replace_symbols(make_bars(["BBB"], 5))
+    cache.replace_symbols(business_day_bars(["AAA"], 5))
+    cache.replace_symbols(business_day_bars(["BBB"], 5))
     time.sleep(0.01)
     assert cache.last_bars("AAA", 1) is not None  # AAA is now more recently used than BBB
     time.sleep(0.01)
-    cache.replace_symbols(make_bars(["CCC"], 5))
+    cache.replace_symbols(business_day_bars(["CCC"], 5))
     assert cache.last_bars("BBB", 1) is None
     assert cache.last_bars("AAA", 1) is not None
     assert cache.last_bars("CCC", 1) is not None
@@ -97,7 +97,7 @@ def test_least_recently_used_symbols_are_evicted_beyond_the_cap(make_cache):
 
 def test_entries_expire_after_their_ttl(make_cache):
     cache = make_cache(keep_bars=5, ttl_seconds=1)
-    cache.replace_symbols(make_bars(["AAA"], 5))
+    cache.replace_symbols(business_day_bars(["AAA"], 5))
     assert cache.last_bars("AAA", 5) is not None
     time.sleep(1.6)
     assert cache.last_bars("AAA", 5) is None
@@ -105,7 +105,7 @@ def test_entries_expire_after_their_ttl(make_cache):
 
 def test_counters_and_windows(make_cache):
     cache = make_cache(keep_bars=5)
-    cache.replace_symbols(make_bars(["AAA", "BBB"], 5))
+    cache.replace_symbols(business_day_bars(["AAA", "BBB"], 5))
     for _ in range(3):
         cache.last_bars("AAA", 2)
     cache.bar_on("ZZZ", dt.date(2024, 1, 2))
@@ -123,7 +123,7 @@ def test_counters_and_windows(make_cache):
 
 def test_latest_cached_is_not_a_read(make_cache):
     cache = make_cache(keep_bars=5)
-    bars = make_bars(["AAA", "BBB"], 7)
+    bars = business_day_bars(["AAA", "BBB"], 7)
     cache.replace_symbols(bars)
     latest = cache.latest_cached()
     assert list(latest["symbol"]) == ["AAA", "BBB"]
@@ -133,7 +133,7 @@ def test_latest_cached_is_not_a_read(make_cache):
 
 def test_clear_and_describe(make_cache):
     cache = make_cache()
-    cache.replace_symbols(make_bars(["AAA"], 3))
+    cache.replace_symbols(business_day_bars(["AAA"], 3))
     cache.last_bars("AAA", 1)
     cache.clear()
     stats = cache.stats()

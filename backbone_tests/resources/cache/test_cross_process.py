@@ -26,7 +26,7 @@ _CHILD = textwrap.dedent(
     from backbone_resources.cache.disk_cache import DiskHotCache
     from backbone_resources.cache.redis_cache import RedisHotCache
     from backbone_resources.cache.settings import CachePolicy
-    from backbone_tests.resources.cache.conftest import make_bars
+    from backbone_tests.builders import business_day_bars
 
     kind, where, namespace, step = sys.argv[1:5]
     if kind == "disk":
@@ -34,7 +34,7 @@ _CHILD = textwrap.dedent(
     else:
         cache = RedisHotCache(url=where, policy=CachePolicy(namespace=namespace, bars=50))
     if step == "write":
-        cache.replace_symbols(make_bars(["EURUSD", "AAPL"], 60))
+        cache.replace_symbols(business_day_bars(["EURUSD", "AAPL"], 60))
     got = cache.last_bars("EURUSD", 5)
     cache.last_bars("NOPE", 1)
     stats = cache.stats()

@@ -8,8 +8,9 @@ import redis
 from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.cache.redis_cache import RedisHotCache
 from backbone_resources.cache.settings import CachePolicy, RedisSettings
-from backbone_tests.resources.cache.conftest import make_bars
-from backbone_tests.resources.cache.redis_server import OwnRedis, free_port
+from backbone_tests.builders import business_day_bars
+from backbone_tests.fixtures.own_redis import OwnRedis
+from backbone_tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.redis
 
@@ -37,7 +38,7 @@ def test_password_protected_server(tmp_path):
         right = RedisHotCache(
             url=server.url, redis=RedisSettings(password="s3cret-pw"), policy=CachePolicy(namespace="auth")
         )
-        right.replace_symbols(make_bars(["AAA"], 3))
+        right.replace_symbols(business_day_bars(["AAA"], 3))
         assert right.last_bars("AAA", 3) is not None
         assert "s3cret-pw" not in str(right.describe())
         right.close()
@@ -87,7 +88,7 @@ def test_writes_are_pipelined_in_batches(redis_server_url, redis_namespace):
     client.pipeline = counting_pipeline  # type: ignore[method-assign]
     try:
         symbols = [f"S{i:03d}" for i in range(500)]
-        assert cache.replace_symbols(make_bars(symbols, 20)) == 500 * 20
+        assert cache.replace_symbols(business_day_bars(symbols, 20)) == 500 * 20
         assert len(calls) <= 6  # 500 symbols / 100 per MULTI
         assert cache.stats().keys == 500
     finally:

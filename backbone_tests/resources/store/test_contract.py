@@ -1,130 +1,28 @@
 """The BarStore contract, run over every backend: DuckDB (bootstrap), PostgreSQL and TimescaleDB (institutional).
 
-Each test gets an empty store: a new DuckDB file, or a new schema in the session's PostgreSQL database / on the
-TimescaleDB server. Backend specifics live in test_<backend>_store.py.
+The bars, their weekly roll-up and counts here; rejected and raw rows in test_contract_landing.py, rewrites that
+change nothing in test_idempotent_rewrites.py; the backends in conftest.py. Backend specifics live in
+test_<backend>_store.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
-from backbone_domain import frames
 from backbone_domain.bars import (
     BAR_COLUMNS,
     BAR_DTYPES,
-    RAW_COLUMNS,
-    REJECTED_COLUMNS,
-    REJECTED_DTYPES,
     WEEKLY_COLUMNS,
-    empty_bars,
     empty_rejected,
     utc_midnight,
 )
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, WriteCounts
-from backbone_resources.store.postgres_store import PostgresBarStore
-
-MON = dt.date(2024, 1, 1)  # a Monday
-T1 = pd.Timestamp("2024-02-01 10:00:00.123456", tz="UTC")
-MakeStore = Callable[[], BarStore]
-
-
-def _duckdb_factory(tmp_path: Path) -> MakeStore:
-    try:
-        from backbone_resources.store.duckdb_store import DuckDBBarStore
-    except ImportError as exc:
-        pytest.skip(f"backbone_resources.store.duckdb_store is not there yet: {exc}")
-    path = str(tmp_path / "store.duckdb")
-    return lambda: DuckDBBarStore(path=path)
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("duckdb"),
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("timescale", marks=pytest.mark.timescale),
-    ]
-)
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
-    """Builds store instances over one empty store (same file / schema), closed at the end of the test."""
-    if request.param == "duckdb":
-        build = _duckdb_factory(tmp_path)
-    else:
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        if request.param == "postgres":
-            url, options = request.getfixturevalue("pg_url"), {}
-        else:
-            url = request.getfixturevalue("timescale_url")
-            options = request.getfixturevalue("timescale_store_options")
-        build = lambda: PostgresBarStore(url=url, schema_name=schema, **options)  # noqa: E731
-    made: list[BarStore] = []
-
-    def make() -> BarStore:
-        made.append(build())
-        return made[-1]
-
-    yield make
-    for store in made:
-        close = getattr(store, "close", None)
-        if close is not None:
-            close()
-
-
-@pytest.fixture
-def store(make_store: MakeStore) -> BarStore:
-    return make_store()
-
-
-def bars(
-    symbols: Sequence[str], days: Sequence[dt.date], ingested_at: pd.Timestamp = T1, base: float = 100.0
-) -> pd.DataFrame:
-    """Valid bars, one per symbol and day, with prices that differ per row."""
-    keys = pd.MultiIndex.from_product([symbols, [utc_midnight(d) for d in days]], names=["symbol", "ts"])
-    frame = keys.to_frame(index=False)
-    close = base + np.arange(len(frame)) * 1.25
-    frame = frame.assign(
-        open=close - 0.5, high=close + 1, low=close - 1, close=close, adj_close=close * 0.99, volume=1000.0
-    )
-    frame = frame.assign(source="synthetic", ingested_at=ingested_at)
-    return frame.loc[:, list(BAR_COLUMNS)].astype(BAR_DTYPES)
-
-
-def rejected(days: Sequence[dt.date], per_day: int, tag: str = "a") -> pd.DataFrame:
-    rows = [
-        {
-            "symbol": f"R{i}",
-            "ts": utc_midnight(day),
-            "partition_date": day,
-            "source": "synthetic",
-            "payload": f'{{"tag": "{tag}", "line": {i}}}',
-            "reasons": ["high < low", "volume < 0"],
-            "rejected_at": T1,
-        }
-        for day in days
-        for i in range(per_day)
-    ]
-    if not rows:
-        return empty_rejected()
-    frame = pd.DataFrame(rows)
-    frame["ts"] = frame["ts"].astype("datetime64[us, UTC]")
-    frame["rejected_at"] = frame["rejected_at"].astype("datetime64[us, UTC]")
-    return frame
-
-
-def week(days: int) -> list[dt.date]:
-    return [MON + dt.timedelta(days=i) for i in range(days)]
-
-
-def sort_bars(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(["symbol", "ts"]).reset_index(drop=True)
+from backbone_tests.builders import MON, T1, bars, rejected_rows, sort_bars, week
+from backbone_tests.resources.store.conftest import MakeStore
 
 
 def test_migrations_are_rerunnable(make_store: MakeStore) -> None:
@@ -217,213 +115,6 @@ def test_duplicate_keys_in_one_frame_keep_the_newest(store: BarStore) -> None:
     pd.testing.assert_frame_equal(store.read_bars(MON, MON), new)
 
 
-def test_rejected_rows_are_replaced_per_partition(store: BarStore) -> None:
-    days = week(2)
-    assert store.write_validated(MON, days[-1], empty_bars(), rejected(days, 3)).rejected == 6
-    store.write_validated(MON, days[-1], empty_bars(), rejected(days, 3, "again"))
-    assert store.range_counts(MON, days[-1]) == WriteCounts(bars=0, rejected=6)
-
-    store.write_validated(MON, MON, empty_bars(), rejected([MON], 1, "only monday"))
-
-    assert store.range_counts(MON, MON).rejected == 1
-    assert store.range_counts(days[1], days[1]).rejected == 3  # the other partition is untouched
-    store.write_validated(MON, MON, empty_bars(), empty_rejected())
-    assert store.range_counts(MON, MON).rejected == 0
-
-
-def test_read_rejected_round_trips_reasons_and_payload(store: BarStore) -> None:
-    refused = rejected([MON], 4)
-    refused["symbol"] = ["R0", None, "R2", "R3"]
-    refused["ts"] = [utc_midnight(MON), pd.NaT, utc_midnight(MON), utc_midnight(MON)]
-    refused["ts"] = refused["ts"].astype("datetime64[us, UTC]")
-    refused["payload"] = ['{"file": "a.csv",  "line": 2, "raw": ["1,5", "\\\\N"]}', {"open": "x"}, "not JSON", None]
-    refused["reasons"] = [["open is not a number: '1,5'", 'quote " {brace} \\ ünï'], [], ["one"], ("a", "b")]
-    refused["rejected_at"] = [T1, pd.NaT, T1, T1]
-    refused["rejected_at"] = refused["rejected_at"].astype("datetime64[us, UTC]")
-    before = pd.Timestamp.now(tz="UTC").floor("s")
-    store.write_validated(MON, MON, empty_bars(), refused)
-
-    back = store.read_rejected(MON, MON)
-
-    assert list(back.columns) == list(REJECTED_COLUMNS)
-    assert back.dtypes.astype(str).to_dict() == REJECTED_DTYPES
-    assert back["symbol"].tolist() == ["R0", None, "R2", "R3"]
-    assert back["ts"].isna().tolist() == [False, True, False, False]
-    assert back["partition_date"].tolist() == [MON] * 4
-    assert all(isinstance(d, dt.date) for d in back["partition_date"])
-    assert back["source"].tolist() == ["synthetic"] * 4
-    assert back["reasons"].tolist() == [
-        ["open is not a number: '1,5'", 'quote " {brace} \\ ünï'],
-        [],
-        ["one"],
-        ["a", "b"],
-    ]
-    assert all(isinstance(r, list) for r in back["reasons"])
-    payloads = [None if p is None else json.loads(p) for p in back["payload"]]  # the backend's JSON text
-    assert payloads == [{"file": "a.csv", "line": 2, "raw": ["1,5", "\\N"]}, {"open": "x"}, "not JSON", None]
-    assert back.loc[[0, 2, 3], "rejected_at"].tolist() == [T1] * 3
-    assert before <= back.loc[1, "rejected_at"] <= pd.Timestamp.now(tz="UTC")  # stamped by the write
-
-
-def test_read_rejected_orders_by_partition_then_insertion(store: BarStore) -> None:
-    days = week(3)
-    frame = rejected([days[1], days[0]], 3)  # Tuesday's rows first
-    frame["symbol"] = ["T2", "T0", "T1", "M1", "M2", "M0"]
-    store.write_validated(MON, days[1], empty_bars(), frame)
-    store.write_validated(days[2], days[2], empty_bars(), rejected([days[2]], 2))
-    again = rejected([MON], 2, "again").assign(symbol=["N1", "N0"])
-    store.write_validated(MON, MON, empty_bars(), again)  # Monday's rows, now inserted after the others
-
-    back = store.read_rejected(MON, days[2])
-
-    assert back["symbol"].tolist() == ["N1", "N0", "T2", "T0", "T1", "R0", "R1"]
-    assert back["partition_date"].tolist() == [MON] * 2 + [days[1]] * 3 + [days[2]] * 2
-    assert back.index.tolist() == list(range(7))
-
-
-def test_read_rejected_selects_partitions(store: BarStore) -> None:
-    days = week(5)
-    store.write_validated(MON, days[-1], empty_bars(), rejected(days, 2))
-
-    some = store.read_rejected(days[1], days[2])  # end is inclusive
-
-    assert some["partition_date"].tolist() == [days[1]] * 2 + [days[2]] * 2
-    assert len(store.read_rejected(MON, days[-1])) == 10
-    empty = store.read_rejected(days[-1] + dt.timedelta(days=1), days[-1] + dt.timedelta(days=9))
-    assert empty.empty
-    assert list(empty.columns) == list(REJECTED_COLUMNS)
-    assert empty.dtypes.astype(str).to_dict() == REJECTED_DTYPES
-    assert store.read_rejected(days[3], days[1]).empty  # start after end
-
-
-def raw_frame(day: dt.date) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "symbol": ["AAPL", "AAPL", "MSFT", None],
-            "ts": [utc_midnight(day), utc_midnight(day), pd.NaT, utc_midnight(day)],
-            "open": ["1.50", "", "NaN", None],
-            "high": [" 2 ", "x", "1e3", "Ünïcode €"],
-            "low": ["1", "1", "1", "1"],
-            "close": ["1,5", '"quoted"', "line\nbreak", "\\N"],
-            "adj_close": [None, None, None, None],
-            "volume": ["100", "-5", "0", "1e9"],
-            "source": "csv:/data",
-            "partition_date": day,
-            "payload": ['{"file": "a.csv",  "line": 2}', None, '{"b": [1, 2], "a": null}', "{}"],
-        }
-    )
-    frame["ts"] = frame["ts"].astype("datetime64[us, UTC]")
-    return frame.loc[:, list(RAW_COLUMNS)]
-
-
-def _texts(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Rows as dicts, NULLs as None, ordered by what the rows hold (landing order is not part of the contract)."""
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return sorted(records, key=repr)
-
-
-def test_raw_round_trip_keeps_text_and_payload_exactly(store: BarStore) -> None:
-    raw = raw_frame(MON)
-    assert store.replace_raw(MON, MON, raw) == 4
-    assert store.replace_raw(MON, MON, raw) == 4  # replaced, not appended
-    store.replace_raw(week(2)[1], week(2)[1], raw_frame(week(2)[1]))
-
-    back = store.read_raw(MON, MON)
-
-    assert list(back.columns) == list(RAW_COLUMNS)
-    assert str(back["ts"].dtype) == "datetime64[us, UTC]"
-    assert _texts(back) == _texts(raw)
-    assert all(isinstance(d, dt.date) for d in back["partition_date"])
-    assert len(store.read_raw(MON, week(2)[1])) == 8
-
-
-def test_raw_numbers_land_as_their_repr(store: BarStore) -> None:
-    raw = raw_frame(MON).iloc[:1].copy()
-    for column, value in {"open": 101.5, "high": 0.1 + 0.2, "low": 100.0, "volume": 12345}.items():
-        raw[column] = pd.Series([value], dtype=object)
-    store.replace_raw(MON, MON, raw)
-
-    back = store.read_raw(MON, MON).iloc[0]
-
-    assert (back["open"], back["high"], back["low"], back["volume"]) == (
-        "101.5",
-        "0.30000000000000004",
-        "100.0",
-        "12345",
-    )
-
-
-def _numeric_raw(day: dt.date) -> pd.DataFrame:
-    """Values as a source that delivers numbers gives them: float64 (NaN for "no value") and nullable Int64."""
-    raw = raw_frame(day).iloc[:3].copy()
-    for column in ("open", "high", "low", "close", "adj_close"):
-        raw[column] = pd.Series([101.5, 0.1 + 0.2, np.nan], dtype="float64")
-    raw["low"] = pd.Series([100.0, -0.0, 1e-5], dtype="float64")
-    raw["volume"] = pd.Series([12345, None, 10**17], dtype="Int64")
-    return raw
-
-
-def test_raw_numbers_read_back_as_numbers_or_as_their_repr(store: BarStore) -> None:
-    """A store may keep numeric columns as numbers (PostgreSQL does); as text they read exactly as their repr."""
-    store.replace_raw(MON, MON, _numeric_raw(MON))
-
-    back = store.read_raw(MON, MON)
-
-    as_text = frames.raw_values_as_text(pa.Table.from_pandas(back, preserve_index=False))
-    assert as_text["open"].to_pylist() == ["101.5", "0.30000000000000004", None]
-    assert as_text["low"].to_pylist() == ["100.0", "-0.0", "1e-05"]
-    assert as_text["volume"].to_pylist() == ["12345", None, "100000000000000000"]
-    kept = str(back["open"].dtype) == "float64"
-    assert kept == isinstance(store, PostgresBarStore)
-    if kept:  # numbers exactly as delivered, NaN as "no value"
-        assert back["high"].tolist()[:2] == [101.5, 0.1 + 0.2]
-        assert np.isnan(back["high"].iloc[2])
-        assert back["volume"].tolist() == [12345, pd.NA, 10**17]
-
-
-def test_raw_days_landed_as_text_and_as_numbers_read_back_together_as_text(store: BarStore) -> None:
-    days = week(2)
-    store.replace_raw(days[0], days[0], raw_frame(days[0]))  # text as the source gave it
-    store.replace_raw(days[1], days[1], _numeric_raw(days[1]))
-
-    back = store.read_raw(days[0], days[1])
-
-    assert back["open"].tolist() == ["1.50", "", "NaN", None, "101.5", "0.30000000000000004", None]
-    assert back["volume"].tolist() == ["100", "-5", "0", "1e9", "12345", None, "100000000000000000"]
-
-
-def test_raw_rows_outside_the_partitions_are_refused(store: BarStore) -> None:
-    with pytest.raises(ValueError, match="partition_date"):
-        store.replace_raw(MON, MON, raw_frame(week(2)[1]))
-
-
-def test_replacing_a_raw_span_replaces_exactly_its_days(store: BarStore) -> None:
-    days = week(5)
-    store.replace_raw(days[0], days[-1], pd.concat([raw_frame(d) for d in days], ignore_index=True))
-    again = pd.concat([raw_frame(d) for d in days[1:3]], ignore_index=True).assign(source="again")
-
-    assert store.replace_raw(days[1], days[3], again) == 8  # days[3] gets no rows: it is emptied
-
-    back = store.read_raw(days[0], days[-1])
-    per_day = back.groupby("partition_date")["source"].agg(lambda s: sorted(set(s))).to_dict()
-    assert per_day == {days[0]: ["csv:/data"], days[1]: ["again"], days[2]: ["again"], days[4]: ["csv:/data"]}
-    assert _texts(store.read_raw(days[1], days[2])) == _texts(again)
-    assert store.read_raw(days[3], days[3]).empty
-
-
-def test_read_raw_orders_by_day_symbol_ts_then_landing(store: BarStore) -> None:
-    late, early = week(2)[1], MON
-    raw = pd.concat([raw_frame(late), raw_frame(early)], ignore_index=True)
-    raw["payload"] = [f'{{"line": {i}}}' for i in range(len(raw))]
-    store.replace_raw(early, late, raw)
-
-    back = store.read_raw(early, late)
-
-    # Per day: AAPL's two rows (same ts) in landing order, MSFT (NULL ts), then the NULL symbol last.
-    assert back["payload"].tolist() == [f'{{"line": {i}}}' for i in (4, 5, 6, 7, 0, 1, 2, 3)]
-    assert back["partition_date"].tolist() == [early] * 4 + [late] * 4
-
-
 def test_weekly_bars_follow_iso_weeks(store: BarStore) -> None:
     # Mon 2024-12-30 .. Fri 2025-01-03 is one ISO week across the year end; then a short week (Tue-Wed).
     first = [dt.date(2024, 12, 30) + dt.timedelta(days=i) for i in range(5)]
@@ -485,14 +176,14 @@ def test_quality_counts(store: BarStore) -> None:
     frame.loc[0, "low"] = frame.loc[0, "open"] + 0.1  # low above the open
     frame.loc[1, "high"] = frame.loc[1, "close"] - 0.1  # high below the close
     frame.loc[2, ["open", "low"]] = [0.0, 0.0]  # a zero price
-    store.write_validated(MON, week(3)[-1], frame, rejected([MON], 2))
+    store.write_validated(MON, week(3)[-1], frame, rejected_rows([MON], 2))
 
     assert store.quality_counts() == QualityCounts(bars=6, duplicate_keys=0, ohlc_violations=3, rejected=2)
 
 
 def test_range_counts(store: BarStore) -> None:
     days = week(5)
-    store.write_validated(MON, days[-1], bars(["AAPL", "MSFT"], days), rejected(days[:2], 2))
+    store.write_validated(MON, days[-1], bars(["AAPL", "MSFT"], days), rejected_rows(days[:2], 2))
 
     assert store.range_counts(MON, days[-1]) == WriteCounts(bars=10, rejected=4)
     assert store.range_counts(days[1], days[2]) == WriteCounts(bars=4, rejected=2)
@@ -502,8 +193,8 @@ def test_range_counts(store: BarStore) -> None:
 def test_a_failed_write_leaves_the_partition_as_it_was(store: BarStore) -> None:
     days = week(2)
     before = bars(["AAPL"], days)
-    store.write_validated(MON, days[-1], before, rejected(days, 1))
-    bad = rejected(days, 1)
+    store.write_validated(MON, days[-1], before, rejected_rows(days, 1))
+    bad = rejected_rows(days, 1)
     bad["source"] = None  # a rejected row without its source fails after the bars went in
 
     with pytest.raises(Exception):  # noqa: B017, PT011 - each backend raises its own driver's error
@@ -514,7 +205,7 @@ def test_a_failed_write_leaves_the_partition_as_it_was(store: BarStore) -> None:
 
 
 def test_a_failed_first_write_leaves_nothing(store: BarStore) -> None:
-    bad = rejected([MON], 1)
+    bad = rejected_rows([MON], 1)
     bad["source"] = None
 
     with pytest.raises(Exception):  # noqa: B017, PT011
@@ -523,3 +214,55 @@ def test_a_failed_first_write_leaves_nothing(store: BarStore) -> None:
     assert store.read_bars(MON, MON).empty
     assert store.range_counts(MON, MON) == WriteCounts(0, 0)
     assert store.latest_bar_dates() == {}
+
+
+def test_weekly_view_over_known_bars(store: BarStore) -> None:
+    week1 = [MON + dt.timedelta(days=i) for i in range(5)]
+    week2 = [dt.date(2024, 1, 8), dt.date(2024, 1, 9)]
+    frame = pd.concat(
+        [
+            bars(
+                ["AAA"],
+                week1,
+                open=[10.0, 11, 12, 13, 14],
+                high=[15.0, 19, 16, 16, 16],
+                low=[9.0, 8, 10, 10, 10],
+                close=[11.0, 12, 13, 14, 15.5],
+                volume=[1.0, 2, 3, 4, 5],
+            ),
+            bars(["AAA"], week2, open=[20.0, 21], high=[22.0, 23], low=[19.0, 18], close=[21.0, 22.5]),
+            bars(["BBB"], week2, open=[100.0, 101], high=[101.0, 102], low=[99.0, 100], close=[100.0, 101]),
+        ]
+    ).sample(frac=1, random_state=3)  # arg_min/arg_max must follow ts, not insertion order
+    store.write_validated(MON, week2[-1], frame, empty_rejected())
+    store.refresh_weekly(MON, week2[-1])  # the contract's step (a no-op for DuckDB's plain view)
+
+    weekly = store.read_weekly(MON, dt.date(2024, 1, 8))
+    expected = pd.DataFrame(
+        {
+            "symbol": ["AAA", "AAA", "BBB"],
+            "week": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-08"], utc=True).as_unit("us"),
+            "open": [10.0, 20.0, 100.0],
+            "high": [19.0, 23.0, 102.0],
+            "low": [8.0, 18.0, 99.0],
+            "close": [15.5, 22.5, 101.0],
+            "volume": [15.0, 2000.0, 2000.0],
+            "bars": [5, 2, 2],
+        }
+    ).astype({"symbol": object})
+    pd.testing.assert_frame_equal(weekly, expected)
+    # Weeks that *start* in the range; a symbol filter.
+    assert store.read_weekly(dt.date(2024, 1, 2), dt.date(2024, 1, 31))["week"].dt.day.tolist() == [8, 8]
+    assert store.read_weekly(MON, dt.date(2024, 1, 31), ["BBB"])["symbol"].tolist() == ["BBB"]
+
+
+def test_newest_ingested_at_wins_and_rejected_rows_are_replaced(store: BarStore) -> None:
+    old, new = T1, T1 + pd.Timedelta(days=1)
+    store.write_validated(MON, MON, bars(["AAA"], [MON], new, close=2.0), rejected_rows([MON], 3))
+    # Older data and a duplicate key inside one frame: the newest row per key wins.
+    both = pd.concat([bars(["AAA"], [MON], old, close=1.0), bars(["AAA"], [MON], new, close=3.0)])
+    counts = store.write_validated(MON, MON, both, rejected_rows([MON], 1))
+    assert counts == WriteCounts(bars=1, rejected=1)
+    assert store.read_bars(MON, MON)["close"].tolist() == [3.0]
+    assert store.write_validated(MON, MON, bars(["AAA"], [MON], old), empty_rejected()).bars == 0
+    assert store.range_counts(MON, MON) == WriteCounts(bars=1, rejected=0)

@@ -10,22 +10,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pytest
 
-from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES, empty_raw, empty_rejected, utc_midnight
+from backbone_domain.bars import empty_rejected, utc_midnight
 from backbone_resources.store.base import QualityCounts, StoreUnavailable, WriteCounts
 from backbone_resources.store.duckdb_store import DuckDBBarStore
-
-MON = dt.date(2024, 1, 1)  # a Monday
-INGESTED = pd.Timestamp("2024-02-01", tz="UTC")
+from backbone_tests.builders import MON, bars, rejected_rows
 
 # Another process holding the file: read-write (argv[3] == "rw") or read-only, for argv[2] seconds.
 HOLDER = textwrap.dedent(
@@ -51,32 +48,6 @@ def held(path: str, seconds: float, mode: str = "rw") -> Iterator[subprocess.Pop
         proc.wait()
 
 
-def bars(
-    symbols: Sequence[str], days: Sequence[dt.date], ingested_at: pd.Timestamp = INGESTED, **values: object
-) -> pd.DataFrame:
-    keys = pd.MultiIndex.from_product([symbols, [utc_midnight(d) for d in days]], names=["symbol", "ts"])
-    frame = keys.to_frame(index=False)
-    close = 100.0 + np.arange(len(frame))
-    defaults = {"open": close, "high": close + 1, "low": close - 1, "close": close, "adj_close": close}
-    frame = frame.assign(**defaults, volume=1000.0, source="synthetic", ingested_at=ingested_at)
-    return frame.assign(**values).loc[:, list(BAR_COLUMNS)].astype(BAR_DTYPES)
-
-
-def rejected(day: dt.date, rows: int) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "symbol": [f"R{i}" for i in range(rows)],
-            "ts": utc_midnight(day),
-            "partition_date": day,
-            "source": "synthetic",
-            "payload": [{"line": i} for i in range(rows)],
-            "reasons": [["high < low"]] * rows,
-            "rejected_at": INGESTED,
-        }
-    )
-    return frame if rows else empty_rejected()
-
-
 @pytest.fixture
 def path(tmp_path: Path) -> str:
     return str(tmp_path / "home" / "backbone.duckdb")
@@ -98,7 +69,9 @@ def test_calls_wait_while_another_process_holds_the_file(store: DuckDBBarStore, 
         return call(*args), time.monotonic() - started
 
     with held(path, 2.0), ThreadPoolExecutor(2) as pool:
-        write = pool.submit(timed, store.write_validated, MON, MON, bars(["AAA", "BBB"], [MON]), rejected(MON, 1))
+        write = pool.submit(
+            timed, store.write_validated, MON, MON, bars(["AAA", "BBB"], [MON]), rejected_rows([MON], 1)
+        )
         read = pool.submit(timed, store.read_bars, MON, MON)
         (counts, write_s), (frame, read_s) = write.result(), read.result()
 
@@ -149,7 +122,7 @@ def _write_chunks(path: str, first: dt.date) -> int:
     symbols = [f"S{i:03d}" for i in range(SYMBOLS)]
     for i in range(CHUNKS):
         day = first + dt.timedelta(days=i)
-        store.write_validated(day, day, bars(symbols, [day]), rejected(day, REJECTED))
+        store.write_validated(day, day, bars(symbols, [day]), rejected_rows([day], REJECTED))
     return CHUNKS
 
 
@@ -212,107 +185,14 @@ def test_migrations_apply_once_and_rerun_safely(store: DuckDBBarStore, path: str
 # -- behaviour of the DuckDB tables -------------------------------------------------------------------------
 
 
-def test_weekly_view_over_known_bars(store: DuckDBBarStore) -> None:
-    week1 = [MON + dt.timedelta(days=i) for i in range(5)]
-    week2 = [dt.date(2024, 1, 8), dt.date(2024, 1, 9)]
-    frame = pd.concat(
-        [
-            bars(
-                ["AAA"],
-                week1,
-                open=[10.0, 11, 12, 13, 14],
-                high=[15.0, 19, 16, 16, 16],
-                low=[9.0, 8, 10, 10, 10],
-                close=[11.0, 12, 13, 14, 15.5],
-                volume=[1.0, 2, 3, 4, 5],
-            ),
-            bars(["AAA"], week2, open=[20.0, 21], high=[22.0, 23], low=[19.0, 18], close=[21.0, 22.5]),
-            bars(["BBB"], week2),
-        ]
-    ).sample(frac=1, random_state=3)  # arg_min/arg_max must follow ts, not insertion order
-    store.write_validated(MON, week2[-1], frame, empty_rejected())
-
-    weekly = store.read_weekly(MON, dt.date(2024, 1, 8))
-    expected = pd.DataFrame(
-        {
-            "symbol": ["AAA", "AAA", "BBB"],
-            "week": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-08"], utc=True).as_unit("us"),
-            "open": [10.0, 20.0, 100.0],
-            "high": [19.0, 23.0, 102.0],
-            "low": [8.0, 18.0, 99.0],
-            "close": [15.5, 22.5, 101.0],
-            "volume": [15.0, 2000.0, 2000.0],
-            "bars": [5, 2, 2],
-        }
-    ).astype({"symbol": object})
-    pd.testing.assert_frame_equal(weekly, expected)
-    # Weeks that *start* in the range; a symbol filter.
-    assert store.read_weekly(dt.date(2024, 1, 2), dt.date(2024, 1, 31))["week"].dt.day.tolist() == [8, 8]
-    assert store.read_weekly(MON, dt.date(2024, 1, 31), ["BBB"])["symbol"].tolist() == ["BBB"]
-
-
-def test_newest_ingested_at_wins_and_rejected_rows_are_replaced(store: DuckDBBarStore) -> None:
-    old, new = INGESTED, INGESTED + pd.Timedelta(days=1)
-    store.write_validated(MON, MON, bars(["AAA"], [MON], new, close=2.0), rejected(MON, 3))
-    # Older data and a duplicate key inside one frame: the newest row per key wins.
-    both = pd.concat([bars(["AAA"], [MON], old, close=1.0), bars(["AAA"], [MON], new, close=3.0)])
-    counts = store.write_validated(MON, MON, both, rejected(MON, 1))
-    assert counts == WriteCounts(bars=1, rejected=1)
-    assert store.read_bars(MON, MON)["close"].tolist() == [3.0]
-    assert store.write_validated(MON, MON, bars(["AAA"], [MON], old), empty_rejected()).bars == 0
-    assert store.range_counts(MON, MON) == WriteCounts(bars=1, rejected=0)
-
-
-def test_raw_values_land_as_exact_text(store: DuckDBBarStore) -> None:
-    raw = empty_raw().reindex(range(3))
-    raw["symbol"] = ["AAA", "BBB", "CCC"]
-    raw["ts"] = pd.to_datetime(["2024-01-01", None, "2024-01-01"], utc=True).as_unit("us")
-    raw["open"] = [0.1 + 0.2, "1.50", np.float64(1 / 3)]
-    raw["high"] = [float("nan"), None, np.int64(7)]
-    raw[["low", "close", "adj_close", "volume"]] = "x"
-    raw["source"] = "csv"
-    raw["partition_date"] = MON
-    raw["payload"] = ["a.csv line 1, not JSON", '{"file": "a.csv", "line": 2}', None]
-    assert store.replace_raw(MON, MON, raw) == 3
-    assert store.replace_raw(MON, MON, raw.iloc[:2]) == 2  # replaces the partition, never appends
-
-    landed = store.read_raw(MON, MON)
-    assert landed["open"].tolist() == ["0.30000000000000004", "1.50"]
-    assert float(landed["open"][0]) == 0.1 + 0.2
-    assert landed["high"].tolist() == [None, None]
-    assert landed["ts"].dtype == "datetime64[us, UTC]"
-    assert landed["ts"].isna().tolist() == [False, True]
-    assert landed["payload"].tolist() == ["a.csv line 1, not JSON", '{"file": "a.csv", "line": 2}']
-    assert landed["partition_date"].tolist() == [MON, MON]
-
-
-EDGE_FLOATS = [0.1 + 0.2, 5.0, -0.0, 1e16, 9999999999999998.0, 1e-4, 9.9e-5, 1e300, 5e-324, 123456789.123, 1 / 3]
-
-
-def test_float_columns_land_as_their_repr(store: DuckDBBarStore) -> None:
-    raw = empty_raw().reindex(range(len(EDGE_FLOATS) + 1))
-    raw["symbol"], raw["source"], raw["partition_date"] = "AAA", "synthetic", MON
-    for column in ("open", "high", "low", "close", "adj_close", "volume"):
-        raw[column] = np.array([*EDGE_FLOATS, np.nan])
-    store.replace_raw(MON, MON, raw)
-
-    landed = store.read_raw(MON, MON)
-    assert sorted(landed["open"].dropna(), key=float) == [repr(v) for v in sorted(EDGE_FLOATS)]
-    assert landed["volume"].isna().sum() == 1
-
-
 def test_rejected_rows_keep_any_payload(store: DuckDBBarStore, path: str) -> None:
-    refused = rejected(MON, 3).assign(payload=[{"open": "x"}, "not JSON", None], reasons=["one", None, ("a", "b")])
+    refused = rejected_rows([MON], 3).assign(
+        payload=[{"open": "x"}, "not JSON", None], reasons=["one", None, ("a", "b")]
+    )
     store.write_validated(MON, MON, bars(["AAA"], [MON]), refused)
     with duckdb.connect(path, read_only=True) as con:
         rows = con.execute("SELECT payload, reasons FROM market_data.rejected_bars ORDER BY symbol").fetchall()
     assert rows == [('{"open": "x"}', ["one"]), ('"not JSON"', []), (None, ["a", "b"])]
-
-
-def test_rows_outside_the_partitions_are_refused(store: DuckDBBarStore) -> None:
-    with pytest.raises(ValueError, match="outside"):
-        store.write_validated(MON, MON, bars(["AAA"], [MON]), rejected(dt.date(2024, 1, 2), 1))
-    assert store.quality_counts() == QualityCounts(0, 0, 0, 0)
 
 
 def test_describe() -> None:

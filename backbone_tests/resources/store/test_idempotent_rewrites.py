@@ -10,18 +10,10 @@ import pandas as pd
 
 from backbone_domain.bars import empty_rejected
 from backbone_resources.store.base import BarStore
-from backbone_tests.resources.store.test_contract import (  # noqa: F401 (fixtures)
-    MON,
-    T1,
-    bars,
-    make_store,
-    sort_bars,
-    store,
-    week,
-)
+from backbone_tests.builders import MON, T1, bars, sort_bars, week
 
 
-def test_unchanged_bars_keep_their_version_and_count_as_unchanged(store: BarStore) -> None:  # noqa: F811
+def test_unchanged_bars_keep_their_version_and_count_as_unchanged(store: BarStore) -> None:
     days = week(3)
     first = bars(["AAPL", "MSFT"], days, T1, 100)
     assert store.write_validated(MON, days[-1], first, empty_rejected()).bars == 6
@@ -31,7 +23,7 @@ def test_unchanged_bars_keep_their_version_and_count_as_unchanged(store: BarStor
     pd.testing.assert_frame_equal(store.read_bars(MON, days[-1]), sort_bars(first))
 
 
-def test_a_changed_bar_takes_the_new_version_and_the_others_keep_theirs(store: BarStore) -> None:  # noqa: F811
+def test_a_changed_bar_takes_the_new_version_and_the_others_keep_theirs(store: BarStore) -> None:
     days = week(2)
     first = bars(["AAPL"], days, T1, 100)
     store.write_validated(MON, days[-1], first, empty_rejected())
@@ -45,7 +37,7 @@ def test_a_changed_bar_takes_the_new_version_and_the_others_keep_theirs(store: B
     pd.testing.assert_frame_equal(store.read_bars(MON, days[-1]), sort_bars(expected))
 
 
-def test_a_null_adjusted_close_counts_as_a_value(store: BarStore) -> None:  # noqa: F811
+def test_a_null_adjusted_close_counts_as_a_value(store: BarStore) -> None:
     first = bars(["AAPL"], [MON], T1, 100)
     store.write_validated(MON, MON, first, empty_rejected())
     unadjusted = bars(["AAPL"], [MON], T1 + pd.Timedelta(hours=1), 100)
@@ -56,7 +48,7 @@ def test_a_null_adjusted_close_counts_as_a_value(store: BarStore) -> None:  # no
     assert store.write_validated(MON, MON, unadjusted, empty_rejected()).bars == 0
 
 
-def test_a_rerun_changes_only_new_and_changed_bars_and_never_a_newer_one(store: BarStore) -> None:  # noqa: F811
+def test_a_rerun_changes_only_new_and_changed_bars_and_never_a_newer_one(store: BarStore) -> None:
     days = week(3)
     store.write_validated(MON, days[-1], bars(["AAPL", "MSFT"], days, T1, 100), empty_rejected())
     newer = bars(["MSFT"], days[2:], T1 + pd.Timedelta(hours=2), 300)  # stored later than the re-run below

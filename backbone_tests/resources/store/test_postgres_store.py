@@ -22,7 +22,7 @@ from backbone_resources.store import postgres_sql
 from backbone_resources.store.base import StoreUnavailable
 from backbone_resources.store.postgres_migrations import MIGRATIONS, migrate
 from backbone_resources.store.postgres_store import PostgresBarStore
-from backbone_tests.resources.store.test_contract import T1, bars, sort_bars
+from backbone_tests.builders import T1, bars, sort_bars
 
 OLD = [dt.date(2020, 3, 2) + dt.timedelta(days=i) for i in range(5)]  # a week, long past compress_after
 RESOURCES = Path(__file__).resolve().parents[3] / "backbone_resources"

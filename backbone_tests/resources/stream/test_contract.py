@@ -1,38 +1,13 @@
 """The stream contract, run on every backend: topic provisioning, confirmed publishing, per-key order,
-consumer groups with commit-after-handler, exact lag, and the bridge dropping copies and stale versions."""
+consumer groups with commit-after-handler and exact lag (the bridge over every backend: domain/test_bridge.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
-import pandas as pd
-import pytest
-
 from backbone_domain.bar_messages import decode
-from backbone_domain.bridge import Bridge
 from backbone_domain.streaming import bar_messages
-
-
-def make_bars(symbols=("AAPL", "MSFT", "EURUSD=X"), days=20, ingested="2024-03-01T12:00:00") -> pd.DataFrame:
-    ts = pd.date_range("2024-01-01", periods=days, freq="D", tz="UTC")
-    rows = [
-        {
-            "symbol": s,
-            "ts": t,
-            "open": 10.0 + i,
-            "high": 12.0 + i,
-            "low": 9.0 + i,
-            "close": 11.0 + i,
-            "adj_close": np.nan if i == 0 else 11.0 + i,
-            "volume": 1000.0 * (i + 1),
-            "source": "test",
-            "ingested_at": pd.Timestamp(ingested, tz="UTC"),
-        }
-        for s in symbols
-        for i, t in enumerate(ts)
-    ]
-    return pd.DataFrame(rows).astype({"ts": "datetime64[us, UTC]", "ingested_at": "datetime64[us, UTC]"})
+from backbone_tests.builders import daily_bars
 
 
 def test_topic_is_created_once_and_reported(stream):
@@ -53,7 +28,7 @@ def test_a_different_shape_is_reported_not_changed(stream):
 
 def test_publish_confirms_every_message_and_keeps_per_symbol_order(stream):
     stream.ensure_topic()
-    bars = make_bars()
+    bars = daily_bars()
     report = stream.publish(bar_messages(bars, "ingest"))
     assert report.delivered == len(bars)
     assert report.bytes > 0
@@ -77,7 +52,7 @@ def test_publish_confirms_every_message_and_keeps_per_symbol_order(stream):
 
 def test_lag_is_end_minus_committed_and_commits_only_when_asked(stream):
     stream.ensure_topic()
-    bars = make_bars(days=10)
+    bars = daily_bars(days=10)
     stream.publish(bar_messages(bars, "ingest"))
     assert sum(p.lag for p in stream.lag("lagging")) == len(bars)
     assert all(p.committed is None for p in stream.lag("lagging"))
@@ -92,43 +67,6 @@ def test_lag_is_end_minus_committed_and_commits_only_when_asked(stream):
     for partition, offset in handled.items():
         assert committed_now[partition].committed == offset
     assert sum(p.lag for p in committed_now.values()) == len(bars) - 12
-
-
-def test_bridge_hands_each_bar_once_after_copies_and_stale_versions(stream):
-    stream.ensure_topic()
-    old = make_bars(days=10, ingested="2024-03-01T12:00:00")
-    new = make_bars(days=10, ingested="2024-03-02T12:00:00")
-    stream.publish(bar_messages(old, "ingest"))
-    stream.publish(bar_messages(new, "ingest"))
-    stream.publish(bar_messages(new, "replay"))  # a replay: copies of the newest versions
-    stream.publish(bar_messages(old, "replay"))  # an out-of-date copy arriving late
-
-    seen: list = []
-    bridge = Bridge(stream, "bridge", seen.extend, batch_size=50)
-    report = bridge.run(idle_timeout_s=4)
-    assert report.received == 4 * len(old)
-    # each bar once at its old version, once at its newer one; every copy dropped
-    versions = [(b.symbol, b.ts, b.ingested_at) for b in seen]
-    assert len(versions) == len(set(versions)) == 2 * len(old)
-    assert sum(p.lag for p in stream.lag("bridge")) == 0
-
-
-def test_bridge_commits_nothing_when_the_handler_fails(stream):
-    stream.ensure_topic()
-    bars = make_bars(days=5)
-    stream.publish(bar_messages(bars, "ingest"))
-
-    def broken(_bars):
-        raise RuntimeError("handler down")
-
-    with pytest.raises(RuntimeError, match="handler down"):
-        Bridge(stream, "fragile", broken).run(idle_timeout_s=4)
-    assert sum(p.lag for p in stream.lag("fragile")) == len(bars)
-
-    seen: list = []
-    Bridge(stream, "fragile", seen.extend).run(idle_timeout_s=4)
-    assert len(seen) == len(bars)
-    assert sum(p.lag for p in stream.lag("fragile")) == 0
 
 
 def _drain(consumer, expected: int, rounds: int = 30) -> list:

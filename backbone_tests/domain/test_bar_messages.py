@@ -9,11 +9,11 @@ import pyarrow as pa
 import pytest
 
 from backbone_domain.bar_messages import VersionFilter, decode, encode_bars, encode_table, headers
-from backbone_tests.resources.stream.test_contract import make_bars
+from backbone_tests.builders import daily_bars
 
 
 def test_value_holds_the_documented_fields_and_round_trips():
-    bars = make_bars(symbols=("EURUSD=X",), days=2)
+    bars = daily_bars(symbols=("EURUSD=X",), days=2)
     keys, values = encode_bars(bars)
     assert keys == [b"EURUSD=X", b"EURUSD=X"]
     doc = json.loads(values[0])
@@ -36,8 +36,8 @@ def test_unknown_schema_version_is_refused():
 
 
 def test_filter_drops_copies_and_older_versions_and_forgets_unhandled_batches():
-    old = [decode(v, {}) for v in encode_bars(make_bars(days=2, ingested="2024-03-01"))[1]]
-    new = [decode(v, {}) for v in encode_bars(make_bars(days=2, ingested="2024-03-02"))[1]]
+    old = [decode(v, {}) for v in encode_bars(daily_bars(days=2, ingested="2024-03-01"))[1]]
+    new = [decode(v, {}) for v in encode_bars(daily_bars(days=2, ingested="2024-03-02"))[1]]
     versions = VersionFilter()
     assert versions.select(old + old) == old  # copies inside one batch
     assert versions.select(old) == old  # not remembered: the handler did not confirm yet
@@ -51,7 +51,7 @@ def test_filter_drops_copies_and_older_versions_and_forgets_unhandled_batches():
 def test_arrow_encoding_keeps_row_order_values_and_size():
     """Interleaved symbols (keys are built per run of a symbol), several Arrow chunks, microsecond versions,
     NaN and NULL adj_close, doubles that need 17 digits: every message says exactly what its row holds."""
-    frame = make_bars(symbols=("AAPL", "EURUSD=X", "^GSPC"), days=3).sample(frac=1, random_state=3)
+    frame = daily_bars(symbols=("AAPL", "EURUSD=X", "^GSPC"), days=3).sample(frac=1, random_state=3)
     frame = frame.reset_index(drop=True)
     frame.loc[0, "open"] = 0.1 + 0.2
     frame.loc[1, "volume"] = 1e20

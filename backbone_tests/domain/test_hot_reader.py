@@ -8,15 +8,12 @@ from collections.abc import Sequence
 import pandas as pd
 import pytest
 
-from backbone_domain import hot_bars
-from backbone_domain.health import hit_ratio_verdict
 from backbone_domain.hot_reader import read_last, read_on, refresh, stale_symbols, store_latest
-from backbone_resources.cache.base import CacheWindow
 from backbone_resources.cache.disk_cache import DiskHotCache
 from backbone_resources.cache.redis_cache import RedisHotCache
 from backbone_resources.cache.settings import CachePolicy, RedisSettings
-from backbone_tests.resources.cache.conftest import make_bars
-from backbone_tests.resources.cache.redis_server import free_port
+from backbone_tests.builders import business_day_bars
+from backbone_tests.fixtures.ports import free_port
 
 
 class FrameStore:
@@ -42,7 +39,7 @@ class FrameStore:
 
 @pytest.fixture
 def store() -> FrameStore:
-    return FrameStore(make_bars(["EURUSD", "AAPL"], 400))
+    return FrameStore(business_day_bars(["EURUSD", "AAPL"], 400))
 
 
 @pytest.fixture
@@ -55,7 +52,7 @@ def cache(tmp_path) -> DiskHotCache:
 def test_store_latest_takes_each_symbols_newest_bars(store):
     latest = store_latest(store, ["EURUSD"], 260)
     pd.testing.assert_frame_equal(latest, store.bars[store.bars["symbol"] == "EURUSD"].tail(260).reset_index(drop=True))
-    gappy = FrameStore(pd.concat([make_bars(["GAP"], 5, start="2010-01-01"), make_bars(["GAP"], 5)]))
+    gappy = FrameStore(pd.concat([business_day_bars(["GAP"], 5, start="2010-01-01"), business_day_bars(["GAP"], 5)]))
     assert len(store_latest(gappy, ["GAP"], 8)) == 8  # widened past the usual window
 
 
@@ -98,25 +95,6 @@ def test_backfill_correction_never_leaves_stale_bars(cache, store):
 
 def test_stale_symbols_reports_a_cache_behind_the_store(cache, store):
     refresh(cache, store, dt.date(2024, 1, 1), dt.date(2026, 1, 1), chunk_days=366)
-    newer = make_bars(["AAPL"], 401).tail(1)
+    newer = business_day_bars(["AAPL"], 401).tail(1)
     store.write(newer)
     assert set(stale_symbols(cache, store)) == {"AAPL"}
-
-
-def test_spans_and_windows():
-    bars = make_bars(["A", "B"], 10)
-    spans = hot_bars.symbol_spans(bars)
-    assert spans["A"] == (dt.date(2024, 1, 1), dt.date(2024, 1, 12))
-    merged = hot_bars.merge_spans(spans, {"A": (dt.date(2023, 12, 1), dt.date(2024, 1, 2))})
-    assert merged["A"] == (dt.date(2023, 12, 1), dt.date(2024, 1, 12))
-    assert hot_bars.window_start(dt.date(2025, 1, 1), 260) < dt.date(2024, 1, 1)
-
-
-@pytest.mark.parametrize(
-    ("hits", "misses", "passed", "ratio", "says"),
-    [(3, 1, True, None, "not enough reads"), (80, 20, True, 0.8, "hit ratio 0.800"), (70, 30, False, 0.7, "below")],
-)
-def test_hit_ratio_verdict(hits, misses, passed, ratio, says):
-    verdict = hit_ratio_verdict(CacheWindow(hits, misses), threshold=0.8, min_reads=20)
-    assert (verdict.passed, verdict.hit_ratio) == (passed, ratio)
-    assert says in verdict.description

@@ -15,8 +15,9 @@ from backbone_domain.streaming import bar_messages, publish_range, ramped_chunks
 from backbone_resources.store.duckdb_store import DuckDBBarStore
 from backbone_resources.stream import kafka_stream
 from backbone_resources.stream.settings import StreamPolicy
+from backbone_tests.builders import daily_bars
 from backbone_tests.resources.stream.conftest import kafka_stream as make_kafka_stream
-from backbone_tests.resources.stream.test_contract import _drain, make_bars
+from backbone_tests.resources.stream.test_contract import _drain
 
 JAN1 = dt.date(2024, 1, 1)
 
@@ -33,7 +34,7 @@ def test_ramped_chunks_cover_the_range_in_order_and_never_exceed_the_chunk():
 
 def _store(tmp_path, days: int) -> DuckDBBarStore:
     store = DuckDBBarStore(path=str(tmp_path / "store.duckdb"))
-    store.write_validated(JAN1, JAN1 + dt.timedelta(days=days - 1), make_bars(days=days), empty_rejected())
+    store.write_validated(JAN1, JAN1 + dt.timedelta(days=days - 1), daily_bars(days=days), empty_rejected())
     return store
 
 
@@ -93,7 +94,7 @@ def test_a_full_producer_queue_loses_and_reorders_nothing(kafka_bootstrap, monke
         producer_config={"batch.num.messages": "1", "linger.ms": "0", "queue.buffering.max.messages": "5"},
     )
     stream.ensure_topic()
-    bars = make_bars(days=40)
+    bars = daily_bars(days=40)
 
     report = stream.publish(bar_messages(bars, "ingest"))
 

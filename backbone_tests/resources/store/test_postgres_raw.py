@@ -1,5 +1,6 @@
 """The PostgreSQL store's raw landing beyond the contract: one batch per day in ``raw_batches``, rows of a
-database from before the batches (``raw_bars``) still read and moved over day by day, and the codec alone."""
+database from before the batches (``raw_bars``) still read and moved over day by day (the codec alone:
+``test_raw_batches.py``)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ from typing import Any
 
 import pandas as pd
 import psycopg
-import pyarrow as pa
 import pytest
 from psycopg import sql
 
 from backbone_domain import frames
 from backbone_resources.store import postgres_copy as pgcopy
-from backbone_resources.store import postgres_migrations, raw_batches
+from backbone_resources.store import postgres_migrations
 from backbone_resources.store.postgres_store import PostgresBarStore
-from backbone_tests.resources.store.test_contract import MON, _texts, raw_frame, week
+from backbone_tests.builders import raw_rows, week
+from backbone_tests.resources.store.test_contract_landing import _texts
 
 
 @pytest.fixture(
@@ -52,7 +53,7 @@ def test_a_database_from_before_the_batches_keeps_its_landed_rows(
 ) -> None:
     url, options = server
     old_days = week(2)
-    landed = pd.concat([raw_frame(d) for d in old_days], ignore_index=True)
+    landed = pd.concat([raw_rows(d) for d in old_days], ignore_index=True)
     with monkeypatch.context() as old_code:  # the store as it was: no raw_batches, rows COPYed into raw_bars
         old_code.setattr(postgres_migrations, "MIGRATIONS", postgres_migrations.MIGRATIONS[:4])
         with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
@@ -64,7 +65,7 @@ def test_a_database_from_before_the_batches_keeps_its_landed_rows(
     try:
         assert _texts(store.read_raw(old_days[0], old_days[1])) == _texts(landed)  # read after the migration
 
-        store.replace_raw(old_days[1], old_days[1], raw_frame(old_days[1]).assign(source="again"))
+        store.replace_raw(old_days[1], old_days[1], raw_rows(old_days[1]).assign(source="again"))
 
         back = store.read_raw(old_days[0], old_days[1])
         assert back["source"].tolist() == ["csv:/data"] * 4 + ["again"] * 4  # one day in each table, in day order
@@ -79,46 +80,11 @@ def test_each_landed_day_is_one_batch(server: tuple[str, dict[str, Any]], schema
     store = PostgresBarStore(url=url, schema_name=schema, **options)
     try:
         days = week(3)
-        store.replace_raw(days[0], days[-1], pd.concat([raw_frame(d) for d in days[:2]], ignore_index=True))
-        store.replace_raw(days[0], days[-1], pd.concat([raw_frame(d) for d in days[:2]], ignore_index=True))
+        store.replace_raw(days[0], days[-1], pd.concat([raw_rows(d) for d in days[:2]], ignore_index=True))
+        store.replace_raw(days[0], days[-1], pd.concat([raw_rows(d) for d in days[:2]], ignore_index=True))
 
         assert _count(url, schema, "raw_batches") == 2  # replaced, not added; an empty day has no batch
         assert _count(url, schema, "raw_batches", "row_count = 4") == 2
         assert _count(url, schema, "raw_bars") == 0
     finally:
         store.close()
-
-
-# -- the codec alone -------------------------------------------------------------------------------------
-
-
-def test_batches_round_trip_a_day_exactly() -> None:
-    rows = frames.raw_table(raw_frame(MON))
-    (day, part), *rest = raw_batches.by_day(rows)
-
-    back = raw_batches.decode([raw_batches.encode(part)])
-
-    assert (day, rest) == (MON, [])
-    assert back.schema == raw_batches.RAW_ARROW_SCHEMA
-    assert sorted(back.to_pylist(), key=repr) == sorted(rows.to_pylist(), key=repr)
-
-
-def test_days_are_split_and_ordered_as_read_raw_promises() -> None:
-    later, earlier = week(2)[1], MON
-    rows = frames.raw_table(pd.concat([raw_frame(later), raw_frame(earlier)], ignore_index=True))
-
-    split = list(raw_batches.by_day(rows))
-
-    assert [day for day, _ in split] == [earlier, later]
-    first = split[0][1].to_pydict()
-    assert first["symbol"] == ["AAPL", "AAPL", "MSFT", None]
-    assert first["open"] == ["1.50", "", "NaN", None]  # the two AAPL rows (same ts) keep their landing order
-
-
-def test_nothing_decodes_to_an_empty_typed_table() -> None:
-    empty = raw_batches.decode([])
-    assert empty.num_rows == 0
-    assert empty.schema == raw_batches.RAW_ARROW_SCHEMA
-    assert list(raw_batches.by_day(raw_batches.RAW_ARROW_SCHEMA.empty_table())) == []
-    assert isinstance(raw_batches.encode(empty), bytes)
-    assert pa.ipc.open_stream(raw_batches.encode(empty)).read_all().num_rows == 0
