@@ -29,12 +29,15 @@ from dagster._core.storage.schedules import SqliteScheduleStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 
+from backbone_assets.check_plans import OneRowPerCheckPlan
+
 # The event types Dagster buffers for batch writes (dagster-postgres batches exactly these).
 BATCHED_TYPES = frozenset({DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION})
 
 
-class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
-    """SQLite event log whose ``store_event_batch`` is one transaction per database file, not one per event."""
+class BatchingSqliteEventLogStorage(OneRowPerCheckPlan, SqliteEventLogStorage):
+    """SQLite event log whose ``store_event_batch`` is one transaction per database file, not one per event,
+    and which plans a check evaluation in one row (``check_plans``)."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         batched = [e for e in events if e.dagster_event is not None and e.dagster_event_type in BATCHED_TYPES]

@@ -15,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 from dagster._cli import create_dagster_cli
 from dagster._core.instance.config import dagster_instance_config
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.dagster_run import DagsterRunStatus
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 
 from backbone_tests.fixtures.postgres import scratch_database
@@ -106,7 +108,34 @@ def test_bootstrap_instance_keeps_everything_in_dagster_home(tmp_path, monkeypat
         _assert_pool_limits_apply(instance)
         _assert_tag_limits_hold_back_a_second_backfill(instance)
         assert _noop_job.execute_in_process(instance=instance).success
+        _assert_a_ranged_run_plans_each_check_once(instance)
     assert (home / "history" / "runs.db").exists()
+
+
+_DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01")
+
+
+@dg.asset(partitions_def=_DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def ranged_asset() -> None:
+    """A daily-partitioned asset materialized over a range in one run, as `backbone materialize` does."""
+
+
+@dg.asset_check(asset=ranged_asset)
+def whole_asset_check() -> dg.AssetCheckResult:
+    """Unpartitioned, like every backbone check: it judges the whole layer once per run."""
+    return dg.AssetCheckResult(passed=True)
+
+
+def _assert_a_ranged_run_plans_each_check_once(instance: dg.DagsterInstance) -> None:
+    """Dagster 1.13 plans an unpartitioned check once per partition of a ranged run and never resolves those
+    rows (``backbone_assets/check_plans.py``); both instance configs store one planned row, then its result."""
+    job = dg.define_asset_job("ranged_job", partitions_def=_DAYS)
+    defs = dg.Definitions(assets=[ranged_asset], asset_checks=[whole_asset_check], jobs=[job])
+    range_tags = {ASSET_PARTITION_RANGE_START_TAG: "2024-01-01", ASSET_PARTITION_RANGE_END_TAG: "2024-01-31"}
+    assert defs.resolve_job_def("ranged_job").execute_in_process(instance=instance, tags=range_tags).success
+    key = dg.AssetCheckKey(dg.AssetKey("ranged_asset"), "whole_asset_check")
+    history = instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
+    assert [record.status for record in history] == [AssetCheckExecutionRecordStatus.SUCCEEDED]
 
 
 @pytest.mark.postgres
@@ -121,7 +150,7 @@ def test_institutional_instance_on_postgresql(tmp_path, monkeypatch, pg_admin_ur
         home = _home(tmp_path, INSTITUTIONAL)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            assert type(instance.event_log_storage).__name__ == "CheckPlanningPostgresEventLogStorage"  # check_plans
             assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
             _assert_policy(instance)
             _assert_pool_limits_apply(instance)
@@ -130,6 +159,7 @@ def test_institutional_instance_on_postgresql(tmp_path, monkeypatch, pg_admin_ur
             instance.run_storage.set_cursor_values({"backbone.test": "1"})
             result = _noop_job.execute_in_process(instance=instance)
             assert result.success
+            _assert_a_ranged_run_plans_each_check_once(instance)
         with psycopg.connect(url) as conn:
             kv = conn.execute("SELECT value FROM kvs WHERE key = %s", ("backbone.test",)).fetchone()
             events = conn.execute("SELECT count(*) FROM event_logs WHERE run_id = %s", (result.run_id,)).fetchone()
