@@ -84,17 +84,9 @@ def test_empty_answer_where_data_should_exist_is_an_error(fake_yfinance):
         YahooSource().fetch(D(2024, 7, 1), D(2024, 7, 5))
 
 
-def test_empty_answer_for_a_weekend_is_just_empty(fake_yfinance):
-    fake_yfinance.answer = pd.DataFrame()
-    bars = YahooSource(symbols=["AAPL"]).fetch(D(2024, 7, 6), D(2024, 7, 7))
-    assert bars.empty
-    assert tuple(bars.columns) == RAW_COLUMNS
-
-
-def test_tickers_and_universe():
+def test_tickers_default_universe_and_name():
     assert yahoo_ticker("EURUSD") == "EURUSD=X"
     assert yahoo_ticker("EURUSD=X") == "EURUSD=X"
     assert yahoo_ticker("AAPL") == "AAPL"
     assert YahooSource().universe() == list(DEFAULT_UNIVERSE)
-    assert YahooSource(symbols=["aapl"]).universe() == ["AAPL"]
     assert YahooSource().name == "yahoo"
