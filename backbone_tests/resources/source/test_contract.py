@@ -134,3 +134,23 @@ def test_an_unreadable_origin_raises_source_unavailable(backend: Backend, source
     backend.break_origin()
     with pytest.raises(SourceUnavailable):
         source.fetch(START, END)
+
+
+def test_the_order_case_and_repetition_of_symbols_do_not_matter(source: BarSource):
+    asked = source.fetch(START, D(2024, 1, 31), symbols=["MSFT", "aapl", "AAPL"])
+    pd.testing.assert_frame_equal(asked, source.fetch(START, D(2024, 1, 31), symbols=["AAPL", "MSFT"]))
+
+
+def test_a_range_before_the_origins_first_bar_gives_an_empty_frame(request, backend: Backend, source: BarSource):
+    if backend.break_origin is None:
+        pytest.skip(f"{backend.name} computes a bar for every session: its origin has no first bar")
+    if backend.name == "yahoo":
+        reason = (
+            "Yahoo answers an outage and a range with no records alike (nothing), and YahooSource treats nothing "
+            "on a past session as an outage: a range before every asked symbol's first bar (a backfill from "
+            "before a listing) raises SourceUnavailable instead of giving an empty frame"
+        )
+        request.applymarker(pytest.mark.xfail(strict=True, raises=SourceUnavailable, reason=reason))
+    bars = source.fetch(D(2023, 12, 1), D(2023, 12, 29))
+    assert bars.empty
+    assert_raw_frame(bars)
