@@ -50,7 +50,7 @@ def test_frame_has_the_raw_columns_and_dtypes(backend: Backend, source: BarSourc
     assert (bars["partition_date"] == bars["ts"].dt.date).all()
     assert bars["symbol"].map(type).eq(str).all()
     assert (bars["source"] == source.name).all()
-    ordered = bars.sort_values(["symbol", "ts"], kind="stable", ignore_index=True)
+    ordered = bars.sort_values(["symbol", "partition_date", "ts"], kind="stable", ignore_index=True)
     pd.testing.assert_frame_equal(bars, ordered)
     assert not bars.duplicated(["symbol", "ts"]).any()
     if backend.payloads:
