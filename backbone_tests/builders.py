@@ -1,5 +1,6 @@
 """Test data in the shapes the code under test takes: validated bars (``BAR_COLUMNS``), raw rows as a source
-lands them (``RAW_COLUMNS``, text as found) and rejected rows (``REJECTED_COLUMNS``).
+lands them (``RAW_COLUMNS``, text as found), rejected rows (``REJECTED_COLUMNS``) and the per-symbol frames a
+source reads (Yahoo's export layout).
 
 One module so a change of a contract's columns is one change here. Each builder is deterministic: tests
 assert on the values it gives (a price, a date, a NaN in a known place), so its formula is part of the tests.
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES, RAW_COLUMNS, empty_rejected, utc_midnight
+from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES, RAW_COLUMNS, VALUE_COLUMNS, empty_rejected, utc_midnight
 
 MON = dt.date(2024, 1, 1)  # a Monday
 T1 = pd.Timestamp("2024-02-01 10:00:00.123456", tz="UTC")
@@ -174,3 +175,20 @@ def rejected_rows(days: Sequence[dt.date], per_day: int, tag: str = "a") -> pd.D
     frame["ts"] = frame["ts"].astype("datetime64[us, UTC]")
     frame["rejected_at"] = frame["rejected_at"].astype("datetime64[us, UTC]")
     return frame
+
+
+# -- what a source reads ------------------------------------------------------------------------------------
+
+YAHOO_EXPORT_COLUMNS = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
+
+
+def yahoo_exports(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Raw rows with numeric values as Yahoo's daily export lays them out: one frame per symbol (sorted), the
+    trading date as ``Date`` (``datetime.date``), then Open..Volume as float64."""
+    exports = {}
+    for symbol, rows in raw.groupby("symbol", sort=True):
+        names = zip(YAHOO_EXPORT_COLUMNS[1:], VALUE_COLUMNS, strict=True)
+        values = {name: rows[c].astype("float64").to_numpy() for name, c in names}
+        frame = pd.DataFrame({"Date": rows["partition_date"].to_numpy(), **values})
+        exports[str(symbol)] = frame.loc[:, list(YAHOO_EXPORT_COLUMNS)]
+    return exports

@@ -24,6 +24,7 @@ class BarSource(ConfigurableResource, ABC):
         trading date falls in [start, end] (or, for a record whose date is unreadable, whose ``partition_date``
         the source assigned to that range, so that it is returned exactly once over any partitioning).
         Values are as the origin had them; ``source`` names this source (e.g. ``synthetic``, ``csv``).
+        Rows are ordered by symbol, then partition_date, then ts (an unreadable date, NaT, after the others).
       Same arguments, same data: calling it twice gives equal frames.
     """
 

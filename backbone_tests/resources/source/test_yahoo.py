@@ -1,8 +1,6 @@
 import datetime as dt
 import sys
-import types
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,45 +8,9 @@ from backbone_domain.bars import RAW_COLUMNS
 from backbone_resources.source.base import SourceUnavailable
 from backbone_resources.source.synthetic import DEFAULT_UNIVERSE
 from backbone_resources.source.yahoo import INSTALL_HINT, YahooSource, yahoo_ticker
+from backbone_tests.resources.source.yahoo_fake import PRICES, yahoo_frame
 
 D = dt.date
-PRICES = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
-
-
-def yahoo_frame(ticker_first: bool = True) -> pd.DataFrame:
-    """What ``yfinance.download(group_by="ticker")`` returns: tickers on one index, NaN where absent."""
-    index = pd.DatetimeIndex(["2024-07-03", "2024-07-04", "2024-07-05"], name="Date")
-    aapl = [
-        [220.0, 221.5, 219.0, 221.55, 220.9, 37_369_800],
-        [np.nan] * 6,
-        [221.6, 226.4, 221.6, 226.3, 225.6, 60e6],
-    ]
-    fx = [
-        [1.0745, 1.0795, 1.0740, 1.0746, 1.0746, 0],
-        [1.0792, 1.0816, 1.0785, 1.0791, 1.0791, 0],
-        [np.nan] * 6,
-    ]
-    frames = {"AAPL": pd.DataFrame(aapl, index=index, columns=PRICES)}
-    frames["EURUSD=X"] = pd.DataFrame(fx, index=index, columns=PRICES)
-    joined = pd.concat(frames, axis=1, names=["Ticker", "Price"])
-    return joined if ticker_first else joined.swaplevel(axis=1)
-
-
-@pytest.fixture
-def fake_yfinance(monkeypatch):
-    module = types.ModuleType("yfinance")
-    module.calls = []
-    module.answer = yahoo_frame()
-
-    def download(tickers, **kwargs):
-        module.calls.append((list(tickers), kwargs))
-        if isinstance(module.answer, Exception):
-            raise module.answer
-        return module.answer
-
-    module.download = download
-    monkeypatch.setitem(sys.modules, "yfinance", module)
-    return module
 
 
 def test_missing_package_says_how_to_install(monkeypatch):
@@ -122,17 +84,9 @@ def test_empty_answer_where_data_should_exist_is_an_error(fake_yfinance):
         YahooSource().fetch(D(2024, 7, 1), D(2024, 7, 5))
 
 
-def test_empty_answer_for_a_weekend_is_just_empty(fake_yfinance):
-    fake_yfinance.answer = pd.DataFrame()
-    bars = YahooSource(symbols=["AAPL"]).fetch(D(2024, 7, 6), D(2024, 7, 7))
-    assert bars.empty
-    assert tuple(bars.columns) == RAW_COLUMNS
-
-
-def test_tickers_and_universe():
+def test_tickers_default_universe_and_name():
     assert yahoo_ticker("EURUSD") == "EURUSD=X"
     assert yahoo_ticker("EURUSD=X") == "EURUSD=X"
     assert yahoo_ticker("AAPL") == "AAPL"
     assert YahooSource().universe() == list(DEFAULT_UNIVERSE)
-    assert YahooSource(symbols=["aapl"]).universe() == ["AAPL"]
     assert YahooSource().name == "yahoo"
