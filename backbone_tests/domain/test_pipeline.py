@@ -9,7 +9,7 @@ import pytest
 from backbone_domain.bars import empty_raw
 from backbone_domain.pipeline import chunk_days_for, date_chunks, land_raw, reason_kind, validate_and_store
 from backbone_resources.source.synthetic import SyntheticSource
-from backbone_resources.store.base import BarStore
+from backbone_resources.store.base import BarStore, WriteCounts
 
 
 def test_date_chunks_cover_the_range_without_gaps_or_overlap():
@@ -56,43 +56,61 @@ class _Source:
 
 
 class _Store:
-    """Records landings; with ``overlapping_reads`` the pipeline writes on a worker thread (``_behind``)."""
-
-    def __init__(self, overlapping_reads: bool = False, fail_at: int | None = None) -> None:
-        self.overlapping_reads = overlapping_reads
-        self.fail_at = fail_at
+    def __init__(self) -> None:
         self.landed: list[dt.date] = []
-        self.threads: set[str] = set()
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
-        self.threads.add(threading.current_thread().name)
-        if len(self.landed) == self.fail_at:
-            raise RuntimeError("the store broke")
-        time.sleep(0.05)  # a write still running when the next fetch fails has to end first
         self.landed.append(start)
         return len(raw)
 
 
-@pytest.mark.parametrize("overlapping", [False, True], ids=["inline", "write-behind"])
-def test_land_raw_stops_at_a_failed_fetch_and_fetches_no_further(overlapping: bool) -> None:
-    source, landing = _Source(), _Store(overlapping)
+def test_land_raw_stops_at_a_failed_fetch_and_fetches_no_further():
+    source, landing = _Source(), _Store()
     with pytest.raises(RuntimeError, match="the source broke"):
         land_raw(source, landing, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
     assert source.fetched == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]
-    assert landing.landed == [dt.date(2024, 1, 1)]  # the chunk already writing ended: whole, before the error
-    assert any(name.startswith("backbone-write") for name in landing.threads) == overlapping
+    assert landing.landed == [dt.date(2024, 1, 1)]
 
 
-def test_a_failed_write_behind_stops_the_landing_at_that_chunk() -> None:
-    landing = _Store(overlapping_reads=True, fail_at=2)
-    with pytest.raises(RuntimeError, match="the store broke"):
-        land_raw(_EmptySource(), landing, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
-    assert landing.landed == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]  # in order; nothing after the failure
+class _Validating:
+    """Records writes; with ``overlapping_reads`` the pipeline writes on a worker thread (``_behind``)."""
 
+    def __init__(self, overlapping_reads: bool, fail_write_at: int | None = None, fail_read_at: int | None = None):
+        self.overlapping_reads = overlapping_reads
+        self.fail_write_at, self.fail_read_at = fail_write_at, fail_read_at
+        self.reads = 0
+        self.written: list[dt.date] = []
+        self.threads: set[str] = set()
 
-class _EmptySource:
-    def fetch(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+    def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        self.reads += 1
+        if self.reads == self.fail_read_at:
+            raise RuntimeError("the read broke")
         return empty_raw()
+
+    def write_validated(self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame):
+        self.threads.add(threading.current_thread().name)
+        if len(self.written) == self.fail_write_at:
+            raise RuntimeError("the write broke")
+        time.sleep(0.05)  # a write still running when a later read fails has to end first
+        self.written.append(start)
+        return WriteCounts(bars=0, rejected=0)
+
+
+@pytest.mark.parametrize("overlapping", [False, True], ids=["inline", "write-behind"])
+def test_a_failed_read_lets_the_write_in_flight_end_whole_and_writes_no_further(overlapping: bool) -> None:
+    store = _Validating(overlapping, fail_read_at=2)
+    with pytest.raises(RuntimeError, match="the read broke"):
+        validate_and_store(store, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
+    assert store.written == [dt.date(2024, 1, 1)]  # whole, before the error left
+    assert any(name.startswith("backbone-write") for name in store.threads) == overlapping
+
+
+def test_a_failed_write_behind_stops_at_that_chunk() -> None:
+    store = _Validating(overlapping_reads=True, fail_write_at=2)
+    with pytest.raises(RuntimeError, match="the write broke"):
+        validate_and_store(store, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
+    assert store.written == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]  # in order; nothing after the failure
 
 
 def test_a_rerun_of_the_flow_leaves_identical_rows_and_versions(store: BarStore) -> None:
