@@ -7,7 +7,7 @@ import dagster as dg
 from backbone_assets.partitions import partition_dates
 from backbone_domain.pipeline import land_raw
 from backbone_resources.policy import PipelinePolicy
-from backbone_resources.source.base import BarSource
+from backbone_resources.source.base import BarSource, SourceUnreadable
 from backbone_resources.store.base import BarStore
 
 OWNERS = ["team:market-data"]
@@ -33,8 +33,11 @@ def build_ingest_assets(
         """Raw daily OHLCV rows exactly as the source returned them (landing table raw_bars)."""
         start, end = partition_dates(context)
         context.log.info(f"tier {policy.tier} ({policy.tier_reason}); fetching {start}..{end} from {source.name}")
-        days = policy.days_per_chunk(len(source.universe()))
-        report = land_raw(source, store, start, end, days, context.log.info, policy.progress_every_s)
+        try:
+            days = policy.days_per_chunk(len(source.universe()))
+            report = land_raw(source, store, start, end, days, context.log.info, policy.progress_every_s)
+        except SourceUnreadable as exc:  # the same answer on every attempt: fail now, naming the file
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         return dg.MaterializeResult(
             metadata={
                 "rows_fetched": report.rows,

@@ -153,7 +153,15 @@ def _print_run(result: dg.ExecuteInProcessResult) -> None:
         status = "pass" if evaluation.passed else f"FAIL ({evaluation.severity.value})"
         click.echo(f"  check {evaluation.check_name:<28} {status}")
     for failure in result.get_step_failure_events():
-        click.echo(f"  step {failure.step_key} failed: {failure.event_specific_data.error.message}")  # type: ignore[union-attr]
+        click.echo(f"  step {failure.step_key} failed: {_failure_text(failure)}")
+
+
+def _failure_text(failure: dg.DagsterEvent) -> str:
+    """An asset's own ``dg.Failure`` says what to fix in its description; anything else is the error's message."""
+    data = failure.step_failure_data
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description
+    return data.error.message.strip() if data.error else "unknown error"
 
 
 def _print_summary(settings: BackboneSettings) -> None:

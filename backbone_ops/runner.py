@@ -110,6 +110,8 @@ def run_checks(settings: BackboneSettings) -> dg.ExecuteInProcessResult:
 
 
 def preflight(settings: BackboneSettings) -> None:
-    """Fail before a run starts when the tier's store is unreachable: no half-started runs, no fallback."""
+    """Fail before a run starts when the tier's store is unreachable or the source cannot list its symbols
+    (a missing directory, two files for one symbol): no half-started runs, no fallback."""
     with all_resources(settings) as resources:
         resources.store.ping()
+        resources.source.universe()

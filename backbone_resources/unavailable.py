@@ -13,6 +13,12 @@ class SourceUnavailable(BackendUnavailable):
     """The source cannot answer (offline, missing directory, missing optional package): say why, briefly."""
 
 
+class SourceUnreadable(SourceUnavailable):
+    """The source's data cannot be read as it stands (a corrupt or mis-named file, a field over the CSV limit,
+    two files for one symbol, a missing directory): asking again gives the same answer, so a run does not
+    retry it. The message names the file or the setting."""
+
+
 class StoreUnavailable(BackendUnavailable):
     """The store cannot be reached or set up; the message names the setting to look at."""
 

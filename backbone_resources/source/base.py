@@ -10,9 +10,9 @@ import pandas as pd
 from dagster import ConfigurableResource
 
 from backbone_resources.probe import Probe, probing
-from backbone_resources.unavailable import SourceUnavailable
+from backbone_resources.unavailable import SourceUnavailable, SourceUnreadable
 
-__all__ = ["BarSource", "SourceUnavailable"]
+__all__ = ["BarSource", "SourceUnavailable", "SourceUnreadable"]
 
 
 class BarSource(ConfigurableResource, ABC):

@@ -42,7 +42,7 @@ from dagster import InitResourceContext
 from pydantic import PrivateAttr
 
 from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
-from backbone_resources.source.base import BarSource, SourceUnavailable
+from backbone_resources.source.base import BarSource, SourceUnavailable, SourceUnreadable
 from backbone_resources.source.file_columns import PlainBatch, payload_parts, read_plain_csv, row_payloads
 from backbone_resources.source.file_formats import (
     EPOCH,
@@ -160,13 +160,13 @@ def _parse(path: Path) -> _Parsed:
         try:
             header, texts, numbers, dates = read_csv_records(path)
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): nothing sensible to return
-            raise SourceUnavailable(f"cannot read {path}: {exc}") from None
+            raise SourceUnreadable(f"cannot read {path}: {exc}") from None
         days, number_key, records = text_days(dates), "line", np.array(texts, dtype=object)
     else:
         try:
             frame = pd.read_parquet(path)
         except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
-            raise SourceUnavailable(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+            raise SourceUnreadable(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
         if not isinstance(frame.index, pd.RangeIndex):  # the date saved as the index
             frame = frame.reset_index(names=frame.index.name or "")
         header, numbers, number_key = [str(c) for c in frame.columns], list(range(1, len(frame) + 1)), "row"
@@ -229,14 +229,14 @@ class FileSource(BarSource):
         """Symbol -> file; the directory is listed on every call so new files are seen without a restart."""
         root = Path(self.directory).expanduser()
         if not root.is_dir():
-            raise SourceUnavailable(f"BACKBONE_SOURCE=csv:{self.directory}: directory {root} does not exist")
+            raise SourceUnreadable(f"BACKBONE_SOURCE=csv:{self.directory}: directory {root} does not exist")
         found: dict[str, Path] = {}
         for entry in sorted(root.iterdir(), key=lambda e: e.name):
             symbol = entry.stem.upper()
             if entry.suffix.lower() not in SUFFIXES or not SYMBOL_PATTERN.match(symbol) or not entry.is_file():
                 continue
             if symbol in found:
-                raise SourceUnavailable(
+                raise SourceUnreadable(
                     f"BACKBONE_SOURCE=csv:{self.directory}: both {found[symbol].name} and {entry.name} "
                     f"hold {symbol}; keep one"
                 )
@@ -278,7 +278,7 @@ class FileSource(BarSource):
         wanted = sorted({s.upper() for s in (self.universe() if symbols is None else symbols)})
         missing = [s for s in wanted if s not in files]
         if missing:
-            raise SourceUnavailable(
+            raise SourceUnreadable(
                 f"BACKBONE_SOURCE=csv:{self.directory}: no file for symbol {', '.join(missing)} "
                 f"(expected <SYMBOL>.csv or <SYMBOL>.parquet)"
             )
