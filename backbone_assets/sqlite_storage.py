@@ -14,7 +14,10 @@ with the default storage keeps its history, and the UI, daemon and CLI read it u
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import fcntl
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -68,6 +71,18 @@ def _last_per_asset(events: Sequence[EventLogEntry], event_ids: Sequence[int]) -
     return latest
 
 
+@contextmanager
+def _schema_lock(base_dir: str) -> Iterator[None]:
+    """One process at a time creates or checks the SQLite schemas. Two first runs on a fresh $DAGSTER_HOME (two
+    `backbone materialize`, or the UI and a CLI run) otherwise both create Dagster's tables and stamp
+    ``alembic_version``: one fails with a UNIQUE violation and the table can be left with two heads, which
+    breaks every later start (issue 13 D9). Opening existing databases takes the lock for milliseconds."""
+    Path(base_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(base_dir) / ".schema.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        yield
+
+
 class BatchingSqliteStorage(DagsterSqliteStorage):
     """Dagster's SQLite storage (same files under ``base_dir``) with the batching event log above."""
 
@@ -75,9 +90,10 @@ class BatchingSqliteStorage(DagsterSqliteStorage):
         # Dagster's own constructor, with the event log swapped: building the default one first would open
         # and migrate the index database twice.
         self.base_dir = base_dir
-        self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
-        self._event_log_storage = BatchingSqliteEventLogStorage(_event_logs_directory(base_dir))
-        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
+        with _schema_lock(base_dir):
+            self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
+            self._event_log_storage = BatchingSqliteEventLogStorage(_event_logs_directory(base_dir))
+            self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
         self._inst_data = inst_data
         super(DagsterSqliteStorage, self).__init__()
 

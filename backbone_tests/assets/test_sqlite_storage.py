@@ -72,3 +72,34 @@ def test_a_range_run_writes_its_days_in_batches_and_reads_back_like_dagsters_sto
     assert again.success
     assert len(instance.get_materialized_partitions(second.key)) == 366
     assert instance.get_latest_materialization_event(second.key).run_id == again.run_id
+
+
+def _open_fresh_instance(home: str, barrier) -> str:
+    """A first run's start: the instance (and its schemas) opened on a fresh $DAGSTER_HOME, all at once."""
+    import os
+
+    os.environ["DAGSTER_HOME"] = home
+    barrier.wait()
+    try:
+        with dg.DagsterInstance.get() as instance:
+            instance.get_runs(limit=1)
+    except Exception as exc:  # noqa: BLE001 - the test reports what each process met
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def test_first_runs_opening_a_fresh_home_together_all_start(tmp_path):
+    """Without the schema lock, 3 trials out of 3 failed here: a UNIQUE violation on alembic_version, or two
+    heads left in it (every later start then fails)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for trial in range(2):
+        home = tmp_path / f"home{trial}"
+        home.mkdir()
+        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+        with context.Manager() as manager:
+            barrier = manager.Barrier(4)
+            with context.Pool(4) as pool:
+                outcomes = pool.starmap(_open_fresh_instance, [(str(home), barrier)] * 4)
+        assert outcomes == ["ok"] * 4
