@@ -11,13 +11,16 @@ What is masked (the value becomes ``***``, the key or user name stays so the rea
   quoted values included), URL query parameters (``?password=pw``, ``&sslpassword=pw``) and client options
   printed as text (librdkafka's ``sasl.password``, Redis's ``password``, ``token``, ``secret``);
 - any literal ``secrets`` the caller knows (a configured Redis or SASL password that a client echoes bare).
+
+``secrets_in`` lists the passwords a URL or DSN setting carries, so a caller can pass them as those literals
+(``BackboneSettings.secrets()`` gathers every one the settings hold).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
 # A secret shorter than this is not replaced as a literal: "pw" would mask every "pw" in a message.
@@ -33,7 +36,10 @@ _KEY_VALUE = re.compile(
 
 
 def redact_url(url: str) -> str:
-    """``url`` with the password of its userinfo and of its secret query parameters masked; else unchanged."""
+    """``url`` with the password of its userinfo and of its secret query parameters masked; a libpq key=value
+    DSN (``host=h password=pw``: no ``://``) with its secret pairs masked; else unchanged."""
+    if "://" not in url:
+        return _mask_pairs(url)
     parts = urlsplit(url)
     if parts.password is not None:
         host = parts.netloc.rsplit("@", 1)[1]
@@ -52,9 +58,24 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return text
 
 
-def url_password(value: str) -> str | None:
-    """The password a setting carries: a URL's userinfo password, or the whole value when it is not a URL."""
-    return urlsplit(value).password if "://" in value else value or None
+def secrets_in(value: str | None) -> list[str]:
+    """The passwords a connection setting carries, to remove as literals wherever a client echoes them bare:
+    a URL's userinfo password and secret query parameters (as written and decoded), or the secret pairs of a
+    key=value DSN (quotes stripped)."""
+    if not value:
+        return []
+    if "://" not in value:
+        return [_unquoted(m["value"]) for m in _KEY_VALUE.finditer(value)]
+    parts = urlsplit(value)
+    found = [parts.password] if parts.password else []
+    found += [m["value"] for m in _KEY_VALUE.finditer(parts.query)]
+    return [s for raw in found for s in {raw, unquote(raw)}]
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
 
 
 def _mask_pairs(text: str) -> str:

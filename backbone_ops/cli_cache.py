@@ -19,6 +19,7 @@ from backbone_domain.hot_reader import Answer, read_last, read_on
 from backbone_ops import exit_codes
 from backbone_ops.exit_codes import expected_errors
 from backbone_ops.resources import tier_resources
+from backbone_ops.secrets import echo
 from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.settings import load_settings
 
@@ -101,6 +102,6 @@ def ping() -> None:
             with tier_resources(load_settings(), "cache") as r:
                 described, ms = r.cache.describe(), r.cache.ping()
         except CacheUnavailable as exc:  # the heartbeat's own wording; the code is the table's
-            click.echo(f"cache DOWN: {exc}", err=True)
+            echo(f"cache DOWN: {exc}", err=True)
             sys.exit(exit_codes.exit_code(exc))
-    click.echo(f"cache ok: {described['backend']} {described['endpoint']} ns={described['namespace']} {ms:.1f} ms")
+    echo(f"cache ok: {described['backend']} {described['endpoint']} ns={described['namespace']} {ms:.1f} ms")

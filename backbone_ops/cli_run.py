@@ -14,6 +14,7 @@ import dagster as dg
 from backbone_ops import exit_codes, interrupts, runner
 from backbone_ops.exit_codes import expected_errors
 from backbone_ops.resources import all_resources
+from backbone_ops.secrets import echo
 from backbone_resources.probe import Probe
 from backbone_resources.settings import BackboneSettings, load_settings
 
@@ -34,7 +35,7 @@ def materialize(start: dt.datetime | None, end: dt.datetime | None, select: str)
             runner.preflight(settings)
             click.echo(f"materializing {first}..{last} in one run")
             result = runner.materialize(settings, first, last, names)
-            _print_run(result)
+            _print_run(result, settings)
             if result.success:
                 _print_summary(settings)
     except KeyboardInterrupt:  # between steps, outside Dagster's own handling
@@ -66,14 +67,14 @@ def check(as_json: bool) -> None:
         for e in evaluations
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+        echo(json.dumps(rows, indent=2, default=str), settings)
     else:
         for row in rows:
             status = "PASS" if row["passed"] else f"FAIL ({row['severity']})"
             figures = {k: v for k, v in row["metadata"].items() if not isinstance(v, dict)}
-            click.echo(f"{status:<14} {row['check']:<40} {figures}")
+            echo(f"{status:<14} {row['check']:<40} {figures}", settings)
             if row["description"] and not row["passed"]:
-                click.echo(f"{'':<14} {row['description']}")
+                echo(f"{'':<14} {row['description']}", settings)
     errors = [r for r in rows if not r["passed"] and r["severity"] == "ERROR"]
     if not result.success:
         click.echo("the checks run itself failed (a check raised); see the run in the Dagster UI", err=True)
@@ -94,14 +95,14 @@ def doctor() -> None:
             families = ("store", "cache", "stream", "batch")
             probes = {family: getattr(resources, family).probe() for family in families}
             for family, probe in probes.items():
-                click.echo(f"{family}.probe: {_probe_line(probe)}")
+                echo(f"{family}.probe: {_probe_line(probe)}", settings)
                 if probe.state == "unavailable":  # the store is the source of truth, but report every family
                     problems.append(f"{family}: {probe.detail}")
             for family in families:
                 if probes[family].up:
-                    _echo_described(family, getattr(resources, family).describe())
+                    _echo_described(family, getattr(resources, family).describe(), settings)
     if problems:
-        click.echo(f"error: {'; '.join(problems)}", err=True)
+        echo(f"error: {'; '.join(problems)}", settings, err=True)
         sys.exit(exit_codes.PROBLEM)
     click.echo("ok")
 
@@ -112,9 +113,9 @@ def _probe_line(probe: Probe) -> str:
     return f"{probe.state} {probe.backend} {probe.detail}{version}{took}"
 
 
-def _echo_described(family: str, described: dict[str, Any]) -> None:
+def _echo_described(family: str, described: dict[str, Any], settings: BackboneSettings) -> None:
     for key, value in described.items():
-        click.echo(f"{family}.{key}: {value}")
+        echo(f"{family}.{key}: {value}", settings)
 
 
 @click.command()
@@ -136,7 +137,7 @@ def rejected(start: dt.datetime, end: dt.datetime | None, as_json: bool) -> None
         click.echo(f"{len(frame)} rejected row(s)")
 
 
-def _print_run(result: dg.ExecuteInProcessResult) -> None:
+def _print_run(result: dg.ExecuteInProcessResult, settings: BackboneSettings) -> None:
     click.echo(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
     # A range run records one materialization per partition, all with the run's metadata: show each asset once.
     partitions: Counter[str] = Counter()
@@ -148,12 +149,12 @@ def _print_run(result: dg.ExecuteInProcessResult) -> None:
         first.setdefault(name, mat.metadata)
     for name, metadata in first.items():
         figures = {k: _plain(v) for k, v in metadata.items() if k != "tier_reason" and not isinstance(_plain(v), dict)}
-        click.echo(f"  {name:<16} {partitions[name]} partition(s) {figures}")
+        echo(f"  {name:<16} {partitions[name]} partition(s) {figures}", settings)
     for evaluation in result.get_asset_check_evaluations():
         status = "pass" if evaluation.passed else f"FAIL ({evaluation.severity.value})"
         click.echo(f"  check {evaluation.check_name:<28} {status}")
     for failure in result.get_step_failure_events():
-        click.echo(f"  step {failure.step_key} failed: {_failure_text(failure)}")
+        echo(f"  step {failure.step_key} failed: {_failure_text(failure)}", settings)
 
 
 def _failure_text(failure: dg.DagsterEvent) -> str:

@@ -19,6 +19,7 @@ from backbone_domain.bridge import Bridge, CacheInvalidator
 from backbone_ops import exit_codes
 from backbone_ops.exit_codes import UsageError, expected_errors
 from backbone_ops.resources import tier_resources
+from backbone_ops.secrets import echo
 from backbone_resources.settings import load_settings
 from backbone_resources.stream.base import StreamDisabled
 
@@ -83,6 +84,6 @@ def replay(start: dt.datetime, end: dt.datetime, symbols: str, request: bool) ->
             )
     if not result.success:
         for failure in result.get_step_failure_events():
-            click.echo(f"replay failed: {failure.event_specific_data.error.message}", err=True)  # type: ignore[union-attr]
+            echo(f"replay failed: {failure.event_specific_data.error.message}", settings, err=True)  # type: ignore[union-attr]
         sys.exit(exit_codes.PROBLEM)
     click.echo(f"run {result.run_id}: replayed {result.output_for_node('replay_bars')} bars of {first}..{last}")

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import click
 
+from backbone_ops.secrets import redact
 from backbone_resources.settings import SettingsError
 from backbone_resources.stream.base import StreamDisabled
 from backbone_resources.unavailable import BackendUnavailable
@@ -44,9 +45,10 @@ def exit_code(exc: BaseException) -> int:
 
 @contextmanager
 def expected_errors() -> Iterator[None]:
-    """An expected error becomes one ``error: …`` line on stderr and its exit code; the rest propagate."""
+    """An expected error becomes one ``error: …`` line on stderr (passwords masked) and its exit code; the rest
+    propagate."""
     try:
         yield
     except EXPECTED as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {redact(exc)}", err=True)
         sys.exit(exit_code(exc))

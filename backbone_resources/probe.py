@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from backbone_domain.redaction import redact
 from backbone_resources.unavailable import BackendUnavailable
 
 State = Literal["up", "unavailable", "disabled"]
@@ -34,8 +35,8 @@ def probing(backend: str, endpoint: str, check: Callable[[], str | None]) -> Pro
     started = time.perf_counter()
     try:
         version = check()
-    except (BackendUnavailable, OSError) as exc:  # ours name the setting and hold no secret; sockets' neither
-        return Probe(backend, "unavailable", " ".join(str(exc).split()) or type(exc).__name__)
+    except (BackendUnavailable, OSError) as exc:  # ours name the setting and are redacted; masked again anyway
+        return Probe(backend, "unavailable", redact(" ".join(str(exc).split())) or type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - a probe reports; an unknown error's text might hold a secret
         return Probe(backend, "unavailable", f"{endpoint}: {type(exc).__name__}")
     return Probe(backend, "up", endpoint, version, round((time.perf_counter() - started) * 1000, 1))

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backbone_domain.bars import SYMBOL_PATTERN
+from backbone_domain.redaction import secrets_in
 from backbone_resources.batch.settings import BatchSettings
 from backbone_resources.cache.settings import CacheSettings
 from backbone_resources.env import ENV_PREFIX, SettingsError
@@ -97,6 +98,18 @@ class BackboneSettings(BaseSettings):
         if not missing:
             return TierChoice("institutional", "BACKBONE_MODE unset and every institutional endpoint is set")
         return TierChoice("bootstrap", f"BACKBONE_MODE unset and {', '.join(missing)} not set")
+
+    def secrets(self) -> list[str]:
+        """Every secret these settings hold, as literals to remove from any text a client or server echoes: the
+        passwords of each connection URL or DSN, the Redis and SASL passwords, and secret librdkafka options."""
+        urls = (self.timescale_url, self.dagster_pg_url, self.redis_url, self.telemetry.metrics_pushgateway)
+        found = [s for url in urls if url is not None for s in secrets_in(url.get_secret_value())]
+        kafka = self.stream.kafka
+        options = " ".join(
+            f"{k}={v}" for conf in (kafka.config, kafka.producer_config, kafka.consumer_config) for k, v in conf.items()
+        )
+        bare = [self.cache.redis.password, kafka.sasl_password, *secrets_in(options)]
+        return [*found, *(s for s in bare if s)]
 
     def require(self, name: str) -> str:
         """The value of an endpoint the chosen tier needs, or an error naming its variable."""

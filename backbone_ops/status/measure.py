@@ -15,7 +15,6 @@ from typing import Any
 import dagster as dg
 
 from backbone_assets.partitions import daily_partitions, last_partition_date
-from backbone_domain import redaction
 from backbone_domain.freshness import symbol_lags
 from backbone_domain.health import (
     CacheFigures,
@@ -28,7 +27,7 @@ from backbone_domain.health import (
     read_run_failures,
     summarize_freshness,
 )
-from backbone_ops import runner
+from backbone_ops import runner, secrets
 from backbone_ops.resources import tier_resources
 from backbone_resources.settings import BackboneSettings, SettingsError
 from backbone_resources.tiers import build_batch
@@ -44,13 +43,7 @@ def run_failures_path(settings: BackboneSettings) -> Path:
 
 def redact(text: str, settings: BackboneSettings) -> str:
     """One line, every password masked and every configured secret removed, whatever raised it."""
-    return redaction.redact(" ".join(str(text).split()), _secrets(settings))
-
-
-def _secrets(settings: BackboneSettings) -> list[str | None]:
-    urls = [settings.timescale_url, settings.redis_url, settings.telemetry.metrics_pushgateway]
-    found = [redaction.url_password(url.get_secret_value()) for url in urls if url is not None]
-    return [*found, settings.cache.redis.password, settings.stream.kafka.sasl_password]
+    return secrets.redact(" ".join(str(text).split()), settings)
 
 
 def _reason(exc: Exception) -> str:

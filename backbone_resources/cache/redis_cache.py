@@ -31,7 +31,7 @@ from redis.retry import Retry
 
 from backbone_domain import hot_bars
 from backbone_domain.bars import empty_bars
-from backbone_domain.redaction import redact_url
+from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_resources.cache.base import CacheStats, CacheUnavailable, CacheWindow, HotCache
 from backbone_resources.cache.settings import RedisSettings
 from backbone_resources.probe import Probe, probing
@@ -111,19 +111,23 @@ class RedisHotCache(HotCache):
     def _endpoint(self) -> str:
         return redact_url(self.url)
 
+    def _redact(self, exc: Exception) -> str:
+        return redact(str(exc), [self.redis.password, *secrets_in(self.url)])
+
     @contextmanager
     def _errors(self) -> Iterator[redis.Redis]:
-        """Redis errors as CacheUnavailable naming the setting; redis-py's messages carry host:port, no secret."""
+        """Redis errors as CacheUnavailable naming the setting; redis-py's messages carry host:port (and are
+        masked anyway: a server's reply is not ours to trust)."""
         try:
             yield self._client()
         except redis.AuthenticationError as exc:
             raise CacheUnavailable(
                 f"Redis at {self._endpoint()} refused the credentials "
-                f"(BACKBONE_REDIS_URL / BACKBONE_REDIS_USERNAME / BACKBONE_REDIS_PASSWORD): {exc}"
+                f"(BACKBONE_REDIS_URL / BACKBONE_REDIS_USERNAME / BACKBONE_REDIS_PASSWORD): {self._redact(exc)}"
             ) from None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise CacheUnavailable(
-                f"Redis at {self._endpoint()} is not reachable (BACKBONE_REDIS_URL): {exc}"
+                f"Redis at {self._endpoint()} is not reachable (BACKBONE_REDIS_URL): {self._redact(exc)}"
             ) from None
 
     def _key(self, *parts: str) -> str:

@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import pandas as pd
 import psycopg
@@ -29,7 +28,7 @@ from pydantic import Field, PrivateAttr
 
 from backbone_domain import frames
 from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
-from backbone_domain.redaction import redact, redact_url
+from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
@@ -86,7 +85,7 @@ class PostgresBarStore(BarStore):
 
     def _unavailable(self, cause: object) -> StoreUnavailable:
         """The short cause (one line, no traceback), naming the setting; the password never appears."""
-        text = redact(" ".join(str(cause).split()) or type(cause).__name__, [urlsplit(self.url).password])
+        text = redact(" ".join(str(cause).split()) or type(cause).__name__, secrets_in(self.url))
         return StoreUnavailable(f"cannot use the bar store at {redact_url(self.url)} (BACKBONE_TIMESCALE_URL): {text}")
 
     def _connect_kwargs(self) -> dict[str, Any]:

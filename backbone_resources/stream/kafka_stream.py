@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec, ResourceType
 from pydantic import Field
 
+from backbone_domain.redaction import redact
 from backbone_resources.probe import Probe, probing
 from backbone_resources.stream.base import (
     MessageBatch,
@@ -107,7 +108,7 @@ class KafkaStream(StreamResource):
                 admin.create_topics([new], request_timeout=_TIMEOUT_S)[self.topic].result(_TIMEOUT_S)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # a concurrent run created it
-                    raise StreamUnavailable(f"cannot create topic {self.topic}: {exc}") from None
+                    raise StreamUnavailable(f"cannot create topic {self.topic}: {redact(str(exc))}") from None
             return TopicReport(self.topic, True, self.partitions)
         return TopicReport(self.topic, False, len(found.partitions), self._mismatches(admin, found))
 
@@ -158,7 +159,7 @@ class KafkaStream(StreamResource):
         if errors or remaining:
             raise StreamUnavailable(
                 f"{sent - remaining - len(errors)} of {sent} messages confirmed on {self.topic} at {self.bootstrap} "
-                f"({remaining} pending; first error: {errors[0] if errors else 'none'})"
+                f"({remaining} pending; first error: {redact(str(errors[0])) if errors else 'none'})"
             )
         report.delivered = sent
         after = self._end_offsets()
@@ -225,7 +226,7 @@ class _KafkaConsumer(StreamConsumer):
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise StreamUnavailable(f"consuming {self._topic}: {err}")
+                raise StreamUnavailable(f"consuming {self._topic}: {redact(str(err))}")
             records.append(
                 Record(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", dict(msg.headers() or []))
             )
@@ -272,4 +273,4 @@ def _call(fn: Any, bootstrap: str) -> Any:
     try:
         return fn()
     except KafkaException as exc:
-        raise StreamUnavailable(f"Kafka at {bootstrap} (BACKBONE_KAFKA_BOOTSTRAP): {exc}") from None
+        raise StreamUnavailable(f"Kafka at {bootstrap} (BACKBONE_KAFKA_BOOTSTRAP): {redact(str(exc))}") from None

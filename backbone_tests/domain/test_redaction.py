@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backbone_domain.redaction import redact, redact_url, url_password
+from backbone_domain.redaction import redact, redact_url, secrets_in
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,23 @@ def test_redact_url_hides_only_the_password():
     )
 
 
-def test_url_password_of_a_url_or_a_bare_secret():
-    assert url_password("redis://:hunter2@h:6379/0") == "hunter2"
-    assert url_password("postgresql://u@h/db") is None
-    assert url_password("bare-secret") == "bare-secret"
+def test_redact_url_masks_a_key_value_dsn_too():
+    assert redact_url("host=db user=u password='s3 cret' dbname=x") == "host=db user=u password=*** dbname=x"
+    assert redact_url("host=db dbname=x") == "host=db dbname=x"
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("redis://:hunter2@h:6379/0", {"hunter2"}),
+        ("https://u:p%40ss@gw:9091", {"p%40ss", "p@ss"}),
+        ("postgresql://u@h/db", set()),
+        ("postgresql://h/db?user=u&password=p%26w&sslmode=require", {"p%26w", "p&w"}),
+        ("host=h password='s3 c\\'ret' dbname=x", {"s3 c'ret"}),
+        ("host=h sslpassword=k password=pw", {"k", "pw"}),
+        ("host=h dbname=x", set()),
+        (None, set()),
+    ],
+)
+def test_secrets_in_a_url_or_a_dsn(value, found):
+    assert set(secrets_in(value)) == found
