@@ -16,7 +16,7 @@ from backbone_assets import instance_tuning
 from backbone_assets.definitions import build_defs
 from backbone_assets.jobs import ASSET_CHECKS_JOB, DAILY_BARS_JOB, kind_tags
 from backbone_assets.partitions import daily_partitions, last_partition_date, range_tags
-from backbone_ops import interrupts
+from backbone_ops import interrupts, orphans
 from backbone_ops.exit_codes import UsageError
 from backbone_ops.resources import all_resources
 from backbone_resources.settings import BackboneSettings, SettingsError
@@ -91,11 +91,16 @@ def materialize(
         defs.resources["batch"].warm_up()  # type: ignore[index, union-attr]
     run_id = make_new_run_id()
     with instance(settings) as inst, interrupts.stop_promptly(inst, run_id):
+        orphans.fail_orphans(inst)
         return job.execute_in_process(
             run_id=run_id,
             run_config=CONSOLE_INFO,
             instance=inst,
-            tags={**range_tags(start, end), **kind_tags("ingest" if start == end else "backfill")},
+            tags={
+                **range_tags(start, end),
+                **kind_tags("ingest" if start == end else "backfill"),
+                **orphans.process_tags(),
+            },
             asset_selection=keys,
             raise_on_error=False,
         )
@@ -104,8 +109,12 @@ def materialize(
 def run_checks(settings: BackboneSettings) -> dg.ExecuteInProcessResult:
     defs = build_defs(settings)
     with instance(settings) as inst:
+        orphans.fail_orphans(inst)
         return defs.resolve_job_def(ASSET_CHECKS_JOB).execute_in_process(
-            run_config=CONSOLE_INFO, instance=inst, tags=kind_tags("checks"), raise_on_error=False
+            run_config=CONSOLE_INFO,
+            instance=inst,
+            tags={**kind_tags("checks"), **orphans.process_tags()},
+            raise_on_error=False,
         )
 
 
