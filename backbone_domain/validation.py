@@ -47,11 +47,13 @@ from backbone_domain.bars import (
     VALUE_COLUMNS,
     empty_rejected,
 )
+from backbone_domain.nul_bytes import payload_without_nul, text_without_nul
 from backbone_domain.validation_payload import rows_json
 from backbone_domain.validation_rules import (
     Failures,
     duplicate_failures,
     is_null,
+    nul_failures,
     number_failures,
     ohlc_failures,
     parse_numbers,
@@ -136,6 +138,7 @@ def validate_bars(
             for c in VALUE_COLUMNS
         ),
         *ohlc_failures(*(parsed[c].values for c in PRICE_COLUMNS)),
+        *(nul_failures(c, raw[c]) for c in ("symbol", *VALUE_COLUMNS, "source", "payload")),
     ]
     bad = np.logical_or.reduce([r.mask for r in rules])
     duplicates = duplicate_failures(~bad, codes, day, [parsed[c].values for c in VALUE_COLUMNS], raw["symbol"])
@@ -204,12 +207,13 @@ def _rejected(
     unkept = np.flatnonzero([is_null(p) for p in payloads])
     if len(unkept):
         payloads[unkept] = rows_json(raw.take(rows[unkept]), ts_rows.take(unkept))
+    payloads = [payload_without_nul(p) for p in payloads]  # PostgreSQL cannot store a NUL (nul_bytes)
     symbols = raw["symbol"].take(rows).to_numpy(dtype=object)
     columns = {
-        "symbol": pd.Series([None if is_null(s) else str(s) for s in symbols], dtype=object),
+        "symbol": pd.Series([None if is_null(s) else text_without_nul(str(s)) for s in symbols], dtype=object),
         "ts": pd.Series(ts_rows),
         "partition_date": pd.Series(raw["partition_date"].take(rows).to_numpy(dtype=object), dtype=object),
-        "source": pd.Series(raw["source"].take(rows).to_numpy(dtype=object), dtype=object),
+        "source": pd.Series([text_without_nul(s) for s in raw["source"].take(rows)], dtype=object),
         "payload": pd.Series(payloads, dtype=object),
         "reasons": pd.Series(reasons, dtype=object),
         "rejected_at": _constant(stamp, len(rows)),
