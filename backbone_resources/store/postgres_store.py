@@ -148,13 +148,19 @@ class PostgresBarStore(BarStore):
 
     @contextmanager
     def _cursor(self, *, transaction: bool = False) -> Iterator[psycopg.Cursor[Any]]:
-        with self._connect().connection() as conn:
-            if transaction:
-                with conn.transaction(), conn.cursor() as cur:
-                    yield cur
-            else:
-                with conn.cursor() as cur:
-                    yield cur
+        """Every method's way in. A pool that cannot connect in time (PoolTimeout) or a connection lost mid-work
+        (OperationalError: a restart, a dropped link; also deadlocks and serialization failures) is
+        StoreUnavailable, which the assets retry: a write is one transaction, so it is re-run whole."""
+        try:
+            with self._connect().connection() as conn:
+                if transaction:
+                    with conn.transaction(), conn.cursor() as cur:
+                        yield cur
+                else:
+                    with conn.cursor() as cur:
+                        yield cur
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise self._unavailable(exc) from None
 
     @property
     def _sql(self) -> Statements:
@@ -180,11 +186,8 @@ class PostgresBarStore(BarStore):
         }
 
     def ping(self) -> None:
-        try:
-            with self._cursor() as cur:
-                cur.execute("SELECT 1")
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise self._unavailable(exc) from None
+        with self._cursor() as cur:
+            cur.execute("SELECT 1")
 
     def probe(self) -> Probe:
         def version() -> str:
