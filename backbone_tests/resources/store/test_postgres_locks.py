@@ -3,7 +3,8 @@ replacements, in flight at once end with exactly one copy, the later one's. The 
 its transaction (after its COPY, before its commit) while the second runs; without the lock, both committed.
 
 DuckDB needs no such lock across processes: a writing call holds the file's lock for its whole transaction
-(``duckdb_store``), so a second writer cannot even open the file until the first has committed."""
+(``duckdb_store``), so a second writer cannot even open the file until the first has committed; within one
+process the store's own per-file lock serializes them (``test_duckdb_store``)."""
 
 from __future__ import annotations
 
