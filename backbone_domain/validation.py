@@ -1,8 +1,9 @@
 """Bar validation: a raw frame in, accepted bars and quarantined rows out, and nothing dropped on the way.
 
 ``validate_bars`` applies the rules of ``validation_rules`` (types, finiteness, signs, OHLC consistency,
-symbol format, readable midnight-UTC dates not in the future, duplicate keys) and splits the batch. Every raw
-row ends up in exactly one of the two frames; a rejected row carries one readable reason per broken rule.
+symbol format, readable midnight-UTC dates not in the future, duplicate keys, no NUL byte in any text:
+PostgreSQL cannot store one, see ``nul_bytes``) and splits the batch. Every raw row ends up in exactly one of
+the two frames; a rejected row carries one readable reason per broken rule.
 
 Why masks decide and pandera declares: the rules are vectorized numpy masks and reason strings are written
 only for failing rows. Reasons from pandera's ``SchemaErrors.failure_cases`` were measured first (pandera
@@ -138,7 +139,10 @@ def validate_bars(
             for c in VALUE_COLUMNS
         ),
         *ohlc_failures(*(parsed[c].values for c in PRICE_COLUMNS)),
-        *(nul_failures(c, raw[c]) for c in ("symbol", *VALUE_COLUMNS, "source", "payload")),
+        nul_failures("symbol", raw["symbol"], symbol_rule.mask),
+        *(nul_failures(c, raw[c], parsed[c].unreadable) for c in VALUE_COLUMNS),
+        nul_failures("source", raw["source"]),
+        nul_failures("payload", raw["payload"]),
     ]
     bad = np.logical_or.reduce([r.mask for r in rules])
     duplicates = duplicate_failures(~bad, codes, day, [parsed[c].values for c in VALUE_COLUMNS], raw["symbol"])

@@ -159,10 +159,19 @@ def _spells_nan(item: object) -> bool:
         return False
 
 
-def nul_failures(name: str, column: pd.Series) -> Failures:
+def nul_failures(name: str, column: pd.Series, among: np.ndarray | None = None) -> Failures:
     """Text holding a NUL byte, which PostgreSQL cannot store: the row is refused on every tier, and the reason
-    says the NUL is kept as the text ``SHOWN`` (``nul_bytes``). The payload's check also sees JSON's escape."""
-    mask = payload_has_nul(column) if name == "payload" else has_nul(column)
+    says the NUL is kept as the text ``SHOWN`` (``nul_bytes``). The payload's check also sees JSON's escape.
+
+    ``among``: a mask of the only rows that can hold one (a value with a NUL is never a number, a symbol with
+    one never matches the pattern), so a clean batch is not scanned again.
+    """
+    if among is not None:
+        mask = np.zeros(len(column), dtype=bool)
+        at = np.flatnonzero(among)
+        mask[at] = has_nul(column.take(at))
+    else:
+        mask = payload_has_nul(column) if name == "payload" else has_nul(column)
     return Failures(mask, lambda positions: [f"{name} contains a NUL byte (stored as {SHOWN})"] * len(positions))
 
 
