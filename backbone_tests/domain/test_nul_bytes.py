@@ -6,9 +6,12 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from backbone_domain import frames
 from backbone_domain.nul_bytes import has_nul, payload_has_nul, payload_without_nul, text_without_nul
 from backbone_domain.validation_rules import nul_failures
+from backbone_tests.builders import MON, bars
 
 
 def test_has_nul_looks_at_text_only() -> None:
@@ -47,3 +50,10 @@ def test_the_rule_names_the_column_and_how_the_nul_is_kept() -> None:
     failures = nul_failures("open", pd.Series(["1", "1\x000", None], dtype=object))
     assert failures.mask.tolist() == [False, True, False]
     assert failures.describe(np.array([1])) == ["open contains a NUL byte (stored as \\u0000)"]
+
+
+def test_accepted_bars_holding_a_nul_are_refused_before_any_store_sees_them() -> None:
+    accepted = bars(["AAA", "BBB"], [MON])
+    accepted.loc[1, "source"] = "csv:/da\x00ta"
+    with pytest.raises(ValueError, match=r"accepted bar 1 has a NUL byte in source \('csv:/da\\x00ta'\)"):
+        frames.bars_table(accepted)

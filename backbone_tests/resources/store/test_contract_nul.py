@@ -8,10 +8,11 @@ import datetime as dt
 import json
 
 import pandas as pd
+import pytest
 
 from backbone_domain.validation import validate_bars
-from backbone_resources.store.base import BarStore
-from backbone_tests.builders import MON, raw_rows
+from backbone_resources.store.base import BarStore, WriteCounts
+from backbone_tests.builders import MON, bars, raw_rows, rejected_rows
 
 NOW = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 NUL = "\x00"
@@ -61,3 +62,11 @@ def test_a_nul_byte_lands_then_is_quarantined_with_its_reason(store: BarStore) -
     assert json.loads(by_line[3].payload)["date"] == "2024-01-01\\u0000"
     assert json.loads(by_line[4].payload) == "line 4, raw\\u0000text"
     assert store.read_bars(MON, MON)["symbol"].tolist() == ["AAPL"]
+
+
+def test_accepted_bars_holding_a_nul_are_refused_alike_and_nothing_is_written(store: BarStore) -> None:
+    accepted = bars(["AAA", "BBB"], [MON])
+    accepted.loc[1, "symbol"] = f"B{NUL}B"
+    with pytest.raises(ValueError, match="NUL byte in symbol"):
+        store.write_validated(MON, MON, accepted, rejected_rows([MON], 1))
+    assert store.range_counts(MON, MON) == WriteCounts(bars=0, rejected=0)
