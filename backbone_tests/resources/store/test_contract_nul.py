@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from backbone_domain.pipeline import land_raw, validate_and_store
 from backbone_domain.validation import validate_bars
+from backbone_resources.source.files import FileSource
 from backbone_resources.store.base import BarStore, WriteCounts
 from backbone_tests.builders import MON, bars, raw_rows, rejected_rows
 
@@ -70,3 +73,21 @@ def test_accepted_bars_holding_a_nul_are_refused_alike_and_nothing_is_written(st
     with pytest.raises(ValueError, match="NUL byte in symbol"):
         store.write_validated(MON, MON, accepted, rejected_rows([MON], 1))
     assert store.range_counts(MON, MON) == WriteCounts(bars=0, rejected=0)
+
+
+def test_a_csv_file_with_nul_bytes_loses_no_row(store: BarStore, tmp_path: Path) -> None:
+    """Issue 13's D1 file, end to end through the file source: NUL in a value cell, a date cell and the last cell."""
+    (tmp_path / "AAPL.csv").write_bytes(
+        b"Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,10,12,9,11,11,100\n"
+        b"2024-01-03,1\x000,12,9,11,11,100\n2024-01-04\x00,10,12,9,11,11,100\n2024-01-05,10,12,9,11,11,100\x00\n"
+    )
+    start, end = dt.date(2024, 1, 1), dt.date(2024, 1, 31)
+
+    assert land_raw(FileSource(directory=str(tmp_path)), store, start, end, 31).rows == 4
+    report = validate_and_store(store, start, end, 31, NOW)
+
+    assert (report.accepted, report.rejected) == (1, 3)
+    back = store.read_rejected(start, end)
+    assert sorted(json.loads(p)["line"] for p in back["payload"]) == [3, 4, 5]
+    assert all("payload contains a NUL byte (stored as \\u0000)" in r for r in back["reasons"])
+    assert {json.loads(p)["Date"] for p in back["payload"]} >= {"2024-01-04\\u0000"}
