@@ -9,6 +9,7 @@ process the store's own per-file lock serializes them (``test_duckdb_store``).""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 import uuid
@@ -20,9 +21,10 @@ import pytest
 
 from backbone_domain.bars import empty_bars
 from backbone_resources.store import postgres_raw, postgres_store
+from backbone_resources.store.base import WriteCounts
 from backbone_resources.store.postgres_locks import months, table_key
 from backbone_resources.store.postgres_store import PostgresBarStore
-from backbone_tests.builders import MON, raw_rows, rejected_rows, week
+from backbone_tests.builders import MON, bars, raw_rows, rejected_rows, week
 
 pytestmark = pytest.mark.postgres
 HELD_S = 1.0  # how long the first writer stays in its transaction after writing
@@ -113,6 +115,28 @@ def test_overlapping_rejected_replacements_end_with_exactly_one_copy(
     back = a.read_rejected(MON, MON)
     assert [p.count("second") for p in back["payload"]] == [1, 1, 1]
     assert waited >= HELD_S / 2
+
+
+def test_overlapping_chunks_with_bars_and_rejected_rows_both_commit_without_deadlock(
+    two_stores: tuple[PostgresBarStore, PostgresBarStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The locks come first in the transaction, before any bar is written, so two chunks writing the same bars
+    queue instead of deadlocking; the later chunk's rejected rows are the ones kept."""
+    a, b = two_stores
+    days = week(4)
+    a.ping()
+
+    _overlap(
+        monkeypatch,
+        postgres_store,
+        "replace_rejected",
+        lambda: a.write_validated(days[0], days[2], bars(["AAA", "BBB"], days[:3]), rejected_rows(days[:3], 1, "a")),
+        lambda: b.write_validated(days[1], days[3], bars(["AAA", "BBB"], days[1:]), rejected_rows(days[1:], 1, "b")),
+    )
+
+    assert a.range_counts(days[0], days[3]) == WriteCounts(bars=8, rejected=4)
+    tags = [json.loads(p)["tag"] for p in a.read_rejected(days[0], days[3])["payload"]]
+    assert tags == ["a", "b", "b", "b"]
 
 
 def test_locks_are_per_table_and_month_in_ascending_order() -> None:
