@@ -11,6 +11,8 @@ from backbone_resources.source.base import BarSource, SourceUnreadable
 from backbone_resources.store.base import BarStore
 
 OWNERS = ["team:market-data"]
+# An outage of the source or the store (a restart, a dropped connection) outlasts a moment: retry after 10 s, 20 s.
+OUTAGE_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
 
 def build_ingest_assets(
@@ -25,7 +27,7 @@ def build_ingest_assets(
         kinds={"pandas", *kinds["store"]},
         owners=OWNERS,
         pool="store",
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+        retry_policy=OUTAGE_RETRY,
     )
     def daily_bars_raw(
         context: dg.AssetExecutionContext, source: BarSource, store: BarStore, policy: PipelinePolicy

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from backbone_assets.ingest import OWNERS
+from backbone_assets.ingest import OUTAGE_RETRY, OWNERS
 from backbone_assets.partitions import on_store, partition_dates, upstream_dates
 from backbone_domain.pipeline import validate_and_store
 from backbone_resources.policy import PipelinePolicy
@@ -29,7 +29,13 @@ def build_storage_assets(
     storage_asset = {"partitions_def": partitions, **storage_layer}
 
     # The same day upstream: written out, as every mapping between layers is (docs/architecture.md).
-    @dg.asset(deps=[dg.AssetDep("daily_bars_raw", partition_mapping=dg.IdentityPartitionMapping())], **storage_asset)
+    # A store outage (StoreUnavailable: a restart, a pool timeout) is retried as daily_bars_raw's is: each chunk
+    # is one transaction, so a retry re-runs whole chunks and writes the same rows again (idempotent).
+    @dg.asset(
+        deps=[dg.AssetDep("daily_bars_raw", partition_mapping=dg.IdentityPartitionMapping())],
+        retry_policy=OUTAGE_RETRY,
+        **storage_asset,
+    )
     def daily_bars(
         context: dg.AssetExecutionContext, source: BarSource, store: BarStore, policy: PipelinePolicy
     ) -> dg.MaterializeResult:

@@ -23,8 +23,21 @@ _UTC = pa.timestamp("us", tz="UTC")
 
 
 def bars_table(frame: pd.DataFrame) -> pa.Table:
-    """Accepted bars (BAR_COLUMNS): text, float64 values, timestamps as tz-aware UTC (tz-naive taken as UTC)."""
-    return _table(frame, BAR_COLUMNS, dict.fromkeys(VALUE_COLUMNS, _floats))
+    """Accepted bars (BAR_COLUMNS): text, float64 values, timestamps as tz-aware UTC (tz-naive taken as UTC).
+
+    Raises ValueError for a symbol or source holding a NUL byte, on every tier alike: PostgreSQL cannot store
+    one, and ``validate_bars`` never accepts such a row (it quarantines it, ``nul_bytes``).
+    """
+    table = _table(frame, BAR_COLUMNS, dict.fromkeys(VALUE_COLUMNS, _floats))
+    for name in ("symbol", "source"):
+        found = pc.match_substring(table.column(name), "\x00")
+        if pc.any(found).as_py():
+            at = pc.index(found, True).as_py()
+            raise ValueError(
+                f"accepted bar {at} has a NUL byte in {name} ({table.column(name)[at].as_py()!r}), which a store "
+                "cannot keep: validate_bars quarantines such rows"
+            )
+    return table
 
 
 def raw_table(frame: pd.DataFrame, *, keep_numbers: bool = False) -> pa.Table:

@@ -1,8 +1,9 @@
 """Bar validation: a raw frame in, accepted bars and quarantined rows out, and nothing dropped on the way.
 
 ``validate_bars`` applies the rules of ``validation_rules`` (types, finiteness, signs, OHLC consistency,
-symbol format, readable midnight-UTC dates not in the future, duplicate keys) and splits the batch. Every raw
-row ends up in exactly one of the two frames; a rejected row carries one readable reason per broken rule.
+symbol format, readable midnight-UTC dates not in the future, duplicate keys, no NUL byte in any text:
+PostgreSQL cannot store one, see ``nul_bytes``) and splits the batch. Every raw row ends up in exactly one of
+the two frames; a rejected row carries one readable reason per broken rule.
 
 Why masks decide and pandera declares: the rules are vectorized numpy masks and reason strings are written
 only for failing rows. Reasons from pandera's ``SchemaErrors.failure_cases`` were measured first (pandera
@@ -47,11 +48,13 @@ from backbone_domain.bars import (
     VALUE_COLUMNS,
     empty_rejected,
 )
+from backbone_domain.nul_bytes import payload_without_nul, text_without_nul
 from backbone_domain.validation_payload import rows_json
 from backbone_domain.validation_rules import (
     Failures,
     duplicate_failures,
     is_null,
+    nul_failures,
     number_failures,
     ohlc_failures,
     parse_numbers,
@@ -136,6 +139,10 @@ def validate_bars(
             for c in VALUE_COLUMNS
         ),
         *ohlc_failures(*(parsed[c].values for c in PRICE_COLUMNS)),
+        nul_failures("symbol", raw["symbol"], symbol_rule.mask),
+        *(nul_failures(c, raw[c], parsed[c].unreadable) for c in VALUE_COLUMNS),
+        nul_failures("source", raw["source"]),
+        nul_failures("payload", raw["payload"]),
     ]
     bad = np.logical_or.reduce([r.mask for r in rules])
     duplicates = duplicate_failures(~bad, codes, day, [parsed[c].values for c in VALUE_COLUMNS], raw["symbol"])
@@ -204,12 +211,13 @@ def _rejected(
     unkept = np.flatnonzero([is_null(p) for p in payloads])
     if len(unkept):
         payloads[unkept] = rows_json(raw.take(rows[unkept]), ts_rows.take(unkept))
+    payloads = [payload_without_nul(p) for p in payloads]  # PostgreSQL cannot store a NUL (nul_bytes)
     symbols = raw["symbol"].take(rows).to_numpy(dtype=object)
     columns = {
-        "symbol": pd.Series([None if is_null(s) else str(s) for s in symbols], dtype=object),
+        "symbol": pd.Series([None if is_null(s) else text_without_nul(str(s)) for s in symbols], dtype=object),
         "ts": pd.Series(ts_rows),
         "partition_date": pd.Series(raw["partition_date"].take(rows).to_numpy(dtype=object), dtype=object),
-        "source": pd.Series(raw["source"].take(rows).to_numpy(dtype=object), dtype=object),
+        "source": pd.Series([text_without_nul(s) for s in raw["source"].take(rows)], dtype=object),
         "payload": pd.Series(payloads, dtype=object),
         "reasons": pd.Series(reasons, dtype=object),
         "rejected_at": _constant(stamp, len(rows)),

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from backbone_domain.bars import SYMBOL_PATTERN
+from backbone_domain.nul_bytes import SHOWN, has_nul, payload_has_nul
 
 _EPOCH = dt.date(1970, 1, 1)
 _PLAIN_DECIMAL = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
@@ -156,6 +157,22 @@ def _spells_nan(item: object) -> bool:
         return isinstance(item, str) and math.isnan(float(item))
     except ValueError:
         return False
+
+
+def nul_failures(name: str, column: pd.Series, among: np.ndarray | None = None) -> Failures:
+    """Text holding a NUL byte, which PostgreSQL cannot store: the row is refused on every tier, and the reason
+    says the NUL is kept as the text ``SHOWN`` (``nul_bytes``). The payload's check also sees JSON's escape.
+
+    ``among``: a mask of the only rows that can hold one (a value with a NUL is never a number, a symbol with
+    one never matches the pattern), so a clean batch is not scanned again.
+    """
+    if among is not None:
+        mask = np.zeros(len(column), dtype=bool)
+        at = np.flatnonzero(among)
+        mask[at] = has_nul(column.take(at))
+    else:
+        mask = payload_has_nul(column) if name == "payload" else has_nul(column)
+    return Failures(mask, lambda positions: [f"{name} contains a NUL byte (stored as {SHOWN})"] * len(positions))
 
 
 def ohlc_failures(o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray) -> list[Failures]:

@@ -5,6 +5,10 @@ all. So no connection outlives a call: each public method opens the file, does i
 closes it; an open that meets another process's lock is retried with jittered exponential backoff until
 ``lock_timeout_s``, then fails with StoreUnavailable naming the file and the holder. Reads open the file
 read-only, so readers in different processes do not wait for one another.
+
+Writers in different processes are therefore serialized by the file lock. Within one process DuckDB is not:
+connections share one database, and two transactions landing the same empty partition both commit (MVCC only
+refuses two deletions of one row), so each file's writing calls also take that file's ``threading.Lock``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +37,8 @@ _HOLDER = re.compile(r"Conflicting lock is held in (.*?\(PID \d+\))")
 # Two store instances of one process migrating at once would conflict on the catalog; processes serialize on
 # the file lock instead.
 _MIGRATING = threading.Lock()
+_WRITERS: dict[str, threading.Lock] = {}  # per resolved file path: one writing call at a time in this process
+_WRITERS_GUARD = threading.Lock()
 
 
 def _is_lock_conflict(exc: BaseException) -> bool:
@@ -156,7 +162,7 @@ class DuckDBBarStore(BarStore):
     def _transaction(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh connection in one transaction, committed on success, always closed (releasing the file)."""
         self._migrate()
-        with self._open(read_only=read_only) as con:
+        with nullcontext() if read_only else _writer(self.path), self._open(read_only=read_only) as con:
             con.begin()
             yield con
             con.commit()
@@ -213,6 +219,11 @@ class DuckDBBarStore(BarStore):
                     con.execute(sql.RECORD_MIGRATION, {"version": migration.version, "name": migration.name})
                 con.commit()
             self._migrated = True
+
+
+def _writer(path: str) -> threading.Lock:
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(str(Path(path).resolve()), threading.Lock())
 
 
 def _pending(con: duckdb.DuckDBPyConnection) -> list[sql.Migration]:

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from backbone_resources.store import postgres_copy as pgcopy
+from backbone_resources.store.postgres_locks import lock_partitions
 from backbone_resources.store.postgres_sql import Statements
 
 
@@ -44,6 +45,19 @@ def write_bars(cur: psycopg.Cursor[Any], statements: Statements, bars: pa.Table,
     cur.execute(statements.delete_replaced(stage), box)
     cur.execute(statements.insert_absent(stage))
     return cur.rowcount
+
+
+def replace_rejected(
+    cur: psycopg.Cursor[Any], statements: Statements, start: dt.date, end: dt.date, refused: list[tuple[object, ...]]
+) -> None:
+    """Make ``refused`` (``postgres_copy.rejected_rows``) the rejected rows of partitions [start, end], inside
+    the caller's transaction; overlapping replacements wait for each other (``postgres_locks``)."""
+    lock_partitions(cur, f"{statements.schema}.rejected_bars", start, end)
+    cur.execute(statements.delete_partitions(statements.rejected), (start, end))
+    if refused:
+        with cur.copy(statements.copy_rejected()) as copy:
+            for row in refused:  # few rows: write_row is fine here
+                copy.write_row(row)
 
 
 def _utc(naive: dt.datetime | None) -> dt.datetime | None:

@@ -22,6 +22,7 @@ from psycopg.abc import Params
 
 from backbone_domain.bars import PRICE_COLUMNS, VALUE_COLUMNS
 from backbone_domain.frames import typed
+from backbone_domain.nul_bytes import payload_without_nul, text_without_nul
 from backbone_resources.store.postgres_binary import copy_binary
 
 REJECTED_COPY_COLUMNS = ("partition_date", "source", "symbol", "ts", "payload", "reasons", "rejected_at")
@@ -62,9 +63,13 @@ def _json_document(text: str | None) -> str | None:
 
 def rejected_rows(table: pa.Table, now: dt.datetime) -> list[tuple[object, ...]]:
     """Rejected rows (``frames.rejected_table``) as REJECTED_COPY_COLUMNS tuples for ``copy.write_row``;
-    a row without ``rejected_at`` is stamped ``now``."""
+    a row without ``rejected_at`` is stamped ``now``. Text cannot hold a NUL here: validation has already written
+    any as the text ``\\u0000`` (``nul_bytes``), and a rejected row from elsewhere gets the same."""
     columns = {name: table.column(name).to_pylist() for name in REJECTED_COPY_COLUMNS}
-    columns["payload"] = [_json_document(p) for p in columns["payload"]]
+    for name in ("symbol", "source"):
+        columns[name] = [text_without_nul(v) for v in columns[name]]
+    columns["reasons"] = [None if r is None else [text_without_nul(t) for t in r] for r in columns["reasons"]]
+    columns["payload"] = [_json_document(payload_without_nul(p)) for p in columns["payload"]]
     columns["rejected_at"] = [stamp or now for stamp in columns["rejected_at"]]
     return list(zip(*columns.values(), strict=True))
 

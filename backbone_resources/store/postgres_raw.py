@@ -16,6 +16,7 @@ from psycopg import Cursor
 
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import raw_batches
+from backbone_resources.store.postgres_locks import lock_partitions
 from backbone_resources.store.postgres_sql import Statements
 
 # A few days per COPY block: each is a whole day's batch, so a block stays far from Arrow's 2 GiB per array.
@@ -25,7 +26,8 @@ _DAYS_PER_BLOCK = 64
 def replace(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.date, rows: pa.Table) -> None:
     """Make ``rows`` (``frames.raw_table``, partitions already checked) the landing of [start, end], inside the
     caller's transaction: every day of the span loses what it held in either table, each day with rows gets
-    one batch, and a day without rows none."""
+    one batch, and a day without rows none. Overlapping replacements wait for each other (``postgres_locks``)."""
+    lock_partitions(cur, f"{statements.schema}.raw_batches", start, end)  # one lock for both landing tables
     cur.execute(statements.delete_partitions(statements.raw), (start, end))
     cur.execute(statements.delete_partitions(statements.raw_batches), (start, end))
     days, counts, batches = [], [], []

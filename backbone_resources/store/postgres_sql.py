@@ -17,6 +17,7 @@ class Statements:
     """Statements over one schema's tables."""
 
     def __init__(self, schema: str) -> None:
+        self.schema = schema
         self.daily = sql.Identifier(schema, "daily_bars")
         self.raw = sql.Identifier(schema, "raw_bars")  # rows landed before raw_batches, read until replaced
         self.raw_batches = sql.Identifier(schema, "raw_batches")

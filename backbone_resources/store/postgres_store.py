@@ -33,7 +33,7 @@ from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
-from backbone_resources.store.postgres_bar_writes import write_bars
+from backbone_resources.store.postgres_bar_writes import replace_rejected, write_bars
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
 from backbone_resources.store.postgres_sql import Statements
 
@@ -147,13 +147,19 @@ class PostgresBarStore(BarStore):
 
     @contextmanager
     def _cursor(self, *, transaction: bool = False) -> Iterator[psycopg.Cursor[Any]]:
-        with self._connect().connection() as conn:
-            if transaction:
-                with conn.transaction(), conn.cursor() as cur:
-                    yield cur
-            else:
-                with conn.cursor() as cur:
-                    yield cur
+        """Every method's way in. A pool that cannot connect in time (PoolTimeout) or a connection lost mid-work
+        (OperationalError: a restart, a dropped link; also deadlocks and serialization failures) is
+        StoreUnavailable, which the assets retry: a write is one transaction, so it is re-run whole."""
+        try:
+            with self._connect().connection() as conn:
+                if transaction:
+                    with conn.transaction(), conn.cursor() as cur:
+                        yield cur
+                else:
+                    with conn.cursor() as cur:
+                        yield cur
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise self._unavailable(exc) from None
 
     @property
     def _sql(self) -> Statements:
@@ -179,11 +185,8 @@ class PostgresBarStore(BarStore):
         }
 
     def ping(self) -> None:
-        try:
-            with self._cursor() as cur:
-                cur.execute("SELECT 1")
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise self._unavailable(exc) from None
+        with self._cursor() as cur:
+            cur.execute("SELECT 1")
 
     def probe(self) -> Probe:
         def version() -> str:
@@ -237,14 +240,12 @@ class PostgresBarStore(BarStore):
     def _write(
         self, start: dt.date, end: dt.date, bars: pa.Table, refused: list[tuple[object, ...]], direct: bool
     ) -> WriteCounts:
-        """One transaction: the bars, then the range's rejected rows replaced."""
+        """One transaction: the range's rejected rows replaced, then the bars. The rejected rows go first because
+        their replacement starts by taking the range's locks (``postgres_locks``): taken before any row lock,
+        an overlapping write waits at the door instead of deadlocking with this one over bars."""
         with self._cursor(transaction=True) as cur:
+            replace_rejected(cur, self._sql, start, end, refused)
             written = write_bars(cur, self._sql, bars, direct=direct) if bars.num_rows else 0
-            cur.execute(self._sql.delete_partitions(self._sql.rejected), (start, end))
-            if refused:
-                with cur.copy(self._sql.copy_rejected()) as copy:
-                    for row in refused:  # few rows: write_row is fine here
-                        copy.write_row(row)
         return WriteCounts(bars=written, rejected=len(refused))
 
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -22,7 +23,7 @@ import pytest
 from backbone_domain.bars import empty_rejected, utc_midnight
 from backbone_resources.store.base import QualityCounts, StoreUnavailable, WriteCounts
 from backbone_resources.store.duckdb_store import DuckDBBarStore
-from backbone_tests.builders import MON, bars, rejected_rows
+from backbone_tests.builders import MON, bars, raw_rows, rejected_rows
 
 # Another process holding the file: read-write (argv[3] == "rw") or read-only, for argv[2] seconds.
 HOLDER = textwrap.dedent(
@@ -163,6 +164,41 @@ def test_parallel_writer_processes_and_a_reader(path: str) -> None:
 def _migrations(path: str) -> list[tuple[int, dt.datetime]]:
     with duckdb.connect(path, read_only=True) as con:
         return con.execute("SELECT version, applied_at FROM market_data.schema_migrations ORDER BY 1").fetchall()
+
+
+def test_overlapping_landings_in_one_process_end_with_exactly_one_copy(path: str, monkeypatch) -> None:
+    """Across processes the file lock serializes writers; in one process the store's own lock must (issue 13, D5):
+    the first landing is held just before its commit while the second runs."""
+    first, second = DuckDBBarStore(path=path), DuckDBBarStore(path=path)
+    first.ping()
+    second.ping()  # migrated: otherwise its read-only look at the migrations waits for the first instead
+    opened, written = DuckDBBarStore._open, threading.Event()
+
+    class SlowCommit:
+        def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+            self.con = con
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.con, name)
+
+        def commit(self) -> None:
+            written.set()
+            time.sleep(1.0)
+            self.con.commit()
+
+    @contextmanager
+    def slow(self: DuckDBBarStore, *, read_only: bool) -> Iterator[object]:
+        with opened(self, read_only=read_only) as con:
+            yield con if read_only or threading.current_thread().name != "first" else SlowCommit(con)
+
+    monkeypatch.setattr(DuckDBBarStore, "_open", slow)
+    one = threading.Thread(target=first.replace_raw, args=(MON, MON, raw_rows(MON).assign(source="a")), name="first")
+    one.start()
+    assert written.wait(30)
+    second.replace_raw(MON, MON, raw_rows(MON).assign(source="b"))
+    one.join(30)
+
+    assert second.read_raw(MON, MON)["source"].tolist() == ["b"] * 4
 
 
 def test_migrations_apply_once_and_rerun_safely(store: DuckDBBarStore, path: str) -> None:
