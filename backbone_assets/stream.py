@@ -13,7 +13,7 @@ from backbone_assets.ingest import OWNERS
 from backbone_assets.jobs import kind_tags
 from backbone_assets.partitions import on_store, upstream_dates
 from backbone_domain.health import GroupLag, lagging_groups
-from backbone_domain.streaming import publish_range
+from backbone_domain.streaming import PublishShortfall, prove_publish, publish_range
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
@@ -42,7 +42,8 @@ def build_stream_assets(
         stream: StreamResource,
         policy: PipelinePolicy,
     ) -> dg.MaterializeResult:
-        """The run's stored days published to the daily-bars topic (key = symbol), every delivery confirmed."""
+        """The run's stored days published to the daily-bars topic (key = symbol), every delivery confirmed and
+        the topic shown to hold them (end offsets, read back when they fall short)."""
         start, end = upstream_dates(context, partitions)
         common = {"date_range": f"{start}..{end}", "stream": stream.describe(), **policy.tier_metadata()}
         if not stream.enabled:
@@ -52,10 +53,16 @@ def build_stream_assets(
         if topic.mismatches:
             context.log.warning(f"topic {topic.topic} differs from its configuration: {'; '.join(topic.mismatches)}")
         report = publish_range(stream, store, start, end, "ingest", policy.days_per_chunk(len(source.universe())))
+        try:
+            proof = prove_publish(stream, report)  # acknowledged is not enough: the topic must hold them (D6)
+        except PublishShortfall as exc:
+            # retried by the retry policy: a re-run republishes the range, consumers drop the copies
+            raise dg.Failure(str(exc), metadata={**publish_metadata(report), **common}, allow_retries=True) from None
         return dg.MaterializeResult(
             metadata={
                 "status": "published",
                 **publish_metadata(report),
+                **proof.metadata(),
                 "stored_bars": store.range_counts(start, end).bars,
                 "topic_created": topic.created,
                 "topic_mismatches": list(topic.mismatches),

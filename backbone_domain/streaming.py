@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -92,3 +93,69 @@ def ramped_chunks(start: dt.date, end: dt.date, days: int) -> Iterator[tuple[dt.
         yield start, chunk_end
         start = chunk_end + dt.timedelta(days=1)
         size = min(days, size * 2)
+
+
+class PublishShortfall(RuntimeError):
+    """The topic holds fewer messages than a publish delivered (the broker acknowledged what it then lost)."""
+
+
+@dataclass(frozen=True)
+class PublishProof:
+    """What the topic holds of a publish: per partition, end offsets before it and now.
+
+    ``holds`` counts, per partition, the offsets added since ``before``; a partition whose end is now below its
+    end before restarted from 0 (the topic was deleted and recreated), so all it holds counts, and a partition
+    missing now holds nothing. ``holds`` can exceed ``delivered`` (another producer wrote too), never the reverse
+    when every acknowledged message is on the topic: that is the whole rule.
+    """
+
+    delivered: int
+    before: Mapping[int, int]
+    after: Mapping[int, int]
+    method: str = "offsets"  # "read back": the ends were confirmed by reading the records at the log's tail
+
+    @property
+    def holds(self) -> int:
+        return sum(
+            end - self.before.get(p, 0) if end >= self.before.get(p, 0) else end for p, end in self.after.items()
+        )
+
+    @property
+    def verified(self) -> int:
+        """The delivered messages the topic is shown to hold."""
+        return min(self.delivered, self.holds)
+
+    @property
+    def complete(self) -> bool:
+        return self.holds >= self.delivered
+
+    def describe(self) -> str:
+        parts = sorted({*self.before, *self.after})
+        ends = ", ".join(f"{p}: {self.before.get(p, 0)}->{self.after.get(p, '-')}" for p in parts) or "none"
+        return (
+            f"delivered {self.delivered}, topic holds {self.holds} (by {self.method}); "
+            f"end offsets per partition before->now: {ends}"
+        )
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "messages_verified": self.verified,
+            "verified_by": self.method,
+            "end_offsets_before": {str(p): self.before[p] for p in sorted(self.before)},
+            "end_offsets_after": {str(p): self.after[p] for p in sorted(self.after)},
+        }
+
+
+def prove_publish(stream: StreamResource, report: PublishReport) -> PublishProof:
+    """Check that the topic holds at least what ``report`` delivered, now; raise ``PublishShortfall`` if not.
+
+    End offsets first (exact on Apache Kafka); when they fall short, the ends are read back from the log's tail
+    (``StreamResource.end_offsets(read_back=True)``), since a broker may report an end offset that lags the records
+    it holds. Only a shortfall the records confirm fails.
+    """
+    proof = PublishProof(report.delivered, report.end_before, stream.end_offsets())
+    if not proof.complete:
+        proof = PublishProof(report.delivered, report.end_before, stream.end_offsets(read_back=True), "read back")
+    if not proof.complete:
+        raise PublishShortfall(f"publish to {stream.topic} not on the topic: {proof.describe()}")
+    return proof

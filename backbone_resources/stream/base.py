@@ -55,6 +55,8 @@ class PublishReport:
     bytes: int = 0
     # partition -> [first offset, last offset] written by this publish
     offsets: dict[int, list[int]] = field(default_factory=dict)
+    # partition -> end offset just before the first message was sent (``StreamResource.end_offsets``)
+    end_before: dict[int, int] = field(default_factory=dict)
 
     def add(self, partition: int, offset: int, size: int) -> None:
         self.delivered += 1
@@ -150,6 +152,15 @@ class StreamResource(ConfigurableResource, ABC):
         one is acknowledged by the log (acks=all); raises StreamUnavailable if any delivery failed or timed out.
 
         Batches are consumed lazily, so reading the next one overlaps with delivering the previous ones."""
+
+    @abstractmethod
+    def end_offsets(self, read_back: bool = False) -> dict[int, int]:
+        """Each partition's end offset (the offset the next record gets); empty when the topic does not exist.
+
+        ``read_back=True`` also reads each partition's tail, from the reported end - 1 on, and extends the end to
+        the offset after the last record read there (a broker may report an end that lags the records it holds).
+        ``streaming.prove_publish`` uses it when the reported ends fall short of what was delivered.
+        """
 
     @abstractmethod
     def consumer(self, group: str) -> AbstractContextManager[StreamConsumer]:

@@ -39,6 +39,9 @@ class DisabledStream(StreamResource):
     def publish(self, batches: Iterable[MessageBatch]) -> PublishReport:
         raise StreamDisabled(_WHY)
 
+    def end_offsets(self, read_back: bool = False) -> dict[int, int]:
+        return {}
+
     @contextmanager
     def consumer(self, group: str) -> Iterator[StreamConsumer]:
         raise StreamDisabled(_WHY)

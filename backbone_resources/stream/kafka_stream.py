@@ -8,6 +8,7 @@ quirks are handled by the tests' client overrides, not here.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -143,10 +144,10 @@ class KafkaStream(StreamResource):
             if err is not None:
                 errors.append(str(err))
 
-        before = self._end_offsets()
+        before = self.end_offsets()
         conf = {**self.producer_conf(), "delivery.report.only.error": True, "on_delivery": failed}
         producer = Producer(conf)
-        report = PublishReport()
+        report = PublishReport(end_before=before)
         sent = 0
         for batch in batches:
             _produce_all(producer, self.topic, batch)
@@ -162,13 +163,17 @@ class KafkaStream(StreamResource):
                 f"({remaining} pending; first error: {redact(str(errors[0])) if errors else 'none'})"
             )
         report.delivered = sent
-        after = self._end_offsets()
+        after = self.end_offsets()
         # first/last offset per partition written while this publish ran (another producer's too, if any)
         report.offsets = {p: [before.get(p, 0), end - 1] for p, end in sorted(after.items()) if end > before.get(p, 0)}
         return report
 
-    def _end_offsets(self) -> dict[int, int]:
-        """Each partition's end offset (high watermark), in one ListOffsets request: no consumer, no group."""
+    def end_offsets(self, read_back: bool = False) -> dict[int, int]:
+        """The high watermarks, in one ListOffsets request (no consumer, no group); read back on request."""
+        reported = self._high_watermarks()
+        return self._read_tails(reported) if read_back else reported
+
+    def _high_watermarks(self) -> dict[int, int]:
         admin = self._admin()
         meta = _call(lambda: admin.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
         found = meta.topics.get(self.topic)
@@ -179,6 +184,36 @@ class KafkaStream(StreamResource):
         return {
             tp.partition: _call(lambda f=f: f.result(_TIMEOUT_S).offset, self.bootstrap) for tp, f in futures.items()
         }
+
+    def _read_tails(self, ends: dict[int, int]) -> dict[int, int]:
+        """``ends`` extended past the last record read from each partition's reported end - 1: assigned
+        partitions, no group membership, nothing committed. A partition ends at end-of-partition or an error."""
+        tails = [TopicPartition(self.topic, p, end - 1) for p, end in sorted(ends.items()) if end > 0]
+        if not tails:
+            return dict(ends)
+        conf = {
+            **self._common(),
+            "group.id": f"{self.kafka.client_id}.publish-proof",  # required by the client; never joined
+            **self.kafka.consumer_config,
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "error",
+        }
+        consumer = Consumer(conf)
+        confirmed, reading = dict(ends), {tp.partition for tp in tails}
+        deadline = time.monotonic() + _TIMEOUT_S
+        try:
+            consumer.assign(tails)
+            while reading and time.monotonic() < deadline:
+                for msg in consumer.consume(1000, 1.0):
+                    if msg.error() is not None:
+                        reading.discard(msg.partition())  # end of partition, or no record at that offset
+                        continue
+                    p = msg.partition()
+                    confirmed[p] = max(confirmed[p], msg.offset() + 1)
+        finally:
+            consumer.close()
+        return confirmed
 
     @contextmanager
     def consumer(self, group: str) -> Iterator[StreamConsumer]:

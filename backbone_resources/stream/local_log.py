@@ -77,7 +77,7 @@ class LocalLogStream(StreamResource):
 
     def publish(self, batches: Iterable[MessageBatch]) -> PublishReport:
         self.ensure_topic()
-        report = PublishReport()
+        report = PublishReport(end_before=self.end_offsets())
         with self._db() as conn:
             partitions = self._partitions(conn) or self.partitions
             for batch in batches:
@@ -106,27 +106,35 @@ class LocalLogStream(StreamResource):
         conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", rows)
         conn.execute("COMMIT")
 
+    def end_offsets(self, read_back: bool = False) -> dict[int, int]:
+        """Exact: the offsets come from the records themselves, so reading back changes nothing."""
+        with self._db() as conn:
+            count = self._partitions(conn)
+            if count is None:
+                return {}
+            ends = dict(
+                conn.execute(
+                    'SELECT partition, MAX("offset") + 1 FROM records WHERE topic = ? GROUP BY partition', (self.topic,)
+                ).fetchall()
+            )
+        return {p: ends.get(p, 0) for p in range(count)}
+
     @contextmanager
     def consumer(self, group: str) -> Iterator[StreamConsumer]:
         with self._db() as conn:
             yield _LocalConsumer(conn, self.topic, group)
 
     def lag(self, group: str) -> list[PartitionLag]:
+        ends = self.end_offsets()
+        if not ends:
+            return []
         with self._db() as conn:
-            count = self._partitions(conn)
-            if count is None:
-                return []
-            ends = dict(
-                conn.execute(
-                    'SELECT partition, MAX("offset") + 1 FROM records WHERE topic = ? GROUP BY partition', (self.topic,)
-                ).fetchall()
-            )
             committed = dict(
                 conn.execute(
                     'SELECT partition, "offset" FROM group_offsets WHERE grp = ? AND topic = ?', (group, self.topic)
                 ).fetchall()
             )
-        return [PartitionLag(p, ends.get(p, 0), committed.get(p)) for p in range(count)]
+        return [PartitionLag(p, end, committed.get(p)) for p, end in ends.items()]
 
 
 class _LocalConsumer(StreamConsumer):
