@@ -2,7 +2,8 @@
 operator asked for a replay (``backbone replay --request``).
 
 A gap is measured per finished run of ``daily_bars``: bars stored for its date range now, against messages that
-run's ``daily_bars_kafka`` delivered (none when that step failed, was skipped or streaming was off). Requests sit
+run's ``daily_bars_kafka`` delivered and the topic was shown to hold (none when that step failed, including a
+publish whose messages the topic did not hold, was skipped or streaming was off). Requests sit
 in the Dagster instance's key-value store, so they work the same on every tier and survive restarts.
 """
 
@@ -54,8 +55,10 @@ def _delivered_by_run(instance: dg.DagsterInstance, run_id: str) -> int:
             meta = record.asset_materialization.metadata  # type: ignore[union-attr]
             if meta.get("status") and meta["status"].value == STREAM_DISABLED:
                 return 0
-            return int(meta["messages_delivered"].value)
-    return 0
+            # what the topic was shown to hold (runs before the publish proof recorded only the deliveries)
+            counted = meta.get("messages_verified") or meta["messages_delivered"]
+            return int(counted.value)
+    return 0  # no materialization: the step failed (a publish the topic did not hold, too) or was skipped
 
 
 @dg.sensor(job_name=KAFKA_REPLAY_JOB, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
