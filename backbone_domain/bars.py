@@ -14,8 +14,9 @@ from typing import Final
 import pandas as pd
 
 KEY: Final = ("symbol", "ts")
-# Tickers as exchanges and Yahoo write them (AAPL, BRK.B, EURUSD=X, ^GSPC), upper case.
-SYMBOL_PATTERN: Final = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
+# Tickers as exchanges and Yahoo write them (AAPL, BRK.B, EURUSD=X, ^GSPC), upper case. \Z, not $: "$" also
+# matches before a final newline, which let "AAPL\n" through (found by test_validation_properties).
+SYMBOL_PATTERN: Final = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}\Z")
 PRICE_COLUMNS: Final = ("open", "high", "low", "close")
 VALUE_COLUMNS: Final = (*PRICE_COLUMNS, "adj_close", "volume")
 

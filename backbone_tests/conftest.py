@@ -1,6 +1,6 @@
 """Shared fixtures: one module per real service under backbone_tests/fixtures/ (PostgreSQL, the WASM
 TimescaleDB, the tansu broker, Redis, Spark); `--containers` (backbone_tests/containers.py) swaps them for
-Docker containers."""
+Docker containers. Hypothesis profiles: backbone_tests/hypothesis_profiles.py."""
 
 pytest_plugins = [
     "backbone_tests.containers",
@@ -9,4 +9,5 @@ pytest_plugins = [
     "backbone_tests.fixtures.broker",
     "backbone_tests.fixtures.redis",
     "backbone_tests.fixtures.spark",
+    "backbone_tests.hypothesis_profiles",
 ]

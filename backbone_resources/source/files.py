@@ -81,8 +81,8 @@ class _Parsed:
     def rows(self, lo: int, hi: int) -> list[list[Any]]:
         """Records [lo, hi) as lists of cells: as many as the file holds (a short row has fewer). Not for
         plain CSV, whose columns ``fetch`` takes as they are."""
-        if self.records is not None:
-            return list(csv.reader(io.StringIO("".join(self.records[lo:hi]))))
+        if self.records is not None:  # newline="": split lines as the file was read, a lone CR ends one too
+            return list(csv.reader(io.StringIO("".join(self.records[lo:hi]), newline="")))
         assert self.frame is not None
         columns = (self.frame.iloc[lo:hi, i].to_numpy() for i in range(self.frame.shape[1]))
         return [list(r) for r in zip(*columns, strict=True)]

@@ -103,6 +103,7 @@ def test_clean_bar_is_accepted_as_stored() -> None:
         ({"open": 10.0, "close": 10.0, "low": 10.5}, "low 10.5 is above min(open, close) 10.0"),
         ({"symbol": "ab c"}, "symbol 'ab c' is not a known symbol format"),
         ({"symbol": "aapl"}, "symbol 'aapl' is not a known symbol format"),
+        ({"symbol": "AAPL\n"}, "symbol 'AAPL\\n' is not a known symbol format"),
         ({"symbol": 123}, "symbol 123 is not a known symbol format"),
         ({"symbol": None}, "symbol is missing"),
         ({"ts": pd.NaT}, "date could not be read"),
@@ -358,3 +359,9 @@ def test_plain_decimal_text_parses_alike_in_bulk_and_through_to_numeric():
     np.testing.assert_array_equal(bulk.missing, general.missing[:-1])
     np.testing.assert_array_equal(bulk.unreadable, general.unreadable[:-1])
     assert general.values[-1] == 1.0
+
+
+def test_a_leading_plus_reads_as_python_reads_it():
+    """pd.to_numeric reads "+180144.98017032706" one ulp low; found by test_validation_properties."""
+    parsed = parse_numbers(pd.Series(["+180144.98017032706", " +2.5", "abc", 7], dtype=object))
+    assert parsed.values[:2].tolist() == [180144.98017032706, 2.5]

@@ -269,3 +269,11 @@ def test_payload_is_compact_json_of_the_record_whatever_the_header(tmp_path):
     assert bars["payload"].iloc[0] == json.dumps(full | {"Clôture": "1"}, separators=(",", ":"))
     short = {"file": "A.csv", "line": 3, "Date": "2024-01-03", '100% "sure"': "short"}
     assert bars["payload"].iloc[1] == json.dumps(short, separators=(",", ":"))
+
+
+def test_cr_line_ends_are_read_like_any_other(tmp_path):
+    """Old Mac / some Excel exports end lines with a lone CR; csv.Error escaped fetch (test_file_properties)."""
+    (tmp_path / "SYM.csv").write_bytes(b"Date,Close\r2024-01-02,1\r2024-01-03,2\r")
+    bars = FileSource(directory=str(tmp_path)).fetch(*ALL)
+    assert bars["close"].tolist() == ["1", "2"]
+    assert lines_of(bars) == [("SYM.csv", 2), ("SYM.csv", 3)]
