@@ -1,6 +1,10 @@
 """Shared fixtures: one module per real service under backbone_tests/fixtures/ (PostgreSQL, the WASM
 TimescaleDB, the tansu broker, Redis, Spark); `--containers` (backbone_tests/containers.py) swaps them for
-Docker containers."""
+Docker containers. "Today" is pinned for every test (backbone_tests/clock.py)."""
+
+import pytest
+
+from backbone_tests.clock import PINNED
 
 pytest_plugins = [
     "backbone_tests.containers",
@@ -10,3 +14,10 @@ pytest_plugins = [
     "backbone_tests.fixtures.redis",
     "backbone_tests.fixtures.spark",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read in process see BACKBONE_TODAY; CLI tests with their own environment add ``PINNED``."""
+    for name, value in PINNED.items():
+        monkeypatch.setenv(name, value)

@@ -11,6 +11,7 @@ from backbone_resources.batch.settings import BatchSettings
 from backbone_resources.cache.settings import CachePolicy, CacheSettings
 from backbone_resources.settings import BackboneSettings, load_settings
 from backbone_resources.stream.settings import StreamSettings
+from backbone_tests.clock import TODAY
 
 SYMBOLS = ["EURUSD", "AAPL"]
 NO_STREAMING = StreamSettings(streaming_enabled=False)
@@ -28,7 +29,7 @@ def dagster_home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def bootstrap(tmp_path, dagster_home) -> BackboneSettings:
-    return load_settings(mode="bootstrap", home=tmp_path / "home", symbols=SYMBOLS)
+    return load_settings(mode="bootstrap", home=tmp_path / "home", symbols=SYMBOLS, today=TODAY)
 
 
 @pytest.fixture
@@ -41,6 +42,7 @@ def institutional(
         mode="institutional",
         timescale_url=pg_database_url,
         symbols=SYMBOLS,
+        today=TODAY,
         stream=NO_STREAMING,
         redis_url=redis_server_url,
         cache=CacheSettings(policy=CachePolicy(namespace=redis_namespace)),  # Redis: a namespace per test

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from backbone_tests.clock import PINNED
+
 pytestmark = pytest.mark.slow
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 
@@ -48,6 +50,7 @@ def test_multiprocess_runs_and_concurrent_readers_share_the_duckdb_file(tmp_path
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")},
         "BACKBONE_MODE": "bootstrap",
+        **PINNED,
         "BACKBONE_HOME": str(home),
         "BACKBONE_SYMBOLS": "EURUSD,AAPL",
         "DAGSTER_HOME": str(dagster_home),
