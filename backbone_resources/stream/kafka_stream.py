@@ -32,8 +32,6 @@ from backbone_resources.stream.base import (
 )
 from backbone_resources.stream.settings import KafkaSettings
 
-_TIMEOUT_S = 15.0
-
 
 class KafkaStream(StreamResource):
     bootstrap: str = Field(description="BACKBONE_KAFKA_BOOTSTRAP, host:port[,host:port]")
@@ -91,9 +89,10 @@ class KafkaStream(StreamResource):
         return AdminClient(self._common())
 
     def ensure_topic(self) -> TopicReport:
+        wait = self.kafka.request_timeout_s
         # Metadata of all topics: asking for one by name lets a broker with auto-create on create it unshaped.
         admin = self._admin()
-        meta = _call(lambda: admin.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+        meta = _call(lambda: admin.list_topics(timeout=wait), self.bootstrap)
         found = meta.topics.get(self.topic)
         if found is None or found.error is not None:
             if not self.kafka.auto_create_topic:
@@ -104,7 +103,7 @@ class KafkaStream(StreamResource):
                 self.topic, self.partitions, self.kafka.replication_factor, config=dict(self.kafka.topic_config)
             )
             try:
-                admin.create_topics([new], request_timeout=_TIMEOUT_S)[self.topic].result(_TIMEOUT_S)
+                admin.create_topics([new], request_timeout=wait)[self.topic].result(wait)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # a concurrent run created it
                     raise StreamUnavailable(f"cannot create topic {self.topic}: {exc}") from None
@@ -113,6 +112,7 @@ class KafkaStream(StreamResource):
 
     def _mismatches(self, admin: AdminClient, found: Any) -> tuple[str, ...]:
         """Differences between the existing topic and the configured shape; reported, never altered."""
+        wait = self.kafka.request_timeout_s
         problems = []
         if len(found.partitions) != self.partitions:
             problems.append(f"partitions: topic has {len(found.partitions)}, configured {self.partitions}")
@@ -123,7 +123,7 @@ class KafkaStream(StreamResource):
         if self.kafka.topic_config:
             resource = ConfigResource(ResourceType.TOPIC, self.topic)
             try:
-                entries = admin.describe_configs([resource], request_timeout=_TIMEOUT_S)[resource].result(_TIMEOUT_S)
+                entries = admin.describe_configs([resource], request_timeout=wait)[resource].result(wait)
             except KafkaException as exc:
                 return (*problems, f"topic configs could not be read: {exc}")
             for name, want in sorted(self.kafka.topic_config.items()):
@@ -168,16 +168,15 @@ class KafkaStream(StreamResource):
 
     def _end_offsets(self) -> dict[int, int]:
         """Each partition's end offset (high watermark), in one ListOffsets request: no consumer, no group."""
+        wait = self.kafka.request_timeout_s
         admin = self._admin()
-        meta = _call(lambda: admin.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+        meta = _call(lambda: admin.list_topics(timeout=wait), self.bootstrap)
         found = meta.topics.get(self.topic)
         if found is None or found.error is not None:
             return {}
         latest = {TopicPartition(self.topic, p): OffsetSpec.latest() for p in sorted(found.partitions)}
-        futures = _call(lambda: admin.list_offsets(latest, request_timeout=_TIMEOUT_S), self.bootstrap)
-        return {
-            tp.partition: _call(lambda f=f: f.result(_TIMEOUT_S).offset, self.bootstrap) for tp, f in futures.items()
-        }
+        futures = _call(lambda: admin.list_offsets(latest, request_timeout=wait), self.bootstrap)
+        return {tp.partition: _call(lambda f=f: f.result(wait).offset, self.bootstrap) for tp, f in futures.items()}
 
     @contextmanager
     def consumer(self, group: str) -> Iterator[StreamConsumer]:
@@ -195,17 +194,18 @@ class KafkaStream(StreamResource):
             consumer.close()
 
     def lag(self, group: str) -> list[PartitionLag]:
+        wait = self.kafka.request_timeout_s
         consumer = Consumer({**self._common(), "group.id": group, "enable.auto.commit": False})
         try:
-            meta = _call(lambda: consumer.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+            meta = _call(lambda: consumer.list_topics(timeout=wait), self.bootstrap)
             found = meta.topics.get(self.topic)
             if found is None or found.error is not None:
                 return []
             parts = [TopicPartition(self.topic, p) for p in sorted(found.partitions)]
-            committed = _call(lambda: consumer.committed(parts, timeout=_TIMEOUT_S), self.bootstrap)
+            committed = _call(lambda: consumer.committed(parts, timeout=wait), self.bootstrap)
             lags = []
             for tp in committed:
-                _, high = consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S, cached=False)
+                _, high = consumer.get_watermark_offsets(tp, timeout=wait, cached=False)
                 lags.append(PartitionLag(tp.partition, high, tp.offset if tp.offset >= 0 else None))
             return lags
         finally:

@@ -106,13 +106,16 @@ _KILLABLE = textwrap.dedent(
 
     settings = BackboneSettings.model_validate_json(sys.stdin.read())
     with all_resources(settings) as res:
-        store = res.store
-        class SlowStore:  # one day at a time, slowly, so the parent can kill us half-way
+        store, days = res.store, 0
+        class StallingStore:  # one day at a time; half-way it stalls until the parent kills it
             def read_bars_table(self, start, end, symbols=None):
-                time.sleep(0.3)
+                global days
+                days += 1
+                if days > 30:
+                    time.sleep(600)
                 return store.read_bars_table(start, end, symbols)
         print("publishing", flush=True)
-        publish_range(res.stream, SlowStore(), dt.date(2024, 1, 1), dt.date(2024, 2, 29), "ingest", chunk_days=1)
+        publish_range(res.stream, StallingStore(), dt.date(2024, 1, 1), dt.date(2024, 2, 29), "ingest", chunk_days=1)
     print("finished", flush=True)
     """
 )

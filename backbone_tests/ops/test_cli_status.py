@@ -175,6 +175,7 @@ def test_unreachable_endpoints_are_reported_redacted_and_the_files_still_written
         "BACKBONE_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0",
         "BACKBONE_KAFKA_BOOTSTRAP": "127.0.0.1:1",
         "BACKBONE_KAFKA_CONFIG": '{"log_level": "0"}',  # librdkafka's connect retries are not the point here
+        "BACKBONE_KAFKA_REQUEST_TIMEOUT_S": "2",  # nor is waiting the default 15 s for a refused connection
     }
     out = tmp_path / "status"
     status = _run(down, "status", "--out", str(out))
