@@ -33,10 +33,9 @@ def bootstrap(tmp_path, dagster_home) -> BackboneSettings:
 
 
 @pytest.fixture
-def institutional(
-    pg_database_url, redis_server_url, redis_namespace, dagster_home, spark_options, tmp_path
-) -> BackboneSettings:
-    # spark_options: the daily job exports through Spark here; it starts the test session's one JVM.
+def institutional(pg_database_url, redis_server_url, redis_namespace, dagster_home, tmp_path) -> BackboneSettings:
+    # No Spark here: a test that runs the batch layer (it exports through Spark on this tier) asks for
+    # spark_options, which starts the test session's one JVM (~10 s) with the test settings.
     # Kafka is not what these flows test: streaming off (test_stream_*.py give the broker).
     return load_settings(
         mode="institutional",

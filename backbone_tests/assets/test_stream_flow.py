@@ -66,7 +66,7 @@ def test_publish_consume_lag_replay_exactly_once(tier, request):
     before = _lag_check(settings)  # the group has not read anything yet: lag = everything published
     assert (before["passed"], before["total_lag"], before["threshold"]) == (False, len(stored), 0)
 
-    first = read_topic(settings, GROUP)
+    first = read_topic(settings, GROUP, len(stored))
     assert {(b.symbol, b.ts) for b in first} == stored
     assert len(first) == len(stored)
     after = _lag_check(settings)
@@ -79,11 +79,11 @@ def test_publish_consume_lag_replay_exactly_once(tier, request):
     assert replayed.output_for_node("replay_bars") == len(stored)
 
     # a fresh reader sees ingest copies + replay copies, and hands over every bar exactly once
-    everything = read_topic(settings, "late-joiner")
+    everything = read_topic(settings, "late-joiner", len(stored))
     assert len(everything) == len(stored)
     assert {(b.symbol, b.ts) for b in everything} == stored
     # the first group only has the replayed copies left: all dropped as duplicates by a new bridge process
-    again = read_topic(settings, GROUP)
+    again = read_topic(settings, GROUP, len(stored))
     assert {b.origin for b in again} == {"replay"}
     assert len(again) == len(stored)  # a new process has no memory: it hands over the replay once
 
@@ -155,4 +155,4 @@ def test_publish_killed_half_way_then_rerun_leaves_every_bar(tier, request):
     assert 0 < published < len(stored), "the kill must land half-way"
 
     assert runner.materialize(settings, JAN, FEB_END, ["daily_bars_kafka"]).success
-    assert {(b.symbol, b.ts) for b in read_topic(settings, "verifier")} == stored
+    assert {(b.symbol, b.ts) for b in read_topic(settings, "verifier", len(stored))} == stored

@@ -24,7 +24,7 @@ from backbone_resources.settings import load_settings
 from backbone_tests.clock import AWKWARD_DAYS
 from backbone_tests.fixtures.ports import free_port
 from backbone_tests.ops.cli_runner import BACKBONE, run_in_process
-from backbone_tests.resources.stream.conftest import KAFKA_TEST_CONSUMER, KAFKA_TEST_PRODUCER
+from backbone_tests.resources.stream.conftest import KAFKA_TEST_PRODUCER, consumer_config_for
 
 FLOW = "daily_bars_raw,daily_bars,daily_bars_hot_cache,daily_bars_kafka"
 GROUP = "trading-runtime"
@@ -215,7 +215,7 @@ def test_institutional_status_on_postgres_redis_and_kafka(
         "BACKBONE_KAFKA_PARTITIONS": "3",
         "BACKBONE_KAFKA_REPLICATION_FACTOR": "1",
         "BACKBONE_KAFKA_PRODUCER_CONFIG": json.dumps(KAFKA_TEST_PRODUCER),  # tansu: exact lag needs 1 record a batch
-        "BACKBONE_KAFKA_CONSUMER_CONFIG": json.dumps(KAFKA_TEST_CONSUMER),
+        "BACKBONE_KAFKA_CONSUMER_CONFIG": json.dumps(consumer_config_for(kafka_bootstrap)),
         "BACKBONE_KAFKA_CONSUMER_GROUPS": f"{GROUP}-{secrets.token_hex(3)}",
         "BACKBONE_TODAY": str(NEW_YEAR),
     }
