@@ -33,7 +33,7 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
         assets=[
             *build_ingest_assets(partitions, kinds),
             *build_storage_assets(partitions, kinds),
-            *build_cache_assets(partitions, kinds),
+            *build_cache_assets(partitions, kinds, settings.cache.policy.retry_delay_s),
             *build_batch_assets(partitions, kinds),
             *build_stream_assets(partitions, kinds),
         ],
