@@ -17,17 +17,15 @@ from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
 
-# Redis down is usually a restart or a failover: a few spaced retries ride it out without paging anyone.
-CACHE_RETRY = dg.RetryPolicy(max_retries=2, delay=3, backoff=dg.Backoff.EXPONENTIAL)
-
 
 def build_cache_assets(
-    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]]
+    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]], retry_delay_s: float = 3.0
 ) -> list[dg.AssetsDefinition]:
     @dg.asset(
         deps=[on_store()],  # each symbol's newest bars: unpartitioned
         backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=CACHE_RETRY,
+        # Redis down is usually a restart or a failover: a few spaced retries ride it out without paging anyone.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=retry_delay_s, backoff=dg.Backoff.EXPONENTIAL),
         group_name="cache",
         kinds=kinds["cache"],
         owners=OWNERS,

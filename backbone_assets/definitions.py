@@ -25,7 +25,7 @@ from backbone_resources.tiers import build_resources, layer_kinds
 
 
 def build_defs(settings: BackboneSettings) -> dg.Definitions:
-    partitions = daily_partitions(settings.start_date)
+    partitions = daily_partitions(settings.start_date, settings.today)
     jobs = build_jobs(partitions)
     resources = build_resources(settings)
     kinds = layer_kinds(resources)  # the UI names the technology each built backend declares
@@ -33,7 +33,7 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
         assets=[
             *build_ingest_assets(partitions, kinds),
             *build_storage_assets(partitions, kinds),
-            *build_cache_assets(partitions, kinds),
+            *build_cache_assets(partitions, kinds, settings.cache.policy.retry_delay_s),
             *build_batch_assets(partitions, kinds),
             *build_stream_assets(partitions, kinds),
         ],

@@ -24,8 +24,11 @@ STORE_ASSET = "daily_bars"
 ON_EVERY_STORED_DAY = dg.AllPartitionMapping()
 
 
-def daily_partitions(start_date: dt.date) -> dg.DailyPartitionsDefinition:
-    return dg.DailyPartitionsDefinition(start_date=start_date.strftime(PARTITION_FORMAT), timezone="UTC")
+def daily_partitions(start_date: dt.date, today: dt.date | None = None) -> dg.DailyPartitionsDefinition:
+    """Daily partitions from ``start_date`` through yesterday. ``today`` (BACKBONE_TODAY) pins "today" instead
+    of the clock: the one seam through which the CLI, the checks, the schedules and status learn the date."""
+    end = {"end_date": today.strftime(PARTITION_FORMAT)} if today is not None else {}
+    return dg.DailyPartitionsDefinition(start_date=start_date.strftime(PARTITION_FORMAT), timezone="UTC", **end)
 
 
 def on_store(asset: str = STORE_ASSET) -> dg.AssetDep:

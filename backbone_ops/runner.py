@@ -62,7 +62,7 @@ def dagster_pg_env(url: str) -> dict[str, str]:
 
 def resolve_range(settings: BackboneSettings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
     """Default: the newest partition only. Errors name the bound that was crossed."""
-    last = last_partition_date(daily_partitions(settings.start_date))
+    last = last_partition_date(daily_partitions(settings.start_date, settings.today))
     end = end or last
     start = start or end
     if start > end:

@@ -41,6 +41,7 @@ class BackboneSettings(BaseSettings):
     source: str = Field("synthetic", description="synthetic | csv:<dir> | yahoo")
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma list")
     start_date: dt.date = Field(dt.date(2000, 1, 3), description="first daily partition")
+    today: dt.date | None = Field(None, description="pinned 'today' (UTC); the newest partition is the day before")
     seed: int = Field(42, description="seed of the synthetic source")
     chunk_days: int | None = Field(None, ge=1, le=3660, description="days a chunk spans; unset: from chunk_bars")
     chunk_bars: int = Field(150_000, ge=1_000, description="bars a backfill chunk holds in memory at most")

@@ -58,7 +58,7 @@ def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> Healt
     choice = settings.tier()
     notes: list[str] = []
     components: list[Component] = []
-    as_of = last_partition_date(daily_partitions(settings.start_date))
+    as_of = last_partition_date(daily_partitions(settings.start_date, settings.today))
 
     def attempt(name: str, fn: Callable[[], Any]) -> Any:
         try:

@@ -40,6 +40,7 @@ class CachePolicy(dg.Config):
     max_symbols: int = Field(5_000, ge=1, description="cached symbols; least recently used ones go first")
     hit_ratio_warn: float = Field(0.8, ge=0, le=1, description="hit ratio below which the check warns")
     min_reads: int = Field(20, ge=1, description="reads a check window needs before a ratio is judged")
+    retry_delay_s: float = Field(3.0, ge=0, description="first wait before the cache asset retries (doubling)")
 
     @field_validator("namespace")
     @classmethod

@@ -34,8 +34,6 @@ from backbone_resources.stream.base import (
 )
 from backbone_resources.stream.settings import KafkaSettings
 
-_TIMEOUT_S = 15.0
-
 
 class KafkaStream(StreamResource):
     bootstrap: str = Field(description="BACKBONE_KAFKA_BOOTSTRAP, host:port[,host:port]")
@@ -54,7 +52,7 @@ class KafkaStream(StreamResource):
     def probe(self) -> Probe:
         def brokers() -> str:
             admin = self._admin()
-            meta = _call(lambda: admin.list_topics(timeout=5), self.bootstrap)
+            meta = _call(lambda: admin.list_topics(timeout=min(5.0, self.kafka.request_timeout_s)), self.bootstrap)
             return f"{len(meta.brokers)} broker(s)"
 
         return probing("kafka", self.bootstrap, brokers)
@@ -93,9 +91,10 @@ class KafkaStream(StreamResource):
         return AdminClient(self._common())
 
     def ensure_topic(self) -> TopicReport:
+        wait = self.kafka.request_timeout_s
         # Metadata of all topics: asking for one by name lets a broker with auto-create on create it unshaped.
         admin = self._admin()
-        meta = _call(lambda: admin.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+        meta = _call(lambda: admin.list_topics(timeout=wait), self.bootstrap)
         found = meta.topics.get(self.topic)
         if found is None or found.error is not None:
             if not self.kafka.auto_create_topic:
@@ -106,7 +105,7 @@ class KafkaStream(StreamResource):
                 self.topic, self.partitions, self.kafka.replication_factor, config=dict(self.kafka.topic_config)
             )
             try:
-                admin.create_topics([new], request_timeout=_TIMEOUT_S)[self.topic].result(_TIMEOUT_S)
+                admin.create_topics([new], request_timeout=wait)[self.topic].result(wait)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # a concurrent run created it
                     raise StreamUnavailable(f"cannot create topic {self.topic}: {redact(str(exc))}") from None
@@ -115,6 +114,7 @@ class KafkaStream(StreamResource):
 
     def _mismatches(self, admin: AdminClient, found: Any) -> tuple[str, ...]:
         """Differences between the existing topic and the configured shape; reported, never altered."""
+        wait = self.kafka.request_timeout_s
         problems = []
         if len(found.partitions) != self.partitions:
             problems.append(f"partitions: topic has {len(found.partitions)}, configured {self.partitions}")
@@ -125,7 +125,7 @@ class KafkaStream(StreamResource):
         if self.kafka.topic_config:
             resource = ConfigResource(ResourceType.TOPIC, self.topic)
             try:
-                entries = admin.describe_configs([resource], request_timeout=_TIMEOUT_S)[resource].result(_TIMEOUT_S)
+                entries = admin.describe_configs([resource], request_timeout=wait)[resource].result(wait)
             except KafkaException as exc:
                 return (*problems, f"topic configs could not be read: {exc}")
             for name, want in sorted(self.kafka.topic_config.items()):
@@ -174,16 +174,16 @@ class KafkaStream(StreamResource):
         return self._read_tails(reported) if read_back else reported
 
     def _high_watermarks(self) -> dict[int, int]:
+        """Each partition's end offset (high watermark), in one ListOffsets request: no consumer, no group."""
+        wait = self.kafka.request_timeout_s
         admin = self._admin()
-        meta = _call(lambda: admin.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+        meta = _call(lambda: admin.list_topics(timeout=wait), self.bootstrap)
         found = meta.topics.get(self.topic)
         if found is None or found.error is not None:
             return {}
         latest = {TopicPartition(self.topic, p): OffsetSpec.latest() for p in sorted(found.partitions)}
-        futures = _call(lambda: admin.list_offsets(latest, request_timeout=_TIMEOUT_S), self.bootstrap)
-        return {
-            tp.partition: _call(lambda f=f: f.result(_TIMEOUT_S).offset, self.bootstrap) for tp, f in futures.items()
-        }
+        futures = _call(lambda: admin.list_offsets(latest, request_timeout=wait), self.bootstrap)
+        return {tp.partition: _call(lambda f=f: f.result(wait).offset, self.bootstrap) for tp, f in futures.items()}
 
     def _read_tails(self, ends: dict[int, int]) -> dict[int, int]:
         """``ends`` extended past the last record read from each partition's reported end - 1: assigned
@@ -201,7 +201,7 @@ class KafkaStream(StreamResource):
         }
         consumer = Consumer(conf)
         confirmed, reading = dict(ends), {tp.partition for tp in tails}
-        deadline = time.monotonic() + _TIMEOUT_S
+        deadline = time.monotonic() + self.kafka.request_timeout_s
         try:
             consumer.assign(tails)
             while reading and time.monotonic() < deadline:
@@ -231,17 +231,18 @@ class KafkaStream(StreamResource):
             consumer.close()
 
     def lag(self, group: str) -> list[PartitionLag]:
+        wait = self.kafka.request_timeout_s
         consumer = Consumer({**self._common(), "group.id": group, "enable.auto.commit": False})
         try:
-            meta = _call(lambda: consumer.list_topics(timeout=_TIMEOUT_S), self.bootstrap)
+            meta = _call(lambda: consumer.list_topics(timeout=wait), self.bootstrap)
             found = meta.topics.get(self.topic)
             if found is None or found.error is not None:
                 return []
             parts = [TopicPartition(self.topic, p) for p in sorted(found.partitions)]
-            committed = _call(lambda: consumer.committed(parts, timeout=_TIMEOUT_S), self.bootstrap)
+            committed = _call(lambda: consumer.committed(parts, timeout=wait), self.bootstrap)
             lags = []
             for tp in committed:
-                _, high = consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S, cached=False)
+                _, high = consumer.get_watermark_offsets(tp, timeout=wait, cached=False)
                 lags.append(PartitionLag(tp.partition, high, tp.offset if tp.offset >= 0 else None))
             return lags
         finally:

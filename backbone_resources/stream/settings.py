@@ -60,6 +60,7 @@ class KafkaSettings(dg.Config):
     )
     auto_create_topic: bool = True
     delivery_timeout_s: float = Field(120.0, gt=0)
+    request_timeout_s: float = Field(15.0, gt=0, description="admin and metadata requests; an unreachable broker")
 
     @field_validator("config", "producer_config", "consumer_config", "topic_config", mode="before")
     @classmethod

@@ -34,14 +34,14 @@ def _failed_steps(result) -> dict[str, str]:
     }
 
 
-def test_outage_drill(institutional, tmp_path):
+def test_outage_drill(institutional, spark_options, tmp_path):  # the checks read the Spark exports
     server = OwnRedis(tmp_path / "redis")
     server.start()
     settings = institutional.model_copy(
         update={
             "redis_url": SecretStr(server.url),
             "cache": CacheSettings(
-                policy=CachePolicy(namespace="drill"),
+                policy=CachePolicy(namespace="drill", retry_delay_s=0.2),  # the retries, not their spacing
                 redis=RedisSettings(connect_timeout_s=0.5, socket_timeout_s=0.5),
             ),
         }

@@ -66,7 +66,7 @@ def test_publish_consume_lag_replay_exactly_once(tier, request):
     before = _lag_check(settings)  # the group has not read anything yet: lag = everything published
     assert (before["passed"], before["total_lag"], before["threshold"]) == (False, len(stored), 0)
 
-    first = read_topic(settings, GROUP)
+    first = read_topic(settings, GROUP, len(stored))
     assert {(b.symbol, b.ts) for b in first} == stored
     assert len(first) == len(stored)
     after = _lag_check(settings)
@@ -79,11 +79,11 @@ def test_publish_consume_lag_replay_exactly_once(tier, request):
     assert replayed.output_for_node("replay_bars") == len(stored)
 
     # a fresh reader sees ingest copies + replay copies, and hands over every bar exactly once
-    everything = read_topic(settings, "late-joiner")
+    everything = read_topic(settings, "late-joiner", len(stored))
     assert len(everything) == len(stored)
     assert {(b.symbol, b.ts) for b in everything} == stored
     # the first group only has the replayed copies left: all dropped as duplicates by a new bridge process
-    again = read_topic(settings, GROUP)
+    again = read_topic(settings, GROUP, len(stored))
     assert {b.origin for b in again} == {"replay"}
     assert len(again) == len(stored)  # a new process has no memory: it hands over the replay once
 
@@ -106,13 +106,16 @@ _KILLABLE = textwrap.dedent(
 
     settings = BackboneSettings.model_validate_json(sys.stdin.read())
     with all_resources(settings) as res:
-        store = res.store
-        class SlowStore:  # one day at a time, slowly, so the parent can kill us half-way
+        store, days = res.store, 0
+        class StallingStore:  # one day at a time; half-way it stalls until the parent kills it
             def read_bars_table(self, start, end, symbols=None):
-                time.sleep(0.3)
+                global days
+                days += 1
+                if days > 30:
+                    time.sleep(600)
                 return store.read_bars_table(start, end, symbols)
         print("publishing", flush=True)
-        publish_range(res.stream, SlowStore(), dt.date(2024, 1, 1), dt.date(2024, 2, 29), "ingest", chunk_days=1)
+        publish_range(res.stream, StallingStore(), dt.date(2024, 1, 1), dt.date(2024, 2, 29), "ingest", chunk_days=1)
     print("finished", flush=True)
     """
 )
@@ -152,4 +155,4 @@ def test_publish_killed_half_way_then_rerun_leaves_every_bar(tier, request):
     assert 0 < published < len(stored), "the kill must land half-way"
 
     assert runner.materialize(settings, JAN, FEB_END, ["daily_bars_kafka"]).success
-    assert {(b.symbol, b.ts) for b in read_topic(settings, "verifier")} == stored
+    assert {(b.symbol, b.ts) for b in read_topic(settings, "verifier", len(stored))} == stored

@@ -2,7 +2,7 @@
 GraphQL what it lists, made to materialize a range, and read back for the checks' results; a headless Chromium
 screenshot of the asset graph where Debian's `chromium` is installed.
 
-One server per module (start-up ~10 s, a run ~1 min on two busy cores): the tests read it in file order.
+One server per module (start-up ~10 s): the tests read it in file order.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from backbone_assets.definitions import build_defs
 from backbone_assets.jobs import DAILY_BARS_JOB
 from backbone_assets.partitions import daily_partitions, last_partition_date, range_tags
 from backbone_resources.settings import load_settings
+from backbone_tests.clock import PINNED, TODAY
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +73,16 @@ query ($key: AssetKeyInput!, $check: String!) {
 }
 """
 
+SENSOR_TICKS_QUERY = """
+{ sensorsOrError(repositorySelector: {repositoryName: "__repository__", repositoryLocationName: "backbone"}) {
+    ... on Sensors { results { name sensorState { status ticks(limit: 1) { status } } } }
+} }
+"""
+# In process: the run is launched, queued and executed by the UI's daemon and run worker as any other; its steps
+# share the run worker's process (a step per process costs an interpreter and an import of the code location per
+# step; test_dagster_cli_processes.py covers that executor).
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+
 # "Which dates are stored?" and "what is stale?": the store's per-day status, each layer's staleness.
 PARTITION_STATUS_QUERY = """
 query ($keys: [AssetKeyInput!]!) {
@@ -104,7 +115,7 @@ class UiServer:
         return body["data"]
 
     def settings(self):
-        return load_settings(mode="bootstrap", home=self.home, symbols=SYMBOLS, start_date=self.start_date)
+        return load_settings(mode="bootstrap", home=self.home, symbols=SYMBOLS, start_date=self.start_date, today=TODAY)
 
 
 def _free_port() -> int:
@@ -116,7 +127,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory) -> Iterator[UiServer]:
     tmp = tmp_path_factory.mktemp("ui")
-    start_date = dt.date.today() - dt.timedelta(days=12)  # a small partition set
+    start_date = TODAY - dt.timedelta(days=12)  # a small partition set
     server = UiServer(port=_free_port(), log=tmp / "dagster_dev.log", start_date=start_date, home=tmp / "home")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKBONE_", "DAGSTER_"))}
     env |= {
@@ -125,6 +136,7 @@ def ui(tmp_path_factory) -> Iterator[UiServer]:
         "DAGSTER_HOME": str(tmp / "dagster"),  # scripts/ui copies the repo's dagster.yaml there
         "BACKBONE_SYMBOLS": ",".join(SYMBOLS),
         "BACKBONE_START_DATE": start_date.isoformat(),
+        **PINNED,
     }
     with server.log.open("wb") as log:
         # Its own process group: dagster dev starts a webserver, a daemon, code servers and run workers.
@@ -155,11 +167,21 @@ def _wait_loaded(server: UiServer, proc: subprocess.Popen) -> None:
         if loaded and any(LOADED_LINE in line for line in lines) and any(DAEMON_LINE in line for line in lines):
             location = loaded[0]["locationOrLoadError"]
             assert location["__typename"] == "RepositoryLocation", location.get("message")
-            time.sleep(5)  # the daemon's first sensor ticks
+            _wait_first_sensor_ticks(server, deadline)  # what they log belongs to the start-up too
             server.load_log = server.log.read_text(errors="replace").splitlines()
             return
         time.sleep(1)
     pytest.fail(f"the UI did not load {LOCATION} within {START_UP_S} s:\n{server.log.read_text()[-3000:]}")
+
+
+def _wait_first_sensor_ticks(server: UiServer, deadline: float) -> None:
+    """Until the daemon has ticked every running sensor once (a condition, not a fixed sleep)."""
+    while time.monotonic() < deadline:
+        sensors = server.graphql(SENSOR_TICKS_QUERY)["sensorsOrError"]["results"]
+        if sensors and all(s["sensorState"]["ticks"] for s in sensors if s["sensorState"]["status"] == "RUNNING"):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the daemon did not tick every sensor within {START_UP_S} s:\n{server.log.read_text()[-3000:]}")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -227,7 +249,7 @@ def test_ui_loads_without_warnings(ui: UiServer):
 
 def test_launch_a_range_and_read_the_checks_back(ui: UiServer):
     settings = ui.settings()
-    last = last_partition_date(daily_partitions(settings.start_date))
+    last = last_partition_date(daily_partitions(settings.start_date, settings.today))
     first = last - dt.timedelta(days=7)  # a week: the newest trading day of every symbol is in it
     client = DagsterGraphQLClient("127.0.0.1", port_number=ui.port, timeout=60)
     run_id = client.submit_job_execution(
@@ -235,13 +257,14 @@ def test_launch_a_range_and_read_the_checks_back(ui: UiServer):
         repository_location_name=LOCATION,
         repository_name="__repository__",
         tags={**range_tags(first, last), "backbone/kind": "backfill"},
+        run_config=IN_PROCESS,
     )
     deadline, status = time.monotonic() + RUN_S, None
     while time.monotonic() < deadline:
         status = client.get_run_status(run_id).value
         if status in {"SUCCESS", "FAILURE", "CANCELED"}:
             break
-        time.sleep(2)
+        time.sleep(0.5)
     assert status == "SUCCESS", f"run {run_id} ended {status}; log tail:\n{ui.log.read_text()[-3000:]}"
 
     keys = [{"path": [name]} for name in ("daily_bars", "daily_bars_hot_cache")]

@@ -1,4 +1,5 @@
-"""`backbone status` as an operator runs it: separate processes, settings from the environment, real services."""
+"""`backbone status` as an operator runs it, settings from the environment, real services: in process (Click's
+runner), and the long-running `--serve` endpoint as the console script, stopped by SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -22,18 +21,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from backbone_domain.calendars import last_trading_day
 from backbone_ops.status.measure import redact
 from backbone_resources.settings import load_settings
-from backbone_tests.resources.stream.conftest import KAFKA_TEST_CONSUMER, KAFKA_TEST_PRODUCER
+from backbone_tests.clock import AWKWARD_DAYS
+from backbone_tests.fixtures.ports import free_port
+from backbone_tests.ops.cli_runner import BACKBONE, run_in_process
+from backbone_tests.resources.stream.conftest import KAFKA_TEST_PRODUCER, consumer_config_for
 
-BACKBONE = str(Path(sys.executable).parent / "backbone")
 FLOW = "daily_bars_raw,daily_bars,daily_bars_hot_cache,daily_bars_kafka"
 GROUP = "trading-runtime"
+SUNDAY, _, NEW_YEAR = AWKWARD_DAYS  # yesterday a Saturday; yesterday the year's last session
 
-
-def _run(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")}
-    return subprocess.run(
-        [BACKBONE, *args], env={**clean, **env}, capture_output=True, text=True, timeout=timeout, check=False
-    )
+_run = run_in_process
 
 
 def _samples(text: str) -> dict[tuple[str, str], float]:
@@ -44,12 +41,6 @@ def _samples(text: str) -> dict[tuple[str, str], float]:
             other = [v for k, v in s.labels.items() if k != "tier"]
             out[(s.name, other[0] if other else "")] = s.value
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -63,10 +54,11 @@ def env(tmp_path) -> dict[str, str]:
     }
 
 
-def _recent_range(symbols: str) -> tuple[str, str, str]:
-    """The last ten days up to the newest complete one (fresh data, so a healthy status exits 0), and the newest
-    bar those symbols' calendars hold in it: on a weekend or a holiday that is an earlier day than the end."""
-    end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+def _recent_range(symbols: str, today: dt.date) -> tuple[str, str, str]:
+    """The last ten days up to the newest complete one before the pinned ``today`` (fresh data, so a healthy
+    status exits 0), and the newest bar those symbols' calendars hold in it: on a weekend or a holiday that is an
+    earlier day than the end."""
+    end = today - dt.timedelta(days=1)
     newest = max(last_trading_day(symbol, end) for symbol in symbols.split(","))
     return str(end - dt.timedelta(days=9)), str(end), str(newest)
 
@@ -93,8 +85,8 @@ class _Gateway(BaseHTTPRequestHandler):
 
 @pytest.mark.slow
 def test_bootstrap_status_prints_figures_writes_files_pushes_and_serves(env, tmp_path):
-    boot = {**env, "BACKBONE_MODE": "bootstrap"}
-    start, end, newest = _recent_range(env["BACKBONE_SYMBOLS"])
+    boot = {**env, "BACKBONE_MODE": "bootstrap", "BACKBONE_TODAY": str(SUNDAY)}
+    start, end, newest = _recent_range(env["BACKBONE_SYMBOLS"], SUNDAY)
     done = _run(boot, "materialize", "--start", start, "--end", end, "--select", FLOW)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _run(boot, "bars", "AAPL", "--last", "3").returncode == 0  # one read: a cache hit
@@ -141,7 +133,7 @@ def test_bootstrap_status_prints_figures_writes_files_pushes_and_serves(env, tmp
 
     # the bridge catches up, then a long-running endpoint shows lag 0 on a real scrape and stops on SIGTERM
     assert _run(boot, "consume", "--group", GROUP, "--handler", "print", "--idle-timeout", "2").returncode == 0
-    port = _free_port()
+    port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")}
     server = subprocess.Popen(
         [BACKBONE, "status", "--out", str(out), "--serve", str(port), "--serve-for", "120", "--refresh", "0"],
@@ -183,9 +175,10 @@ def test_unreachable_endpoints_are_reported_redacted_and_the_files_still_written
         "BACKBONE_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0",
         "BACKBONE_KAFKA_BOOTSTRAP": "127.0.0.1:1",
         "BACKBONE_KAFKA_CONFIG": '{"log_level": "0"}',  # librdkafka's connect retries are not the point here
+        "BACKBONE_KAFKA_REQUEST_TIMEOUT_S": "2",  # nor is waiting the default 15 s for a refused connection
     }
     out = tmp_path / "status"
-    status = _run(down, "status", "--out", str(out), timeout=120)
+    status = _run(down, "status", "--out", str(out))
     assert status.returncode == 1, status.stdout + status.stderr
     lines = dict(line.split(":", 1) for line in status.stdout.splitlines() if ":" in line[:14])
     assert (
@@ -222,10 +215,11 @@ def test_institutional_status_on_postgres_redis_and_kafka(
         "BACKBONE_KAFKA_PARTITIONS": "3",
         "BACKBONE_KAFKA_REPLICATION_FACTOR": "1",
         "BACKBONE_KAFKA_PRODUCER_CONFIG": json.dumps(KAFKA_TEST_PRODUCER),  # tansu: exact lag needs 1 record a batch
-        "BACKBONE_KAFKA_CONSUMER_CONFIG": json.dumps(KAFKA_TEST_CONSUMER),
+        "BACKBONE_KAFKA_CONSUMER_CONFIG": json.dumps(consumer_config_for(kafka_bootstrap)),
         "BACKBONE_KAFKA_CONSUMER_GROUPS": f"{GROUP}-{secrets.token_hex(3)}",
+        "BACKBONE_TODAY": str(NEW_YEAR),
     }
-    start, end, newest = _recent_range(env["BACKBONE_SYMBOLS"])
+    start, end, newest = _recent_range(env["BACKBONE_SYMBOLS"], NEW_YEAR)
     done = _run(inst, "materialize", "--start", start, "--end", end, "--select", FLOW)
     assert done.returncode == 0, done.stdout + done.stderr
     for _ in range(3):

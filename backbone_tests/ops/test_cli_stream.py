@@ -1,36 +1,44 @@
-"""`backbone replay` and `backbone consume` as an operator runs them (bootstrap tier: the local log)."""
+"""`backbone replay` and `backbone consume` as an operator runs them (bootstrap tier: the local log): in process,
+and each once as the console script (the long-running bridge, stopped by SIGTERM; a replay request)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from backbone_resources.settings import load_settings
+from backbone_resources.tiers import build_stream
+from backbone_tests.clock import PINNED
+from backbone_tests.ops.cli_runner import BACKBONE, run_in_process, run_process
+
 pytestmark = pytest.mark.slow
-BACKBONE = str(Path(sys.executable).parent / "backbone")
+_run = run_in_process
 
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")}
     (tmp_path / "dagster").mkdir()
     return {
-        **clean,
         "BACKBONE_MODE": "bootstrap",
         "BACKBONE_HOME": str(tmp_path / "home"),
         "DAGSTER_HOME": str(tmp_path / "dagster"),
         "BACKBONE_SYMBOLS": "EURUSD,AAPL",
         "BACKBONE_KAFKA_CONSUMER_GROUPS": "runtime",
+        **PINNED,
     }
 
 
-def _run(env, *args):
-    return subprocess.run([BACKBONE, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+def _caught_up(env: dict[str, str], group: str, deadline_s: float = 60) -> None:
+    """Wait until ``group`` has committed every message on the topic."""
+    stream = build_stream(load_settings(mode="bootstrap", home=env["BACKBONE_HOME"]))
+    deadline = time.monotonic() + deadline_s
+    while (lag := stream.lag(group)) == [] or any(p.lag for p in lag):
+        assert time.monotonic() < deadline, f"{group} did not catch up: {lag}"
+        time.sleep(0.1)
 
 
 def test_replay_then_consume_then_sigterm(env):
@@ -50,13 +58,18 @@ def test_replay_then_consume_then_sigterm(env):
     assert "skipped 21 duplicate" in printed.stderr
 
     # the default handler (hot cache) under a long-running bridge, stopped by SIGTERM: clean exit, offsets kept
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")}
     bridge = subprocess.Popen(
-        [BACKBONE, "consume", "--group", "runtime"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [BACKBONE, "consume", "--group", "runtime"],
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert bridge.stderr is not None
     started = bridge.stderr.readline()  # printed just before the bridge installs its SIGTERM handler
     assert "consuming" in started, started
-    time.sleep(3)
+    _caught_up(env, "runtime")  # a condition, not a fixed sleep: the bridge has handled and committed all
     bridge.send_signal(signal.SIGTERM)
     _, err = bridge.communicate(timeout=30)
     assert bridge.returncode == 0, err
@@ -68,6 +81,6 @@ def test_replay_then_consume_then_sigterm(env):
 
 
 def test_replay_with_request_leaves_it_for_the_sensor(env):
-    requested = _run(env, "replay", "--start", "2024-01-02", "--end", "2024-01-03", "--request")
+    requested = run_process(env, "replay", "--start", "2024-01-02", "--end", "2024-01-03", "--request")
     assert requested.returncode == 0, requested.stderr
     assert "kafka_replay_sensor" in requested.stdout

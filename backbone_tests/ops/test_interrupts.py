@@ -17,6 +17,7 @@ from backbone_domain.pipeline import date_chunks
 from backbone_resources.settings import load_settings
 from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.store.duckdb_store import DuckDBBarStore
+from backbone_tests.clock import PINNED
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +36,7 @@ def test_progress_then_sigterm_stops_within_seconds_leaving_whole_chunks(tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKBONE_", "DAGSTER_"))}
     env |= {
         "BACKBONE_MODE": "bootstrap",
+        **PINNED,
         "BACKBONE_HOME": str(home),
         "DAGSTER_HOME": str(dagster_home),
         "BACKBONE_SYMBOLS": ",".join(SYMBOLS),

@@ -81,8 +81,9 @@ def test_rerunning_a_range_leaves_byte_identical_files(engine, tmp_path):
         for dataset, files in digests.items():
             assert len(files) == bars["symbol"].nunique() * 6  # one file per (symbol, year), 2016..2021
             assert unsorted_files(engine, dataset) == []
-            assert engine.profile(dataset).duplicate_keys == 0
-            assert engine.profile(dataset).rows == len(bars)
+            profile = engine.profile(dataset)
+            assert profile.duplicate_keys == 0
+            assert profile.rows == len(bars)
         first = first or digests
         changed = {d: sorted(set(files.items()) ^ set(first[d].items()))[:3] for d, files in digests.items()}
         assert changed == {"daily_bars": [], "daily_returns": []}, f"run {run} differs from run 0"
