@@ -35,7 +35,7 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
             *build_storage_assets(partitions, kinds),
             *build_cache_assets(partitions, kinds, settings.cache.policy.retry_delay_s),
             *build_batch_assets(partitions, kinds),
-            *build_stream_assets(partitions, kinds),
+            *build_stream_assets(partitions, kinds, settings.stream.policy.retry_delay_s),
         ],
         asset_checks=[
             *build_daily_bars_checks(partitions),

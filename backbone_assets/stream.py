@@ -24,7 +24,7 @@ STREAM_DISABLED = "streaming disabled"
 
 
 def build_stream_assets(
-    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]]
+    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]], retry_delay_s: float = 10.0
 ) -> list[dg.AssetsDefinition]:
     @dg.asset(
         deps=[on_store()],  # the topic holds every stored bar in order: unpartitioned
@@ -33,7 +33,8 @@ def build_stream_assets(
         kinds=kinds["stream"],
         owners=OWNERS,
         pool="stream",
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+        # a broker restart or a lost topic: republish after a pause (idempotent: consumers skip older versions)
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=retry_delay_s, backoff=dg.Backoff.EXPONENTIAL),
     )
     def daily_bars_kafka(
         context: dg.AssetExecutionContext,
