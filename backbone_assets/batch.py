@@ -2,6 +2,7 @@
 retention audit. The assets see the ``BatchEngine`` interface only: Spark on the institutional tier, DuckDB
 on bootstrap, the same graph on both."""
 
+import datetime as dt
 from collections.abc import Mapping
 
 import dagster as dg
@@ -9,8 +10,14 @@ import pandas as pd
 
 from backbone_assets.ingest import OWNERS
 from backbone_assets.partitions import last_partition_date, on_store, upstream_dates
-from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine
-from backbone_resources.batch.exports import compare_with_store, export_bars, export_returns, retention_table
+from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset
+from backbone_resources.batch.exports import (
+    ExportReport,
+    compare_with_store,
+    export_bars,
+    export_returns,
+    retention_table,
+)
 from backbone_resources.batch.staging import store_coverage
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
@@ -42,16 +49,7 @@ def build_batch_assets(
         """Stored bars as Parquet, Hive-partitioned by symbol/year; a range rewrites its years' partitions."""
         start, end = upstream_dates(context, partitions)
         report = export_bars(store, batch, start, end, policy.days_per_chunk(len(source.universe())))
-        return dg.MaterializeResult(
-            metadata={
-                "rows_written": report.written,
-                "years_rewritten": f"{report.years[0]}..{report.years[1]}",
-                "date_range": f"{start}..{end}",
-                "path": batch.dataset_path("daily_bars"),
-                "engine": batch.describe(),
-                **policy.tier_metadata(),
-            }
-        )
+        return _exported(report, "daily_bars", start, end, batch, policy)
 
     @dg.asset(deps=[daily_bars_parquet], **export_asset)
     def daily_returns(
@@ -60,16 +58,7 @@ def build_batch_assets(
         """Daily log returns and 20-day annualised realized volatility per symbol, as Parquet."""
         start, end = upstream_dates(context, partitions)
         report = export_returns(batch, start, end)
-        return dg.MaterializeResult(
-            metadata={
-                "rows_written": report.written,
-                "years_rewritten": f"{report.years[0]}..{report.years[1]}",
-                "date_range": f"{start}..{end}",
-                "path": batch.dataset_path("daily_returns"),
-                "engine": batch.describe(),
-                **policy.tier_metadata(),
-            }
-        )
+        return _exported(report, "daily_returns", start, end, batch, policy)
 
     @dg.asset(
         deps=[daily_bars_parquet, daily_returns],
@@ -104,6 +93,22 @@ def build_batch_assets(
         )
 
     return [daily_bars_parquet, daily_returns, retention_audit]
+
+
+def _exported(
+    report: ExportReport, dataset: Dataset, start: dt.date, end: dt.date, batch: BatchEngine, policy: PipelinePolicy
+) -> dg.MaterializeResult:
+    """What an export asset records: rows, the years it rewrote, the range, where the files are, the engine."""
+    return dg.MaterializeResult(
+        metadata={
+            "rows_written": report.written,
+            "years_rewritten": f"{report.years[0]}..{report.years[1]}",
+            "date_range": f"{start}..{end}",
+            "path": batch.dataset_path(dataset),
+            "engine": batch.describe(),
+            **policy.tier_metadata(),
+        }
+    )
 
 
 def build_batch_checks() -> list[dg.AssetChecksDefinition]:

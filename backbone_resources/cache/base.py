@@ -91,7 +91,17 @@ class HotCache(ConfigurableResource, ABC):
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
-        """Backend, endpoint without secrets, namespace and policy, for metadata and ``backbone doctor``."""
+        """Backend, endpoint without secrets, namespace and policy (``policy_description``), for metadata and
+        ``backbone doctor``."""
+
+    def policy_description(self) -> dict[str, Any]:
+        """The policy every backend applies, as ``describe`` reports it."""
+        return {
+            "namespace": self.namespace,
+            "keep_bars": self.keep_bars,
+            "ttl_seconds": self.ttl_seconds,
+            "max_symbols": self.max_symbols,
+        }
 
     @abstractmethod
     def ping(self) -> float:

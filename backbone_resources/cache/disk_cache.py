@@ -73,10 +73,7 @@ class DiskHotCache(HotCache):
         return {
             "backend": "diskcache",
             "endpoint": self.directory,
-            "namespace": self.namespace,
-            "keep_bars": self.keep_bars,
-            "ttl_seconds": self.ttl_seconds,
-            "max_symbols": self.max_symbols,
+            **self.policy_description(),
         }
 
     def ping(self) -> float:

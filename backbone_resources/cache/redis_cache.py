@@ -140,10 +140,7 @@ class RedisHotCache(HotCache):
             "backend": "redis",
             "endpoint": self._endpoint(),
             "tls": self.url.startswith("rediss://"),
-            "namespace": self.namespace,
-            "keep_bars": self.keep_bars,
-            "ttl_seconds": self.ttl_seconds,
-            "max_symbols": self.max_symbols,
+            **self.policy_description(),
         }
 
     def ping(self) -> float:
