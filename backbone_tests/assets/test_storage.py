@@ -1,6 +1,4 @@
-"""The layers that write to the store retry an outage (issue 13, D8): daily_bars as daily_bars_raw does.
-
-Belongs in ``backbone_tests/assets/`` (kept out of it while that suite is being sped up)."""
+"""The layers that write to the store retry an outage (issue 13, D8): daily_bars as daily_bars_raw does."""
 
 from __future__ import annotations
 
