@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,10 @@ class CacheInvalidator:
         self._cache.invalidate(dates)
 
 
+# How long a member may wait for its partitions before idle time counts regardless.
+JOIN_WAIT_S = 30.0
+
+
 class Bridge:
     """Subscribes ``group`` to the stream and feeds ``handler`` batches of new bars."""
 
@@ -58,20 +63,28 @@ class Bridge:
         self._stop.set()
 
     def run(self, idle_timeout_s: float | None = None, max_records: int | None = None) -> BridgeReport:
-        """Consume until stopped (SIGTERM, ``stop()``), ``idle_timeout_s`` without records, or ``max_records``."""
+        """Consume until stopped (SIGTERM, ``stop()``), ``idle_timeout_s`` without records, or ``max_records``.
+
+        Idle time counts from the group's assignment, not from the start: a broker's group join takes seconds
+        (more with many members), and counting it made a slow join end the run with "received 0". A member
+        that waits longer than ``JOIN_WAIT_S`` for partitions starts counting anyway, so it still ends.
+        """
         report = BridgeReport()
         previous = self._install_sigterm()
         try:
             with self.stream.consumer(self.group) as consumer:
-                idle = 0.0
+                started = quiet_since = time.monotonic()
                 while not self._stop.is_set():
                     records = consumer.poll(self.batch_size, 1.0)
+                    now = time.monotonic()
                     if not records:
-                        idle += 1.0
-                        if idle_timeout_s is not None and idle >= idle_timeout_s:
+                        waiting = not consumer.assigned() and now - started < JOIN_WAIT_S
+                        if waiting:
+                            quiet_since = now
+                        elif idle_timeout_s is not None and now - quiet_since >= idle_timeout_s:
                             break
                         continue
-                    idle = 0.0
+                    quiet_since = now
                     bars = [decode(r.value, r.headers) for r in records]
                     fresh = self.versions.select(bars)
                     if fresh:

@@ -99,6 +99,11 @@ class StreamConsumer(ABC):
     def close(self) -> None:
         """Leave the group (no commit)."""
 
+    def assigned(self) -> bool:
+        """Whether the group has given this member its partitions yet (a broker's group join takes seconds);
+        a backend without groups is assigned from the start."""
+        return True
+
 
 class StreamResource(ConfigurableResource, ABC):
     """The topic stored bars are mirrored to. Offsets and lag follow Apache Kafka's meaning.

@@ -279,6 +279,9 @@ class _KafkaConsumer(StreamConsumer):
     def close(self) -> None:
         self._consumer.close()
 
+    def assigned(self) -> bool:
+        return bool(self._consumer.assignment())
+
 
 def _produce_all(producer: Producer, topic: str, batch: MessageBatch) -> None:
     """Hand every record of ``batch`` to librdkafka, in order.

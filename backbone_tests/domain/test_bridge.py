@@ -3,6 +3,9 @@ after the handler succeeded."""
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 import pytest
 
 from backbone_domain.bridge import Bridge
@@ -21,7 +24,7 @@ def test_bridge_hands_each_bar_once_after_copies_and_stale_versions(stream):
 
     seen: list = []
     bridge = Bridge(stream, "bridge", seen.extend, batch_size=50)
-    report = bridge.run(idle_timeout_s=4)
+    report = bridge.run(idle_timeout_s=1.5)  # idle counts from the assignment: the join is not idle
     assert report.received == 4 * len(old)
     # each bar once at its old version, once at its newer one; every copy dropped
     versions = [(b.symbol, b.ts, b.ingested_at) for b in seen]
@@ -38,10 +41,49 @@ def test_bridge_commits_nothing_when_the_handler_fails(stream):
         raise RuntimeError("handler down")
 
     with pytest.raises(RuntimeError, match="handler down"):
-        Bridge(stream, "fragile", broken).run(idle_timeout_s=4)
+        Bridge(stream, "fragile", broken).run(idle_timeout_s=1.5)
     assert sum(p.lag for p in stream.lag("fragile")) == len(bars)
 
     seen: list = []
-    Bridge(stream, "fragile", seen.extend).run(idle_timeout_s=4)
+    Bridge(stream, "fragile", seen.extend).run(idle_timeout_s=1.5)
     assert len(seen) == len(bars)
     assert sum(p.lag for p in stream.lag("fragile")) == 0
+
+
+class _JoiningConsumer:
+    """Unassigned for the first ``join_polls`` polls (a slow group join), then assigned; never a record."""
+
+    def __init__(self, join_polls: int) -> None:
+        self.polls, self.join_polls = 0, join_polls
+
+    def poll(self, max_records: int, timeout_s: float) -> list:
+        self.polls += 1
+        time.sleep(0.05)
+        return []
+
+    def assigned(self) -> bool:
+        return self.polls > self.join_polls
+
+    def commit(self, records) -> None:
+        raise AssertionError("nothing to commit")
+
+    def close(self) -> None:
+        pass
+
+
+class _JoiningStream:
+    def __init__(self, consumer: _JoiningConsumer) -> None:
+        self._consumer = consumer
+
+    @contextmanager
+    def consumer(self, group: str):
+        yield self._consumer
+
+
+def test_idle_time_counts_from_the_assignment_not_from_the_join() -> None:
+    joining = _JoiningConsumer(join_polls=10)  # a join of ~0.5 s, longer than the idle timeout
+
+    report = Bridge(_JoiningStream(joining), "slow-join", list).run(idle_timeout_s=0.2)  # type: ignore[arg-type]
+
+    assert report.received == 0
+    assert joining.polls >= joining.join_polls + 3  # it waited out the join, then idled 0.2 s after the assignment
