@@ -186,7 +186,7 @@ def test_no_command_output_log_event_status_file_or_metric_holds_a_secret(
     out.run(env, "cache", "stats")
     assert out.run(env, "rejected", *DAYS) == 0, out.texts[-1]
     assert out.run(env, "replay", *DAYS, "--symbols", "AAPL") == 0, out.texts[-1]
-    assert out.run(env, "consume", "--group", "audit", "--handler", "print", "--idle-timeout", "3") == 0
+    assert out.run(env, "consume", "--group", "audit", "--handler", "print", "--idle-timeout", "1") == 0
     out.run(env, "status", "--out", str(tmp_path / "status"))  # exit 1: the Pushgateway is not listening
     assert "push to http://push:***@" in out.texts[-1][1]
 
@@ -208,7 +208,11 @@ def test_refused_connections_name_the_endpoint_never_the_secret(
     user, _ = redis_user
     (tmp_path / "dagster").mkdir()
     redis_auth = {"BACKBONE_REDIS_USERNAME": user, "BACKBONE_REDIS_PASSWORD": _secret("wrong")}
-    kafka = {"BACKBONE_KAFKA_BOOTSTRAP": kafka_bootstrap, "BACKBONE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}
+    kafka = {
+        "BACKBONE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "BACKBONE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "BACKBONE_KAFKA_REQUEST_TIMEOUT_S": "2",  # a refusal is what is grepped, not how long it takes
+    }
     dsn = _pg_forms(role, pg_password, db, port=free_port())["dsn"]
     env = _env(
         tmp_path, dsn, "redis://127.0.0.1:6379/0", {**redis_auth, "BACKBONE_CACHE_NAMESPACE": redis_namespace}, kafka
