@@ -1,11 +1,18 @@
 """Ingest layer: what the source returned, landed as-is so validation can be re-run without re-fetching."""
 
+import datetime as dt
 from collections.abc import Mapping
 
 import dagster as dg
 
 from backbone_assets.partitions import partition_dates
 from backbone_domain.pipeline import land_raw
+from backbone_domain.quarantined_files import (
+    QuarantinedFile,
+    describe_quarantine,
+    quarantine_frame,
+    rows_in_quarantine,
+)
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource, SourceUnreadable
 from backbone_resources.store.base import BarStore
@@ -36,6 +43,7 @@ def build_ingest_assets(
         start, end = partition_dates(context)
         context.log.info(f"tier {policy.tier} ({policy.tier_reason}); fetching {start}..{end} from {source.name}")
         try:
+            quarantined = _quarantine(context, source, store, policy)
             days = policy.days_per_chunk(len(source.universe()))
             report = land_raw(source, store, start, end, days, context.log.info, policy.progress_every_s)
         except SourceUnreadable as exc:  # the same answer on every attempt: fail now, naming the file
@@ -49,11 +57,64 @@ def build_ingest_assets(
                 "chunks": report.chunks,
                 "chunk_days": days,
                 "source": source.name,
+                "quarantined_files": len(quarantined),
+                **_files_table(quarantined),
                 **policy.tier_metadata(),
             }
         )
 
     return [daily_bars_raw]
+
+
+def build_ingest_checks() -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(
+        asset="daily_bars_raw",
+        pool="store",
+        description="No source file is set aside whole (quarantined_files: `backbone rejected` lists them).",
+    )
+    def daily_bars_raw_files_readable(store: BarStore) -> dg.AssetCheckResult:
+        files = store.read_quarantined_files()
+        return dg.AssetCheckResult(
+            passed=files.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=describe_quarantine(files),
+            metadata={
+                "quarantined_files": len(files),
+                "rows_in_quarantined_files": rows_in_quarantine(files),
+                "threshold": 0,
+            },
+        )
+
+    return [daily_bars_raw_files_readable]
+
+
+def _quarantine(
+    context: dg.AssetExecutionContext, source: BarSource, store: BarStore, policy: PipelinePolicy
+) -> list[QuarantinedFile]:
+    """Record the files the source sets aside whole (the list replaces the last run's), one warning each; with
+    BACKBONE_SOURCE_BAD_FILES=fail, fail the run on the first of them before anything lands."""
+    files = source.quarantined_files()
+    store.replace_quarantined_files(source.name, quarantine_frame(source.name, files, dt.datetime.now(dt.UTC)))
+    for file in files:
+        context.log.warning(f"quarantined file {file.path}: {file.reason}")
+    if files and policy.bad_files == "fail":
+        first = files[0]
+        raise SourceUnreadable(
+            f"{first.path}: {first.reason} ({len(files)} file(s) set aside; `backbone rejected` lists them; "
+            "BACKBONE_SOURCE_BAD_FILES=quarantine lands the other files)"
+        )
+    return files
+
+
+def _files_table(files: list[QuarantinedFile]) -> dict[str, object]:
+    """The quarantined files as a Markdown table (the first _TABLE_UP_TO; `backbone rejected` lists all)."""
+    if not files:
+        return {}
+    lines = ["| file | rows | reason |", "| --- | ---: | --- |"]
+    for file in files[:_TABLE_UP_TO]:
+        cells = (file.path, "?" if file.rows is None else str(file.rows), file.reason)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return {"quarantined_file_list": dg.MetadataValue.md("\n".join(lines))}
 
 
 # A range run copies its metadata onto every partition's event: a 500-symbol table on 7,305 days would be

@@ -42,7 +42,9 @@ def build_storage_assets(
         """Validated daily bars, one row per (symbol, ts), upserted; bad rows quarantined in rejected_bars."""
         start, end = partition_dates(context)
         days = policy.days_per_chunk(len(source.universe()))
-        report = validate_and_store(store, start, end, days, None, context.log.info, policy.progress_every_s)
+        report = validate_and_store(
+            store, start, end, days, None, context.log.info, policy.progress_every_s, partitions.start.date()
+        )
         if report.rejected:
             context.log.warning(
                 f"{report.rejected} of {report.total} rows rejected in {start}..{end}: {dict(report.reasons)}"

@@ -119,9 +119,11 @@ def validate_and_store(
     now: dt.datetime | None = None,
     progress: Callable[[str], None] = quiet,
     progress_every_s: float = 5.0,
+    first_day: dt.date | None = None,
 ) -> StoreReport:
     """Validate the landed rows of [start, end] and write accepted and rejected rows, one transaction a chunk.
 
+    ``first_day``: the first partition; a row dated before it is quarantined (no partition would show it).
     When the store serves a read during a write (``BarStore.overlapping_reads``), three chunks are in flight:
     the next one's raw rows are read and this one is validated while the previous one is written.
     """
@@ -129,7 +131,7 @@ def validate_and_store(
     meter = Progress("validating", start, end, chunk_days, progress, progress_every_s)
     overlap = store.overlapping_reads
     landed = _ahead(store.read_raw, date_chunks(start, end, chunk_days), overlap)
-    validated = ((span, validate_bars(raw, now=now)) for span, raw in landed)
+    validated = ((span, validate_bars(raw, now=now, first_day=first_day)) for span, raw in landed)
 
     def write(chunk_start: dt.date, chunk_end: dt.date, result: ValidationResult) -> WriteCounts:
         return store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected)

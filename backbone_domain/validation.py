@@ -1,9 +1,9 @@
 """Bar validation: a raw frame in, accepted bars and quarantined rows out, and nothing dropped on the way.
 
 ``validate_bars`` applies the rules of ``validation_rules`` (types, finiteness, signs, OHLC consistency,
-symbol format, readable midnight-UTC dates not in the future, duplicate keys, no NUL byte in any text:
-PostgreSQL cannot store one, see ``nul_bytes``) and splits the batch. Every raw row ends up in exactly one of
-the two frames; a rejected row carries one readable reason per broken rule.
+symbol format, readable midnight-UTC dates neither in the future nor before the first partition, duplicate
+keys, no NUL byte in any text: PostgreSQL cannot store one, see ``nul_bytes``) and splits the batch. Every raw
+row ends up in exactly one of the two frames; a rejected row carries one readable reason per broken rule.
 
 Why masks decide and pandera declares: the rules are vectorized numpy masks and reason strings are written
 only for failing rows. Reasons from pandera's ``SchemaErrors.failure_cases`` were measured first (pandera
@@ -114,12 +114,17 @@ class ValidationResult:
 
 
 def validate_bars(
-    raw: pd.DataFrame, *, now: dt.datetime | None = None, ingested_at: dt.datetime | None = None
+    raw: pd.DataFrame,
+    *,
+    now: dt.datetime | None = None,
+    ingested_at: dt.datetime | None = None,
+    first_day: dt.date | None = None,
 ) -> ValidationResult:
     """Split a raw frame (``bars.RAW_COLUMNS``) into accepted bars and rejected rows with reasons.
 
     ``now`` (tz-aware, default the clock) decides what is in the future; ``ingested_at`` (default ``now``)
-    stamps accepted rows, and rejected rows as ``rejected_at``.
+    stamps accepted rows, and rejected rows as ``rejected_at``; ``first_day`` (the first partition, if any)
+    what is too early.
     """
     absent = [c for c in RAW_COLUMNS if c not in raw.columns]
     if absent:
@@ -130,7 +135,7 @@ def validate_bars(
     ts = _utc_ts(raw["ts"])
     parsed = {c: parse_numbers(raw[c]) for c in VALUE_COLUMNS}
     symbol_rule, codes = symbol_failures(raw["symbol"])
-    date_rules, day = ts_failures(ts, clock.date())
+    date_rules, day = ts_failures(ts, clock.date(), first_day)
     rules: list[Failures] = [
         symbol_rule,
         *date_rules,

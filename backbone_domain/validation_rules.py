@@ -225,8 +225,9 @@ def symbol_failures(symbols: pd.Series) -> tuple[Failures, np.ndarray]:
     return Failures(mask, describe), codes
 
 
-def ts_failures(ts: pd.Series, today: dt.date) -> tuple[list[Failures], np.ndarray]:
-    """Readable, midnight UTC, not after ``today``. Returns the failures and the day number of each row.
+def ts_failures(ts: pd.Series, today: dt.date, first_day: dt.date | None = None) -> tuple[list[Failures], np.ndarray]:
+    """Readable, midnight UTC, not after ``today``, not before ``first_day`` (the first partition: a bar before it
+    would be stored on a day no partition shows). Returns the failures and the day number of each row.
 
     Works on the integer ticks in the column's own unit: no per-row Timestamp objects on the clean path.
     """
@@ -237,6 +238,7 @@ def ts_failures(ts: pd.Series, today: dt.date) -> tuple[list[Failures], np.ndarr
     day = ticks // per_day
     off_midnight = ~unread & (ticks % per_day != 0)
     future = ~unread & (day > (today - _EPOCH).days)
+    early = ~unread & (day < ((first_day or dt.date.min) - _EPOCH).days)
 
     def not_midnight(positions: np.ndarray) -> list[str]:
         return [f"ts {ts.iloc[p].isoformat()} is not midnight UTC" for p in positions]
@@ -244,10 +246,15 @@ def ts_failures(ts: pd.Series, today: dt.date) -> tuple[list[Failures], np.ndarr
     def in_future(positions: np.ndarray) -> list[str]:
         return [f"ts {np.datetime64(int(day[p]), 'D')} is in the future" for p in positions]
 
+    def too_early(positions: np.ndarray) -> list[str]:
+        first = f"the first partition, BACKBONE_START_DATE {first_day}"
+        return [f"ts {np.datetime64(int(day[p]), 'D')} is before {first}" for p in positions]
+
     failures = [
         Failures(unread, lambda positions: ["date could not be read"] * len(positions)),
         Failures(off_midnight, not_midnight),
         Failures(future, in_future),
+        Failures(early, too_early),
     ]
     return failures, day
 

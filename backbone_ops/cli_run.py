@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 import dagster as dg
+import pandas as pd
 
+from backbone_domain.quarantined_files import describe_quarantine
 from backbone_ops import exit_codes, interrupts, runner
 from backbone_ops.exit_codes import expected_errors
-from backbone_ops.resources import all_resources
+from backbone_ops.resources import all_resources, tier_resources
 from backbone_ops.secrets import echo
 from backbone_resources.probe import Probe
 from backbone_resources.settings import BackboneSettings, load_settings
@@ -123,9 +125,20 @@ def _echo_described(family: str, described: dict[str, Any], settings: BackboneSe
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="last partition date (default: --start)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per rejected row")
 def rejected(start: dt.datetime, end: dt.datetime | None, as_json: bool) -> None:
-    """Show the quarantined rows of a date range: the original record and why it was refused."""
-    with expected_errors(), all_resources(load_settings()) as resources:
+    """Show what was set aside: every file quarantined whole (whatever the range), then the quarantined rows
+    of a date range, each with the original record and why it was refused."""
+    with expected_errors(), tier_resources(load_settings(), "store") as resources:
+        files = resources.store.read_quarantined_files()
         frame = resources.store.read_rejected(start.date(), (end or start).date())
+    for file in files.itertuples(index=False):
+        rows = None if pd.isna(file.rows) else int(file.rows)
+        if as_json:
+            record = {"file": file.path, "source": file.source, "symbol": file.symbol, "size": int(file.size)}
+            extra = {"sha256": file.sha256, "rows": rows, "first_bytes": file.first_bytes}
+            click.echo(json.dumps({**record, "reasons": [file.reason], **extra, "seen_at": file.seen_at.isoformat()}))
+        else:
+            click.echo(f"file {file.path}  ({file.size} bytes, {'?' if rows is None else rows} rows) {file.reason}")
+            click.echo(f"{'':<11}sha256 {file.sha256}; first bytes: {file.first_bytes}")
     for row in frame.itertuples(index=False):
         if as_json:
             record = {"partition_date": str(row.partition_date), "symbol": row.symbol, "source": row.source}
@@ -134,7 +147,7 @@ def rejected(start: dt.datetime, end: dt.datetime | None, as_json: bool) -> None
             click.echo(f"{row.partition_date} {row.symbol or '?':<10} {'; '.join(row.reasons)}")
             click.echo(f"{'':<11}{row.payload}")
     if not as_json:
-        click.echo(f"{len(frame)} rejected row(s)")
+        click.echo(f"{len(files)} quarantined file(s), {len(frame)} rejected row(s)")
 
 
 def _print_run(result: dg.ExecuteInProcessResult, settings: BackboneSettings) -> None:
@@ -169,6 +182,9 @@ def _print_summary(settings: BackboneSettings) -> None:
     with all_resources(settings) as resources:
         counts = resources.store.quality_counts()
         latest = resources.store.latest_bar_dates()
+        files = resources.store.read_quarantined_files()
+    if len(files):
+        click.echo(f"quarantined: {describe_quarantine(files)} (`backbone rejected` lists them)")
     click.echo(f"store: {counts.bars} bars, {counts.rejected} rejected rows; newest bar per symbol:")
     for symbol, day in sorted(latest.items()):
         click.echo(f"  {symbol:<10} {day}")

@@ -20,6 +20,7 @@ from backbone_ops import interrupts, orphans
 from backbone_ops.exit_codes import UsageError
 from backbone_ops.resources import all_resources
 from backbone_resources.settings import BackboneSettings, SettingsError
+from backbone_resources.unavailable import SourceUnreadable
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 # The institutional instance: dagster-postgres, batched event writes, the deployment's queue and limits.
@@ -120,7 +121,14 @@ def run_checks(settings: BackboneSettings) -> dg.ExecuteInProcessResult:
 
 def preflight(settings: BackboneSettings) -> None:
     """Fail before a run starts when the tier's store is unreachable or the source cannot list its symbols
-    (a missing directory, two files for one symbol): no half-started runs, no fallback."""
+    (a missing directory): no half-started runs, no fallback. With BACKBONE_SOURCE_BAD_FILES=fail, a file the
+    source would set aside whole fails it too, named in one line (each file is parsed for that)."""
     with all_resources(settings) as resources:
         resources.store.ping()
         resources.source.universe()
+        bad = resources.source.quarantined_files() if settings.source_bad_files == "fail" else []
+    if bad:
+        raise SourceUnreadable(
+            f"{bad[0].path}: {bad[0].reason} ({len(bad)} file(s) would be set aside; "
+            "BACKBONE_SOURCE_BAD_FILES=quarantine lands the other files)"
+        )

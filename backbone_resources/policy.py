@@ -19,6 +19,7 @@ class PipelinePolicy(dg.ConfigurableResource):
     progress_every_s: float = 5.0  # a long step logs a progress line at most this often
     freshness_max_lag_days: int = 1
     rejected_rate_warn: float = 0.05
+    bad_files: str = "quarantine"  # a file set aside whole: "quarantine" it and go on, or "fail" the run
 
     def days_per_chunk(self, symbols: int) -> int:
         """Calendar days a chunk spans for a universe of ``symbols``: BACKBONE_CHUNK_DAYS when set, else as many

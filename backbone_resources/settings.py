@@ -40,6 +40,12 @@ class BackboneSettings(BaseSettings):
     home: Path = Field(Path(".backbone"), description="where the bootstrap tier keeps its files")
     source: str = Field("synthetic", description="synthetic | csv:<dir> | yahoo")
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma list")
+    source_symbol_map: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="file name=SYMBOL pairs, comma-separated, for files not named by symbol"
+    )
+    source_bad_files: Literal["quarantine", "fail"] = Field(
+        "quarantine", description="a file set aside whole: quarantine it and go on, or fail the run naming it"
+    )
     start_date: dt.date = Field(dt.date(2000, 1, 3), description="first daily partition")
     today: dt.date | None = Field(None, description="pinned 'today' (UTC); the newest partition is the day before")
     seed: int = Field(42, description="seed of the synthetic source")
@@ -69,6 +75,25 @@ class BackboneSettings(BaseSettings):
     def _split_symbols(cls, value: object) -> object:
         if isinstance(value, str):
             return [s.strip().upper() for s in value.split(",") if s.strip()]
+        return value
+
+    @field_validator("source_symbol_map", mode="before")
+    @classmethod
+    def _split_symbol_map(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        malformed = [name for name, sep, symbol in pairs if not sep or not name.strip() or not symbol.strip()]
+        if malformed:
+            raise ValueError(f"expected 'file name=SYMBOL' pairs, comma-separated; got {', '.join(malformed)}")
+        return {name.strip(): symbol.strip().upper() for name, _, symbol in pairs}
+
+    @field_validator("source_symbol_map")
+    @classmethod
+    def _check_mapped_symbols(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [s for s in value.values() if not SYMBOL_PATTERN.match(s)]
+        if bad:
+            raise ValueError(f"not a symbol: {', '.join(bad)}")
         return value
 
     @field_validator("symbols")

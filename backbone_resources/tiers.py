@@ -55,7 +55,13 @@ def _source(settings: BackboneSettings) -> BarSource:
         return YahooSource(symbols=settings.symbols)
     from backbone_resources.source.files import FileSource
 
-    return FileSource(directory=settings.source.removeprefix("csv:"), symbols=settings.symbols)
+    return FileSource(
+        directory=settings.source.removeprefix("csv:"),
+        symbols=settings.symbols,
+        symbol_map=settings.source_symbol_map,
+        first_day=settings.start_date.isoformat(),
+        today=settings.today.isoformat() if settings.today else "",
+    )
 
 
 def _duckdb_store(settings: BackboneSettings) -> BarStore:
@@ -190,6 +196,7 @@ def build_resources(settings: BackboneSettings) -> dict[str, Any]:
         progress_every_s=settings.progress_every_s,
         freshness_max_lag_days=settings.freshness_max_lag_days,
         rejected_rate_warn=settings.rejected_rate_warn,
+        bad_files=settings.source_bad_files,
     )
     log.info("backbone tier: %s (%s)", choice.tier, choice.reason)
     return resources

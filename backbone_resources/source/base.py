@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 from dagster import ConfigurableResource
 
+from backbone_domain.quarantined_files import QuarantinedFile
 from backbone_resources.probe import Probe, probing
 from backbone_resources.unavailable import SourceUnavailable, SourceUnreadable
 
@@ -40,6 +41,11 @@ class BarSource(ConfigurableResource, ABC):
     @abstractmethod
     def fetch(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         """Raw bars of [start, end]; see the class docstring."""
+
+    def quarantined_files(self) -> list[QuarantinedFile]:
+        """Inputs set aside whole, each with its reason (``fetch`` returns none of their rows); none by default:
+        only a source that reads user files has a file to set aside."""
+        return []
 
     def probe(self) -> Probe:
         """Whether the source can name its universe (a directory listing at most; no download)."""

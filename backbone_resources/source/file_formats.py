@@ -133,10 +133,11 @@ def typed_days(values: pd.Series) -> np.ndarray:
     """Day numbers of typed dates (Parquet): timestamps keep their wall-clock date; text goes through text."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_localize(None)
-    if np.issubdtype(values.dtype, np.datetime64):
+    if pd.api.types.is_datetime64_dtype(values.dtype):
         days = values.to_numpy(dtype="datetime64[D]").astype(np.int64)
         return np.where(values.isna().to_numpy(), NO_DAY, days)
-    items = values.tolist()
+    # pandas' string dtype (its default for Parquet text) holds a missing value as NaN, object columns as None
+    items = [None if not isinstance(v, str) and pd.isna(v) else v for v in values.tolist()]
     if all(isinstance(v, str) or v is None for v in items):
         return text_days(items)
     return np.array(

@@ -7,9 +7,17 @@ back with a JSON payload naming its file and line (Parquet: row), so whoever fix
 
 Dates: the date is the column named like one (Date, ts, ...) or else the first. A file's format (ISO
 ``Y-m-d``, optionally with a time; US ``m/d/Y``; ``d/m/Y`` when a day above 12 proves it) is chosen by
-majority over its rows, so one stray row cannot flip it. A row whose date cannot be read gets ``ts = NaT`` and
-borrows the partition date of the nearest readable row before it in the file (after it, when none precedes;
-the file's modification date when no row is readable), which returns it exactly once over any partitioning.
+majority over its rows, so one stray row cannot flip it. A row is partitioned on its date when a partition
+exists for it (``first_day`` through ``today``). Any other row (a date that cannot be read, gets ``ts = NaT``;
+a typo in the future such as 2204; a date before the first partition) borrows the partition of the nearest
+partitioned row before it in the file (after it, when none precedes): a run over the file's data examines it
+and validation quarantines it with its reason, and it is returned exactly once over any partitioning.
+
+Files that cannot be read as a whole are quarantined whole (``backbone_domain.quarantined_files``), named in
+``quarantined_files()`` with their reason, and give no rows; the other files are unaffected: a name that is not a
+symbol (``symbol_map`` maps a file name to one, e.g. ``BRK B`` -> ``BRK.B``), two files for one symbol, bytes that
+are not UTF-8 text or not Parquet, a first line holding data instead of a header, no row dated within the
+partitions.
 
 Each file is read and parsed once per instance (and again only when its path, mtime or size changes): a
 backfill asks for every file once per date chunk, so re-parsing would cost chunks × files. A parsed file is its
@@ -42,6 +50,7 @@ from dagster import InitResourceContext
 from pydantic import PrivateAttr
 
 from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
+from backbone_domain.quarantined_files import QuarantinedFile, printable, text_rows
 from backbone_resources.source.base import BarSource, SourceUnavailable, SourceUnreadable
 from backbone_resources.source.file_columns import PlainBatch, payload_parts, read_plain_csv, row_payloads
 from backbone_resources.source.file_formats import (
@@ -62,6 +71,15 @@ _VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | 
 }
 _INDEX: Final = ("_part", "_days", "_numbers")  # staged beside the data; data columns are named by position
 _Key = tuple[str, int, int]  # path, mtime_ns, size
+_Span = tuple[int, int]  # the day numbers of the first and last partition a row can have
+
+
+class _Unusable(Exception):
+    """The file as a whole cannot be read as bars of its symbol: ``reason``; it holds ``rows`` records."""
+
+    def __init__(self, reason: str, rows: int | None) -> None:
+        super().__init__(reason)
+        self.reason, self.rows = reason, rows
 
 
 @dataclass(frozen=True)
@@ -146,11 +164,19 @@ class _Cache(OrderedDict[_Key, _Parsed]):
         return key, parsed
 
 
-def _parse(path: Path) -> _Parsed:
+def _parse(path: Path, span: _Span) -> _Parsed:
+    """The file parsed and partitioned; ``_Unusable`` when it cannot be read as a whole."""
     records: np.ndarray | None = None
     frame: pd.DataFrame | None = None
     table: pa.Table | None = None
-    plain = read_plain_csv(path.read_bytes()) if path.suffix.lower() == ".csv" else None
+    data = path.read_bytes()
+    if path.suffix.lower() == ".csv":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            where = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
+            raise _Unusable(f"not UTF-8 text ({where}); save it as UTF-8 CSV", text_rows(data)) from None
+    plain = read_plain_csv(data) if path.suffix.lower() == ".csv" else None
     if plain is not None:  # the common case, column-wise; what ``csv`` would return, cell for cell
         header, table, numbers = plain
         date_at = date_column(header)
@@ -160,13 +186,14 @@ def _parse(path: Path) -> _Parsed:
         try:
             header, texts, numbers, dates = read_csv_records(path)
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): nothing sensible to return
-            raise SourceUnreadable(f"cannot read {path}: {exc}") from None
+            raise _Unusable(f"not readable as CSV: {exc}", text_rows(data)) from None
+        date_at = date_column(header)
         days, number_key, records = text_days(dates), "line", np.array(texts, dtype=object)
     else:
         try:
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(io.BytesIO(data))
         except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
-            raise SourceUnreadable(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+            raise _Unusable(f"not readable as Parquet: {str(exc).splitlines()[0]}", _parquet_rows(data)) from None
         if not isinstance(frame.index, pd.RangeIndex):  # the date saved as the index
             frame = frame.reset_index(names=frame.index.name or "")
         header, numbers, number_key = [str(c) for c in frame.columns], list(range(1, len(frame) + 1)), "row"
@@ -174,9 +201,7 @@ def _parse(path: Path) -> _Parsed:
         days = typed_days(frame.iloc[:, date_at]) if date_at is not None else np.full(len(frame), NO_DAY)
         frame = frame.set_axis([str(i) for i in range(frame.shape[1])], axis=1)
 
-    readable = pd.Series(np.where(days == NO_DAY, np.nan, days.astype(np.float64)))
-    fallback = pd.Timestamp(path.stat().st_mtime, unit="s").toordinal() - EPOCH
-    part = readable.ffill().bfill().fillna(fallback).to_numpy().astype(np.int64)
+    part = _partitions(days, span, header, date_at if header else None, number_key)
     order = np.lexsort((np.asarray(numbers, dtype=np.int64), days, part))
     in_order = bool((order == np.arange(order.size)).all())  # a file sorted by date: nothing to move
     value_at: dict[str, int | None] = dict.fromkeys(VALUE_COLUMNS)
@@ -197,13 +222,63 @@ def _parse(path: Path) -> _Parsed:
     )
 
 
+def _partitions(days: np.ndarray, span: _Span, header: list[str], date_at: int | None, number_key: str) -> np.ndarray:
+    """Each record's partition day: its own date within ``span``, else the nearest such record's before it in
+    the file (after it, when none precedes). ``_Unusable`` when no record has one (its rows would land nowhere)."""
+    named = header[date_at] if date_at is not None and date_at < len(header) else None
+    if number_key == "line" and named is not None and text_days([named])[0] != NO_DAY:
+        # the first line is a record: read as the header, it would be lost
+        raise _Unusable(f"the first line holds data ({named!r} is a date), not a header; add one", int(days.size) + 1)
+    inside = (days >= span[0]) & (days <= span[1])
+    if days.size and not inside.any():
+        if (days == NO_DAY).all():
+            separated = number_key == "line" and any(";" in h or "\t" in h for h in header)
+            hint = "; is the separator a comma?" if separated else ""
+            where = f"column {named!r}" if named is not None else "no column"
+            reason = f"no row has a readable date ({where}, read as Y-m-d, m/d/Y or d/m/Y){hint}"
+        else:
+            first, last = (np.datetime64(int(d), "D") for d in span)
+            reason = f"no row is dated within the partitions {first}..{last} (BACKBONE_START_DATE through today)"
+        raise _Unusable(reason, int(days.size))
+    anchor = pd.Series(np.where(inside, days.astype(np.float64), np.nan))
+    return anchor.ffill().bfill().to_numpy().astype(np.int64) if days.size else days.astype(np.int64)
+
+
+def _parquet_rows(data: bytes) -> int | None:
+    """The row count a Parquet footer states, None without a readable footer."""
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(io.BytesIO(data)).metadata.num_rows)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The directory as the source sees it: symbol -> file, and the files set aside by name alone."""
+
+    files: dict[str, Path]
+    misnamed: list[QuarantinedFile]
+
+
 class FileSource(BarSource):
-    """Bars from ``<SYMBOL>.csv`` / ``.parquet`` files in ``directory``; ``symbols`` empty = every file."""
+    """Bars from ``<SYMBOL>.csv`` / ``.parquet`` files in ``directory``; ``symbols`` empty = every file.
+
+    ``symbol_map`` maps a file's name (with or without its suffix) to the symbol it holds, for names that are not
+    symbols themselves. ``first_day`` and ``today`` (ISO dates; empty: no first day, the clock's UTC date) bound
+    the partitions a row can be landed in.
+    """
 
     directory: str
     symbols: list[str] = []
+    symbol_map: dict[str, str] = {}
+    first_day: str = ""
+    today: str = ""
     _cache: _Cache = PrivateAttr(default_factory=_Cache)
     _staged: dict[_Key, _Staged] = PrivateAttr(default_factory=dict)
+    _unusable: dict[_Key, QuarantinedFile] = PrivateAttr(default_factory=dict)
+    _span: _Span | None = PrivateAttr(default=None)
     _stage: FileStage = PrivateAttr(default_factory=FileStage)
     _guard: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -220,31 +295,58 @@ class FileSource(BarSource):
             self._cache.clear()
             self._cache.rows = 0
             self._staged.clear()
+            self._unusable.clear()
             self._stage.close()
 
     def universe(self) -> list[str]:
-        return [s.upper() for s in self.symbols] if self.symbols else sorted(self._files())
+        return [s.upper() for s in self.symbols] if self.symbols else sorted(self._listing().files)
 
-    def _files(self) -> dict[str, Path]:
-        """Symbol -> file; the directory is listed on every call so new files are seen without a restart."""
+    def quarantined_files(self) -> list[QuarantinedFile]:
+        """Every file set aside whole, by name or by content (each file of the universe is parsed, once)."""
+        listing = self._listing()
+        wanted = listing.files if not self.symbols else {s: p for s, p in listing.files.items() if s in self.universe()}
+        unusable = [loaded for path in wanted.values() if isinstance(loaded := self._load(path), QuarantinedFile)]
+        return sorted([*listing.misnamed, *unusable], key=lambda f: f.path)
+
+    def _listing(self) -> _Listing:
+        """The directory is listed on every call so new files are seen without a restart."""
         root = Path(self.directory).expanduser()
         if not root.is_dir():
             raise SourceUnreadable(f"BACKBONE_SOURCE=csv:{self.directory}: directory {root} does not exist")
-        found: dict[str, Path] = {}
+        claims: dict[str, list[Path]] = {}
+        misnamed: list[QuarantinedFile] = []
         for entry in sorted(root.iterdir(), key=lambda e: e.name):
-            symbol = entry.stem.upper()
-            if entry.suffix.lower() not in SUFFIXES or not SYMBOL_PATTERN.match(symbol) or not entry.is_file():
+            if entry.suffix.lower() not in SUFFIXES or not entry.is_file():
                 continue
-            if symbol in found:
-                raise SourceUnreadable(
-                    f"BACKBONE_SOURCE=csv:{self.directory}: both {found[symbol].name} and {entry.name} "
-                    f"hold {symbol}; keep one"
-                )
-            found[symbol] = entry
-        return found
+            symbol = self.symbol_map.get(entry.name, self.symbol_map.get(entry.stem, entry.stem.upper()))
+            if SYMBOL_PATTERN.match(symbol):
+                claims.setdefault(symbol, []).append(entry)
+                continue
+            reason = (
+                f"file name {printable(entry.stem)!r} is not a symbol (A-Z, 0-9, '.', '-', '=', '^'; at most 20 "
+                "characters): rename the file, or map its name to a symbol in BACKBONE_SOURCE_SYMBOL_MAP"
+            )
+            misnamed.append(_quarantined(entry, None, reason))
+        for symbol, paths in claims.items():
+            if len(paths) > 1:
+                reason = f"{' and '.join(p.name for p in paths)} all hold {symbol}; keep one"
+                misnamed += [_quarantined(p, symbol, reason) for p in paths]
+        return _Listing({s: paths[0] for s, paths in claims.items() if len(paths) == 1}, misnamed)
 
-    def _load(self, path: Path) -> _Parsed | _Staged:
-        """The file parsed, from memory, from the stage, or parsed now (the only place ``_parse`` is called)."""
+    def _days(self) -> _Span:
+        """The partitions a row can have, as day numbers; a new day forgets files parsed under the old one."""
+        today = dt.date.fromisoformat(self.today) if self.today else dt.datetime.now(dt.UTC).date()
+        first = dt.date.fromisoformat(self.first_day) if self.first_day else dt.date.min
+        span = (first.toordinal() - EPOCH, today.toordinal() - EPOCH)
+        if self._span is not None and span != self._span:
+            self.close()
+        self._span = span
+        return span
+
+    def _load(self, path: Path) -> _Parsed | _Staged | QuarantinedFile:
+        """The file parsed (from memory, from the stage, or now: the only place ``_parse`` is called), or its
+        quarantine record."""
+        span = self._days()
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, stat.st_size)
         with self._guard:
@@ -253,8 +355,15 @@ class FileSource(BarSource):
                 return self._cache[key]
             if key in self._staged:
                 return self._staged[key]
+            if key in self._unusable:
+                return self._unusable[key]
             self._forget(key[0])  # an older version of the file
-            parsed = _parse(path)
+            symbol = self.symbol_map.get(path.name, self.symbol_map.get(path.stem, path.stem.upper()))
+            try:
+                parsed = _parse(path, span)
+            except _Unusable as exc:
+                self._unusable[key] = _quarantined(path, symbol, exc.reason, exc.rows)
+                return self._unusable[key]
             self._cache.add(key, parsed)
             while len(self._cache) > 1 and self._cache.rows > MAX_CACHED_ROWS:
                 old_key, old = self._cache.oldest()
@@ -272,10 +381,14 @@ class FileSource(BarSource):
             self._cache.discard(key)
         for key in [k for k in self._staged if k[0] == path]:
             self._stage.drop(self._staged.pop(key).handle)
+        for key in [k for k in self._unusable if k[0] == path]:
+            del self._unusable[key]
 
     def fetch(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
-        files = self._files()
-        wanted = sorted({s.upper() for s in (self.universe() if symbols is None else symbols)})
+        listing = self._listing()
+        files = listing.files
+        held = {f.symbol for f in listing.misnamed if f.symbol}  # two files for one symbol: both set aside
+        wanted = sorted({s.upper() for s in (self.universe() if symbols is None else symbols)} - held)
         missing = [s for s in wanted if s not in files]
         if missing:
             raise SourceUnreadable(
@@ -288,6 +401,8 @@ class FileSource(BarSource):
         plain = PlainBatch()
         for symbol in wanted:
             loaded = self._load(files[symbol])
+            if isinstance(loaded, QuarantinedFile):  # set aside whole, named by quarantined_files()
+                continue
             lo, hi = (int(i) for i in np.searchsorted(loaded.part, bounds))
             if hi <= lo:
                 continue
@@ -319,3 +434,12 @@ class FileSource(BarSource):
         dates = np.concatenate(part).astype("datetime64[D]").astype(object)
         frame["partition_date"] = pd.Series(dates, dtype=object)
         return pd.DataFrame({c: frame[c] for c in RAW_COLUMNS})
+
+
+def _quarantined(path: Path, symbol: str | None, reason: str, rows: int | None = None) -> QuarantinedFile:
+    """The record of a file set aside whole; ``rows`` when known, else counted here: a Parquet file's footer (None
+    without one: its rows cannot be told), any other file's lines."""
+    data = path.read_bytes()
+    if rows is None:
+        rows = _parquet_rows(data) if path.suffix.lower() == ".parquet" else text_rows(data)
+    return QuarantinedFile.of(path, symbol, reason, rows, data)

@@ -110,6 +110,16 @@ class BarStore(ConfigurableResource, ABC):
         """
 
     @abstractmethod
+    def replace_quarantined_files(self, source: str, files: pd.DataFrame) -> None:
+        """Make ``files`` (``quarantined_files.QUARANTINED_FILE_COLUMNS``, all of ``source``) the files of
+        ``source`` set aside whole, in one transaction: the list says what is wrong with the source now."""
+
+    @abstractmethod
+    def read_quarantined_files(self) -> pd.DataFrame:
+        """Every file set aside whole, ordered by source and path (``QUARANTINED_FILE_DTYPES``; empty with
+        those columns when there are none)."""
+
+    @abstractmethod
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
         """Bring weekly bars of the ISO weeks touching [start, end] up to date (no-op for a plain view)."""
 

@@ -76,6 +76,23 @@ MIGRATIONS: Final = (
             GROUP BY symbol, week""",
         ),
     ),
+    Migration(
+        3,
+        "quarantined files",
+        (
+            """CREATE TABLE IF NOT EXISTS market_data.quarantined_files (
+                source VARCHAR NOT NULL,
+                path VARCHAR NOT NULL,
+                symbol VARCHAR,
+                size BIGINT NOT NULL,
+                sha256 VARCHAR NOT NULL,
+                rows BIGINT,
+                reason VARCHAR NOT NULL,
+                first_bytes VARCHAR NOT NULL,
+                seen_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (source, path))""",
+        ),
+    ),
 )
 
 CREATE_MIGRATIONS_TABLE: Final = (
@@ -114,6 +131,12 @@ INSERT_REJECTED: Final = """INSERT INTO market_data.rejected_bars
            CASE WHEN json_valid(payload) THEN payload::JSON ELSE to_json(payload) END,
            reasons, coalesce(rejected_at, current_timestamp)
     FROM incoming"""
+
+DELETE_QUARANTINED: Final = "DELETE FROM market_data.quarantined_files WHERE source = $source"
+INSERT_QUARANTINED: Final = """INSERT INTO market_data.quarantined_files
+    SELECT source, path, symbol, size, sha256, rows, reason, first_bytes, seen_at FROM incoming"""
+READ_QUARANTINED: Final = """SELECT source, path, symbol, size, sha256, rows, reason, first_bytes, seen_at
+    FROM market_data.quarantined_files ORDER BY source, path"""
 
 DELETE_RAW: Final = "DELETE FROM market_data.raw_bars WHERE partition_date BETWEEN $start AND $end"
 INSERT_RAW: Final = """INSERT INTO market_data.raw_bars

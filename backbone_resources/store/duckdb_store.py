@@ -29,6 +29,7 @@ from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_rando
 
 from backbone_domain import frames
 from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import duckdb_schema as sql
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
@@ -125,6 +126,18 @@ class DuckDBBarStore(BarStore):
             con.register("incoming", refused)
             con.execute(sql.INSERT_REJECTED)
         return WriteCounts(bars=int(written), rejected=refused.num_rows)
+
+    def replace_quarantined_files(self, source: str, files: pd.DataFrame) -> None:
+        incoming = pa.Table.from_pandas(files[list(QUARANTINED_FILE_COLUMNS)], preserve_index=False)
+        with self._transaction() as con:
+            con.execute(sql.DELETE_QUARANTINED, {"source": source})
+            con.register("incoming", incoming)
+            con.execute(sql.INSERT_QUARANTINED)
+
+    def read_quarantined_files(self) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            frame = con.sql(sql.READ_QUARANTINED).to_arrow_table().to_pandas()
+        return frames.typed(frame, QUARANTINED_FILE_DTYPES)
 
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
         """Nothing to do: ``weekly_bars`` is a plain view over ``daily_bars``."""

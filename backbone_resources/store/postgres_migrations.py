@@ -178,12 +178,31 @@ def _raw_batches(conn: psycopg.Connection, n: Names) -> None:
     )
 
 
+def _quarantined_files(conn: psycopg.Connection, n: Names) -> None:
+    """Files set aside whole (``backbone_domain.quarantined_files``): the source's list as of its last run."""
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {files} (
+                source text NOT NULL, path text NOT NULL, symbol text, size bigint NOT NULL,
+                sha256 text NOT NULL, rows bigint, reason text NOT NULL, first_bytes text NOT NULL,
+                seen_at timestamptz NOT NULL, PRIMARY KEY (source, path))"""
+        ).format(files=n.table("quarantined_files"))
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base_tables", "always", _base_tables),
     Migration(2, "daily_bars_hypertable_compression", "timescale", _hypertable),
     Migration(3, "weekly_bars_view", "plain", _weekly_view),
     Migration(4, "weekly_bars_continuous_aggregate", "timescale", _weekly_cagg),
     Migration(5, "raw_batches", "always", _raw_batches),
+    Migration(6, "quarantined_files", "always", _quarantined_files),
+)
+
+
+NOT_PRELOADED = (
+    "CREATE EXTENSION timescaledb ended the connection, as TimescaleDB does when it is installed but not "
+    "preloaded: add timescaledb to shared_preload_libraries in postgresql.conf and restart PostgreSQL"
 )
 
 
@@ -198,8 +217,10 @@ def enable_timescale(conn: psycopg.Connection) -> tuple[str | None, str]:
             with conn.transaction():  # serialized: concurrent CREATE EXTENSION IF NOT EXISTS can collide
                 _lock(conn, "timescaledb extension")
                 conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        except psycopg.Error as exc:  # e.g. not in shared_preload_libraries, or no privilege
+        except psycopg.Error as exc:  # e.g. no privilege
             problem = f"CREATE EXTENSION timescaledb failed: {' '.join(str(exc).split())}"
+        if conn.closed:  # the server ended the session: what TimescaleDB does when it is not preloaded
+            return None, NOT_PRELOADED
     installed = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
     return (installed[0] if installed else None), problem
 

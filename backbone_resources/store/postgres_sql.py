@@ -10,6 +10,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from backbone_domain.bars import BAR_COLUMNS, KEY
+from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS
 from backbone_resources.store.postgres_copy import REJECTED_COPY_COLUMNS, epoch_us
 
 
@@ -23,6 +24,19 @@ class Statements:
         self.raw_batches = sql.Identifier(schema, "raw_batches")
         self.rejected = sql.Identifier(schema, "rejected_bars")
         self.weekly = sql.Identifier(schema, "weekly_bars")
+        self.quarantined = sql.Identifier(schema, "quarantined_files")
+
+    def delete_quarantined(self) -> sql.Composed:
+        return sql.SQL("DELETE FROM {} WHERE source = %s").format(self.quarantined)
+
+    def insert_quarantined(self) -> sql.Composed:
+        columns = sql.SQL(", ").join(map(sql.Identifier, QUARANTINED_FILE_COLUMNS))
+        values = sql.SQL(", ").join(sql.Placeholder() * len(QUARANTINED_FILE_COLUMNS))
+        return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(self.quarantined, columns, values)
+
+    def read_quarantined(self) -> sql.Composed:
+        columns = sql.SQL(", ").join(map(sql.Identifier, QUARANTINED_FILE_COLUMNS))
+        return sql.SQL("SELECT {} FROM {} ORDER BY source, path").format(columns, self.quarantined)
 
     @staticmethod
     def delete_partitions(table: sql.Identifier) -> sql.Composed:

@@ -28,6 +28,7 @@ from pydantic import Field, PrivateAttr
 
 from backbone_domain import frames
 from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
@@ -135,6 +136,12 @@ class PostgresBarStore(BarStore):
                 f"BACKBONE_REQUIRE_TIMESCALE is set but {redact_url(self.url)} (BACKBONE_TIMESCALE_URL) "
                 f"has no TimescaleDB: {problem}"
             )
+        if conn.closed:  # not preloaded: the session ended; plain PostgreSQL on a new one, as configured
+            with psycopg.connect(self.url, **self._connect_kwargs()) as fresh:
+                return self._migrate(fresh, version, None, problem)
+        return self._migrate(conn, version, timescale, problem)
+
+    def _migrate(self, conn: psycopg.Connection, version: Any, timescale: str | None, problem: str) -> _Server:
         applied = migrate(conn, self.schema_name, timescale is not None)
         log.info(
             "bar store %s schema %s: timescaledb %s; migrations applied: %s",
@@ -247,6 +254,22 @@ class PostgresBarStore(BarStore):
             replace_rejected(cur, self._sql, start, end, refused)
             written = write_bars(cur, self._sql, bars, direct=direct) if bars.num_rows else 0
         return WriteCounts(bars=written, rejected=len(refused))
+
+    def replace_quarantined_files(self, source: str, files: pd.DataFrame) -> None:
+        rows = [
+            tuple(None if pd.isna(v) else v for v in row)
+            for row in files[list(QUARANTINED_FILE_COLUMNS)].itertuples(index=False)
+        ]
+        with self._cursor(transaction=True) as cur:
+            cur.execute(self._sql.delete_quarantined(), (source,))
+            cur.executemany(self._sql.insert_quarantined(), rows)
+
+    def read_quarantined_files(self) -> pd.DataFrame:
+        with self._cursor() as cur:
+            rows = cur.execute(self._sql.read_quarantined()).fetchall()
+        frame = pd.DataFrame(rows, columns=list(QUARANTINED_FILE_COLUMNS))
+        frame["seen_at"] = pd.to_datetime(frame["seen_at"], utc=True)
+        return frames.typed(frame, QUARANTINED_FILE_DTYPES)
 
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
         self._connect()

@@ -10,6 +10,7 @@ ASSETS = {"daily_bars_raw", "daily_bars", "weekly_bars", "daily_bars_hot_cache"}
 ASSETS |= {"daily_bars_parquet", "daily_returns", "retention_audit"}
 ASSETS |= {"daily_bars_kafka"}
 CHECKS = {
+    "daily_bars_raw_files_readable",
     "daily_bars_fresh",
     "daily_bars_unique_keys",
     "daily_bars_ohlc_consistent",
@@ -77,7 +78,12 @@ POOLS = {
     "daily_returns": "batch",
     "retention_audit": "batch",
 }
-CHECK_POOLS = {"daily_bars": "store", "daily_bars_hot_cache": "cache", "daily_bars_kafka": "stream"}
+CHECK_POOLS = {
+    "daily_bars_raw": "store",
+    "daily_bars": "store",
+    "daily_bars_hot_cache": "cache",
+    "daily_bars_kafka": "stream",
+}
 
 
 def test_assets_say_what_they_are(tmp_path):

@@ -151,6 +151,17 @@ def test_future_is_judged_on_the_utc_date_of_an_injected_now() -> None:
     assert early.rejected["reasons"].tolist() == [["ts 2024-01-02 is in the future"]]
 
 
+def test_a_bar_before_the_first_partition_is_quarantined_naming_the_setting() -> None:
+    early, first = bar(ts=utc_midnight(DAY - dt.timedelta(1))), bar(symbol="MSFT", ts=utc_midnight(DAY))
+
+    result = validate_bars(raw_frame(early, first), now=dt.datetime(2024, 6, 1, tzinfo=dt.UTC), first_day=DAY)
+
+    assert result.accepted["symbol"].tolist() == ["MSFT"]
+    assert result.rejected["reasons"].tolist() == [
+        [f"ts {DAY - dt.timedelta(1)} is before the first partition, BACKBONE_START_DATE {DAY}"]
+    ]
+
+
 def test_missing_adj_close_is_accepted_as_nan() -> None:
     rows = [bar(symbol=s, adj_close=v) for s, v in (("A", None), ("B", ""), ("C", float("nan")), ("D", " "))]
 

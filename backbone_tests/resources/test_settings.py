@@ -51,12 +51,20 @@ def test_institutional_without_database_url_names_the_setting(monkeypatch):
         ("BACKBONE_MODE", "cloud", "BACKBONE_MODE"),
         ("BACKBONE_SYMBOLS", "AAPL,not a symbol", "BACKBONE_SYMBOLS"),
         ("BACKBONE_SOURCE", "ftp://x", "BACKBONE_SOURCE"),
+        ("BACKBONE_SOURCE_SYMBOL_MAP", "BRK B", "BACKBONE_SOURCE_SYMBOL_MAP"),
+        ("BACKBONE_SOURCE_SYMBOL_MAP", "BRK B=not a symbol", "BACKBONE_SOURCE_SYMBOL_MAP"),
+        ("BACKBONE_SOURCE_BAD_FILES", "ignore", "BACKBONE_SOURCE_BAD_FILES"),
     ],
 )
 def test_malformed_settings_name_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
         load_settings()
+
+
+def test_symbol_map_is_comma_separated_name_symbol_pairs(monkeypatch):
+    monkeypatch.setenv("BACKBONE_SOURCE_SYMBOL_MAP", "BRK B=brk.b, ÄPFEL.csv = APFEL ,")
+    assert load_settings().source_symbol_map == {"BRK B": "BRK.B", "ÄPFEL.csv": "APFEL"}
 
 
 def test_symbols_are_a_comma_list(monkeypatch):

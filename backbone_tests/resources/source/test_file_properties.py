@@ -1,11 +1,11 @@
-"""The file source over arbitrary bytes (Hypothesis): a file is read whole or refused by name, never thinned.
+"""The file source over arbitrary bytes (Hypothesis): a file is read whole or quarantined whole, never thinned.
 
 Each generated file is written as ``SYM.csv`` and read through the column-wise path and the exact per-record
-path (``read_plain_csv`` switched off, as ``test_file_columns.py`` does). Either both raise ``SourceUnavailable``
-naming the file, or both return the same frames, in which every non-blank record after the header comes back
-as exactly one row with its own line number, whole and over any split of the date range. The records are
-counted here with Python's ``csv`` over the same bytes, decoded as the source decodes them (UTF-8 with a BOM
-allowed, undecodable bytes replaced).
+path (``read_plain_csv`` switched off, as ``test_file_columns.py`` does). Either both quarantine the file (no row
+returned, the file named in ``quarantined_files()`` with its reason and row count), or both return the same
+frames, in which every non-blank record after the header comes back as exactly one row with its own line
+number, whole and over any split of the date range. The records are counted here with Python's ``csv`` over the
+same bytes (UTF-8 with a BOM allowed).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backbone_domain.quarantined_files import QuarantinedFile
 from backbone_resources.source import files
-from backbone_resources.source.base import SourceUnavailable
 from backbone_resources.source.files import FileSource
 from backbone_tests.resources.source.test_file_columns import assert_same
 
@@ -34,7 +34,7 @@ HEADERS = [b"", b"Date,Open,High,Low,Close,Adj Close,Volume\n", b"\xef\xbb\xbfDa
 
 def records(data: bytes) -> list[int] | None:
     """First line of each data record, as ``csv`` reads the text; None when ``csv`` refuses it."""
-    text = data.decode("utf-8-sig", errors="replace")
+    text = data.decode("utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
     found: list[int] = []
     previous, header = 0, False
@@ -49,12 +49,10 @@ def records(data: bytes) -> list[int] | None:
     return found
 
 
-def read(directory: str, ranges: list[tuple[dt.date, dt.date]]) -> list[pd.DataFrame] | SourceUnavailable:
+def read(directory: str, ranges: list[tuple[dt.date, dt.date]]) -> tuple[list[pd.DataFrame], list[QuarantinedFile]]:
     source = FileSource(directory=directory)
     try:
-        return [source.fetch(*ALL), *(source.fetch(*r) for r in ranges)]
-    except SourceUnavailable as exc:
-        return exc
+        return [source.fetch(*ALL), *(source.fetch(*r) for r in ranges)], source.quarantined_files()
     finally:
         source.close()
 
@@ -79,13 +77,17 @@ def check_file(data: bytes, cuts: list[dt.date]) -> None:
         fast = read(directory, ranges)
         with mock.patch.object(files, "read_plain_csv", return_value=None):
             exact = read(directory, ranges)
-    expected = records(data)
-    if isinstance(fast, SourceUnavailable) or isinstance(exact, SourceUnavailable):
-        assert isinstance(fast, SourceUnavailable), fast
-        assert isinstance(exact, SourceUnavailable), exact
-        assert "SYM.csv" in str(fast)
-        assert "SYM.csv" in str(exact)
+    (fast, set_aside), (exact, set_aside_exact) = fast, exact
+    assert set_aside == set_aside_exact
+    if set_aside:  # quarantined whole: named, counted, and none of its rows returned
+        (file,) = set_aside
+        assert Path(file.path).name == "SYM.csv"
+        assert file.reason
+        assert file.rows is not None
+        assert file.rows >= 0
+        assert all(frame.empty for frame in [*fast, *exact])
         return
+    expected = records(data)
     assert expected is not None, "csv refuses this file, the source read it"
     for f, e in zip(fast, exact, strict=True):
         assert_same(f, e)
@@ -141,9 +143,10 @@ def test_structured_csv_files_are_read_whole_or_refused_by_name(data: bytes, cut
 
 
 @given(st.binary(max_size=300))
-def test_arbitrary_bytes_as_parquet_are_refused_by_name(data: bytes) -> None:
+def test_arbitrary_bytes_as_parquet_are_quarantined_by_name(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as directory:
         (Path(directory) / "SYM.parquet").write_bytes(data)
-        result = read(directory, [])
-    assert isinstance(result, SourceUnavailable), result
-    assert "SYM.parquet" in str(result)
+        (whole,), set_aside = read(directory, [])
+    assert whole.empty
+    assert [Path(f.path).name for f in set_aside] == ["SYM.parquet"]
+    assert set_aside[0].reason.startswith("not readable as Parquet")

@@ -56,7 +56,7 @@ def test_each_file_is_parsed_once_over_many_chunks_when_the_universe_outgrows_me
     monkeypatch.setattr(files, "MAX_CACHED_ROWS", 15)  # less than two files
     calls: list[Path] = []
     real_parse = files._parse
-    monkeypatch.setattr(files, "_parse", lambda path: calls.append(path) or real_parse(path))
+    monkeypatch.setattr(files, "_parse", lambda path, span: calls.append(path) or real_parse(path, span))
     source = FileSource(directory=str(universe(tmp_path, 12)))
     first = chunked(source, days=1)
     again = chunked(source, days=3, count=20)

@@ -1,5 +1,6 @@
 import csv
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -168,12 +169,68 @@ def test_leading_unreadable_date_takes_the_following_rows_date(tmp_path):
     assert bars["ts"].isna().tolist() == [False, True]  # within a date, the unreadable row sorts last
 
 
-def test_file_without_any_readable_date_lands_on_its_modification_day(tmp_path):
-    path = write(tmp_path / "A.csv", "Date,Close\nx,1\ny,2\n")
-    os.utime(path, (dt.datetime(2024, 5, 6, 12, tzinfo=dt.UTC).timestamp(),) * 2)
-    bars = FileSource(directory=str(tmp_path)).fetch(D(2024, 5, 6), D(2024, 5, 6))
-    assert len(bars) == 2
-    assert bars["ts"].isna().all()
+def test_file_without_any_readable_date_is_quarantined_whole(tmp_path):
+    write(tmp_path / "A.csv", "Date,Close\nx,1\ny,2\n")
+    write(tmp_path / "B.csv", "Date;Open;Close\n2024-01-02;1;2\n")
+    source = FileSource(directory=str(tmp_path))
+    assert source.fetch(dt.date(1970, 1, 1), dt.date(2100, 1, 1)).empty
+    a, b = source.quarantined_files()
+    assert (a.symbol, a.rows, a.reason) == (
+        "A",
+        2,
+        "no row has a readable date (column 'Date', read as Y-m-d, m/d/Y or d/m/Y)",
+    )
+    assert b.reason.endswith("is the separator a comma?")
+    assert a.first_bytes == "Date,Close\\x0ax,1\\x0ay,2\\x0a"
+    assert a.sha256 == hashlib.sha256(b"Date,Close\nx,1\ny,2\n").hexdigest()
+    assert a.size == 19
+
+
+def test_rows_dated_outside_the_partitions_borrow_a_neighbours_partition(tmp_path):
+    write(tmp_path / "A.csv", "Date,Close\n1999-12-31,0\n2024-01-02,1\n2204-01-02,2\n2024-01-04,3\n")
+    source = FileSource(directory=str(tmp_path), first_day="2000-01-03", today="2024-06-01")
+    bars = source.fetch(dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    assert bars["close"].tolist() == ["0", "1", "2", "3"]  # every row reaches a run over the file's dates
+    assert bars["partition_date"].tolist() == [D(2024, 1, 2), D(2024, 1, 2), D(2024, 1, 2), D(2024, 1, 4)]
+    assert bars["ts"].dt.year.tolist() == [1999, 2024, 2204, 2024]  # validation judges the dates as written
+    write(tmp_path / "A.csv", "Date,Close\n2204-01-02,2\n")
+    (only,) = source.quarantined_files()
+    assert (
+        only.reason
+        == "no row is dated within the partitions 2000-01-03..2024-06-01 (BACKBONE_START_DATE through today)"
+    )
+
+
+def test_files_that_are_not_what_they_claim_are_quarantined_whole(tmp_path):
+    (tmp_path / "PNG.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\n\xff\xfe")
+    (tmp_path / "TXT.parquet").write_bytes(b"Date,Close\n2024-01-02,1\n")
+    write(tmp_path / "HEADLESS.csv", "2024-01-02,1,2,0.5,1.5,100\n2024-01-03,1,2,0.5,1.5,100\n")
+    write(tmp_path / "GOOD.csv", "Date,Close\n2024-01-02,1\n")
+    source = FileSource(directory=str(tmp_path))
+    assert source.universe() == ["GOOD", "HEADLESS", "PNG", "TXT"]
+    assert source.fetch(*ALL)["symbol"].tolist() == ["GOOD"]
+    reasons = {Path(f.path).name: (f.rows, f.reason) for f in source.quarantined_files()}
+    assert reasons["PNG.csv"] == (4, "not UTF-8 text (byte 0x89 at offset 0); save it as UTF-8 CSV")
+    assert reasons["TXT.parquet"][0] is None  # no footer: its rows cannot be told
+    assert reasons["TXT.parquet"][1].startswith("not readable as Parquet")
+    assert reasons["HEADLESS.csv"] == (2, "the first line holds data ('2024-01-02' is a date), not a header; add one")
+
+
+def test_names_that_are_not_symbols_are_quarantined_unless_mapped(tmp_path):
+    for name in ("BRK B.csv", "X'; DROP TABLE bars;--.csv", "ÄPFEL.csv", "OK.csv"):
+        write(tmp_path / name, "Date,Close\n2024-01-02,1\n")
+    plain = FileSource(directory=str(tmp_path))
+    assert plain.universe() == ["OK"]
+    assert sorted(Path(f.path).name for f in plain.quarantined_files()) == [
+        "BRK B.csv",
+        "X'; DROP TABLE bars;--.csv",
+        "ÄPFEL.csv",
+    ]
+    assert all("not a symbol" in f.reason and f.symbol is None and f.rows == 1 for f in plain.quarantined_files())
+    mapped = FileSource(directory=str(tmp_path), symbol_map={"BRK B": "BRK.B", "ÄPFEL.csv": "APFEL"})
+    assert mapped.universe() == ["APFEL", "BRK.B", "OK"]
+    assert mapped.fetch(*ALL)["symbol"].tolist() == ["APFEL", "BRK.B", "OK"]
+    assert [Path(f.path).name for f in mapped.quarantined_files()] == ["X'; DROP TABLE bars;--.csv"]
 
 
 def test_short_and_long_rows_are_kept(tmp_path):
@@ -220,18 +277,24 @@ def test_symbol_without_a_file_is_named():
         source.fetch(*ALL, symbols=["AAPL", "TSLA"])
 
 
-def test_two_files_for_one_symbol_are_refused(tmp_path):
-    write(tmp_path / "AAPL.csv", "")
-    pd.DataFrame({"Close": [1.0]}).to_parquet(tmp_path / "aapl.parquet")
-    with pytest.raises(SourceUnavailable, match="keep one"):
-        FileSource(directory=str(tmp_path)).fetch(*ALL)
+def test_two_files_for_one_symbol_are_both_quarantined_and_the_others_served(tmp_path):
+    write(tmp_path / "AAPL.csv", "Date,Close\n2024-01-02,1\n")
+    pd.DataFrame({"Date": ["2024-01-02"], "Close": [1.0]}).to_parquet(tmp_path / "aapl.parquet")
+    write(tmp_path / "MSFT.csv", "Date,Close\n2024-01-02,1\n")
+    source = FileSource(directory=str(tmp_path))
+    assert source.universe() == ["MSFT"]
+    assert source.fetch(*ALL)["symbol"].tolist() == ["MSFT"]
+    assert source.fetch(*ALL, symbols=["AAPL", "MSFT"])["symbol"].tolist() == ["MSFT"]
+    files = source.quarantined_files()
+    assert [(Path(f.path).name, f.symbol) for f in files] == [("AAPL.csv", "AAPL"), ("aapl.parquet", "AAPL")]
+    assert {f.reason for f in files} == {"AAPL.csv and aapl.parquet all hold AAPL; keep one"}
 
 
 def test_parsed_files_are_cached_until_they_change(tmp_path, monkeypatch):
     shutil.copy(DATA / "yahoo" / "MSFT.csv", tmp_path / "MSFT.csv")
     calls = []
     real_parse = files._parse
-    monkeypatch.setattr(files, "_parse", lambda path: calls.append(path) or real_parse(path))
+    monkeypatch.setattr(files, "_parse", lambda path, span: calls.append(path) or real_parse(path, span))
     source = FileSource(directory=str(tmp_path))
     for day in range(2, 13):
         source.fetch(D(2024, 1, day), D(2024, 1, day))

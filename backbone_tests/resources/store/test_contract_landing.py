@@ -22,6 +22,7 @@ from backbone_domain.bars import (
     empty_rejected,
     utc_midnight,
 )
+from backbone_domain.quarantined_files import QUARANTINED_FILE_DTYPES, QuarantinedFile, quarantine_frame
 from backbone_resources.store.base import BarStore, QualityCounts, WriteCounts
 from backbone_resources.store.postgres_store import PostgresBarStore
 from backbone_tests.builders import MON, T1, bars, numeric_raw_rows, raw_rows, rejected_rows, week
@@ -256,3 +257,27 @@ def test_rejected_rows_outside_the_partitions_are_refused(store: BarStore) -> No
     with pytest.raises(ValueError, match="outside"):
         store.write_validated(MON, MON, bars(["AAA"], [MON]), rejected_rows([dt.date(2024, 1, 2)], 1))
     assert store.quality_counts() == QualityCounts(0, 0, 0, 0)
+
+
+def test_quarantined_files_are_replaced_per_source_and_read_back_exactly(store: BarStore) -> None:
+    seen = dt.datetime(2024, 1, 3, 12, 30, 1, 123456, tzinfo=dt.UTC)
+    png = QuarantinedFile(
+        "/data/ABC.csv", "ABC", 9, "ab" * 32, None, "not UTF-8 text (byte 0x89 at offset 0)", "\\x89PNG"
+    )
+    named = QuarantinedFile(
+        "/data/BRK B.csv", None, 30, "cd" * 32, 2, "file name 'BRK B' is not a symbol", "Date,Close"
+    )
+    other = QuarantinedFile("/elsewhere/X.parquet", "X", 4, "ef" * 32, 0, "not readable as Parquet", "PAR1")
+    assert store.read_quarantined_files().empty
+
+    store.replace_quarantined_files("csv", quarantine_frame("csv", [named, png], seen))
+    store.replace_quarantined_files("other", quarantine_frame("other", [other], seen))
+    back = store.read_quarantined_files()
+
+    assert back.dtypes.astype(str).to_dict() == {c: str(t) for c, t in QUARANTINED_FILE_DTYPES.items()}
+    expected = quarantine_frame("csv", [png, named], seen)  # ordered by source, path
+    pd.testing.assert_frame_equal(back.iloc[:2].reset_index(drop=True), expected, check_exact=True)
+    assert back["source"].tolist() == ["csv", "csv", "other"]
+
+    store.replace_quarantined_files("csv", quarantine_frame("csv", [], seen))  # every file fixed
+    assert store.read_quarantined_files()["path"].tolist() == ["/elsewhere/X.parquet"]

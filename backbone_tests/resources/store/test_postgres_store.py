@@ -8,6 +8,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from psycopg import sql
 from backbone_domain.bars import empty_rejected, utc_midnight
 from backbone_resources.store import postgres_sql
 from backbone_resources.store.base import StoreUnavailable
-from backbone_resources.store.postgres_migrations import MIGRATIONS, migrate
+from backbone_resources.store.postgres_migrations import MIGRATIONS, NOT_PRELOADED, enable_timescale, migrate
 from backbone_resources.store.postgres_store import PostgresBarStore
 from backbone_tests.builders import T1, bars, sort_bars
 
@@ -80,7 +81,12 @@ def test_plain_postgres_says_what_is_off(pg_store: PostgresBarStore, pg_url: str
 def test_migrations_run_once_and_rerun_changes_nothing(pg_store: PostgresBarStore, pg_url: str) -> None:
     pg_store.ping()
     applied = _migrations(pg_url, pg_store.schema_name)
-    assert [(v, n) for v, n, _ in applied] == [(1, "base_tables"), (3, "weekly_bars_view"), (5, "raw_batches")]
+    assert [(v, n) for v, n, _ in applied] == [
+        (1, "base_tables"),
+        (3, "weekly_bars_view"),
+        (5, "raw_batches"),
+        (6, "quarantined_files"),
+    ]
 
     with _connect(pg_url) as conn:
         assert migrate(conn, pg_store.schema_name, timescale=False) == []
@@ -112,7 +118,7 @@ def test_concurrent_first_starts_apply_each_migration_once(pg_url: str) -> None:
         thread.join()
 
     assert errors == []
-    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5]
+    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5, 6]
 
 
 @pytest.mark.postgres
@@ -217,7 +223,7 @@ def test_timescale_features(ts_store: PostgresBarStore, timescale_url: str) -> N
             ("policy_refresh_continuous_aggregate", "weekly_bars"),
         ]
         assert jobs[0][2]["compress_after"] == "90 days"
-    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5]
+    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5, 6]
 
 
 @pytest.mark.timescale
@@ -271,7 +277,12 @@ def test_a_database_that_gains_timescale_gets_the_features(
 ) -> None:
     schema = _schema()
     with _connect(timescale_url) as conn:
-        assert migrate(conn, schema, timescale=False) == ["base_tables", "weekly_bars_view", "raw_batches"]
+        assert migrate(conn, schema, timescale=False) == [
+            "base_tables",
+            "weekly_bars_view",
+            "raw_batches",
+            "quarantined_files",
+        ]
         rows = bars(["AAPL"], OLD)
         conn.cursor().executemany(
             sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(
@@ -283,7 +294,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
     try:
         described = store.describe()  # the next start applies the skipped migrations
         assert (described["hypertable"], described["compression"], described["continuous_aggregate"]) == (True,) * 3
-        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5]
+        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5, 6]
         pd.testing.assert_frame_equal(store.read_bars(OLD[0], OLD[-1]), sort_bars(rows))
         weekly = store.read_weekly(OLD[0], OLD[0])  # history materialized by the migration, no refresh needed
         assert weekly["week"].tolist() == [utc_midnight(OLD[0])]
@@ -295,3 +306,30 @@ def test_a_database_that_gains_timescale_gets_the_features(
 def test_migrations_are_numbered_in_order() -> None:
     versions = [m.version for m in MIGRATIONS]
     assert versions == sorted(set(versions))
+
+
+class _EndsOnCreateExtension:
+    """A connection to a server that offers TimescaleDB without preloading it: CREATE EXTENSION ends the session
+    (unit test: no such server here; a real one answers FATAL 'extension "timescaledb" must be preloaded')."""
+
+    closed = False
+
+    def execute(self, query: Any, params: Any = None) -> Any:
+        if self.closed:
+            raise psycopg.OperationalError("the connection is closed")
+        if "CREATE EXTENSION" in str(query):
+            self.closed = True
+            raise psycopg.OperationalError('FATAL: extension "timescaledb" must be preloaded')
+        row = (None,) if "pg_available_extensions" in str(query) else None
+        return type("Result", (), {"fetchone": staticmethod(lambda: row)})()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+
+def test_timescaledb_offered_but_not_preloaded_says_what_to_change() -> None:
+    version, problem = enable_timescale(_EndsOnCreateExtension())  # type: ignore[arg-type]
+    assert version is None
+    assert problem == NOT_PRELOADED
+    assert "add timescaledb to shared_preload_libraries" in problem
