@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from backbone_assets.partitions import last_partition_date
+from backbone_domain import source_truth
 from backbone_domain.freshness import symbol_lags
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
@@ -48,6 +49,7 @@ def build_daily_bars_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg
             dg.AssetCheckSpec("daily_bars_unique_keys", asset="daily_bars", blocking=True, description=_UNIQUE),
             dg.AssetCheckSpec("daily_bars_ohlc_consistent", asset="daily_bars", blocking=True, description=_OHLC),
             dg.AssetCheckSpec("daily_bars_rejected_rate", asset="daily_bars", description=_REJECTED),
+            dg.AssetCheckSpec("daily_bars_matches_source", asset="daily_bars", description=_SOURCE),
         ],
         pool="store",
         can_subset=True,
@@ -55,12 +57,13 @@ def build_daily_bars_checks(partitions: dg.DailyPartitionsDefinition) -> list[dg
     def daily_bars_quality(
         context: dg.AssetCheckExecutionContext, store: BarStore, policy: PipelinePolicy
     ) -> Iterator[dg.AssetCheckResult]:
-        """Three verdicts from one pass over the store (``quality_counts`` scans every bar: once, not thrice)."""
+        """Four verdicts from one pass over the store (``quality_counts`` scans every bar: once, not four times)."""
         counts = store.quality_counts()
         results = [
             _none_allowed("daily_bars_unique_keys", "duplicate_keys", counts.duplicate_keys, counts.bars),
             _none_allowed("daily_bars_ohlc_consistent", "ohlc_violations", counts.ohlc_violations, counts.bars),
             _rejected_rate(counts, policy),
+            _matches_source(counts),
         ]
         selected = {key.name for key in context.selected_asset_check_keys}
         yield from (result for result in results if result.check_name in selected)
@@ -90,6 +93,18 @@ def _rejected_rate(counts: QualityCounts, policy: PipelinePolicy) -> dg.AssetChe
     )
 
 
+def _matches_source(counts: QualityCounts) -> dg.AssetCheckResult:
+    passed, description = source_truth.verdict(counts.kept_over_source)
+    return dg.AssetCheckResult(
+        check_name="daily_bars_matches_source",
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={"stored_values_kept_over_source": counts.kept_over_source, "threshold": 0},
+    )
+
+
 _UNIQUE = "Exactly one row per (symbol, ts)."
 _OHLC = "low <= open, close <= high and prices positive."
 _REJECTED = "Share of source rows quarantined in rejected_bars."
+_SOURCE = "No stored bar is served against the source (a refused correction, a row gone from its file)."

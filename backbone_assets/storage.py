@@ -42,9 +42,16 @@ def build_storage_assets(
         """Validated daily bars, one row per (symbol, ts), upserted; bad rows quarantined in rejected_bars."""
         start, end = partition_dates(context)
         days = policy.days_per_chunk(len(source.universe()))
+        vanished = "retire" if policy.vanished_rows == "retire" else "keep"
+        first_day = partitions.start.date()
         report = validate_and_store(
-            store, start, end, days, None, context.log.info, policy.progress_every_s, partitions.start.date()
+            store, start, end, days, None, context.log.info, policy.progress_every_s, first_day, vanished
         )
+        if report.kept_over_source or report.retired:
+            context.log.warning(
+                f"the source no longer says what the store holds for {report.kept_over_source} bar(s), still "
+                f"served, and {report.retired} retired: `backbone rejected --start {start} --end {end}` lists them"
+            )
         if report.rejected:
             context.log.warning(
                 f"{report.rejected} of {report.total} rows rejected in {start}..{end}: {dict(report.reasons)}"
@@ -54,6 +61,8 @@ def build_storage_assets(
                 "rows_accepted": report.accepted,
                 "rows_changed": report.changed,
                 "rows_rejected": report.rejected,
+                "stored_values_kept_over_source": report.kept_over_source,
+                "stored_bars_retired": report.retired,
                 "rejected_rate": round(report.rejected_rate, 6),
                 "reject_reasons": dict(report.reasons.most_common(20)),
                 "date_range": f"{start}..{end}",

@@ -83,6 +83,16 @@ def rejected_table(frame: pd.DataFrame) -> pa.Table:
     return _table(frame, REJECTED_COLUMNS)
 
 
+def keys_table(frame: pd.DataFrame) -> pa.Table:
+    """Bar keys (symbol, ts) as Arrow: symbol text, ts timestamp[us, UTC]."""
+    return pa.table(
+        {
+            "symbol": pa.array(frame["symbol"].astype(object).tolist(), type=pa.string()),
+            "ts": pa.array(pd.to_datetime(frame["ts"], utc=True).dt.as_unit("us"), type=pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
 def check_partitions(table: pa.Table, start: dt.date, end: dt.date, what: str) -> None:
     """Refuse rows outside [start, end]: replacing those partitions would leave them behind or lose them."""
     days = table.column("partition_date").unique().to_pylist()

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from backbone_domain import source_truth
 from backbone_domain.freshness import SymbolLag
 
 COMPONENTS = ("store", "cache", "stream", "batch")
@@ -176,6 +177,21 @@ class RunFailures:
 
 
 @dataclass(frozen=True)
+class SourceAgreement:
+    """Whether the store serves what the source says (``source_truth``) and reads every file it holds."""
+
+    stored_values_kept_over_source: int
+    quarantined_files: int
+
+    def breaches(self) -> list[str]:
+        agrees, description = source_truth.verdict(self.stored_values_kept_over_source)
+        out = [] if agrees else [description]
+        if self.quarantined_files:
+            out.append(f"{self.quarantined_files} source file(s) quarantined whole (`backbone rejected` lists them)")
+        return out
+
+
+@dataclass(frozen=True)
 class HealthSnapshot:
     tier: str
     tier_reason: str
@@ -183,6 +199,7 @@ class HealthSnapshot:
     components: list[Component]
     freshness: Freshness | None = None
     bars_stored: int | None = None
+    source: SourceAgreement | None = None
     latest_run: LatestRun | None = None
     cache: CacheFigures | None = None
     stream: StreamFigures | None = None
@@ -198,6 +215,8 @@ class HealthSnapshot:
         if self.freshness and self.freshness.breached:
             f = self.freshness
             out.append(f"stale: {', '.join(f.stale_symbols)} (lag > {f.threshold_lag_days} trading day(s))")
+        if self.source:
+            out += self.source.breaches()
         if self.latest_run and self.latest_run.breached:
             r = self.latest_run
             out.append(f"rejected rate {r.rejected_rate:.4f} > {r.threshold_rejected_rate}")

@@ -15,7 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from backbone_domain.bars import empty_bars
 from backbone_domain.progress import Progress, quiet
+from backbone_domain.source_truth import Reconciled, Vanished, reconcile
 from backbone_domain.validation import ValidationResult, validate_bars
 
 # Bars a chunk holds at most when its length is derived from the universe (``chunk_days_for``).
@@ -70,6 +72,8 @@ class StoreReport:
     accepted: int = 0
     changed: int = 0  # accepted bars that were new or differed from the stored ones (a re-run changes none)
     rejected: int = 0
+    kept_over_source: int = 0  # rejected rows whose stored value stays served (source_truth)
+    retired: int = 0  # stored bars deleted because the source no longer has them
     chunks: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
@@ -120,10 +124,14 @@ def validate_and_store(
     progress: Callable[[str], None] = quiet,
     progress_every_s: float = 5.0,
     first_day: dt.date | None = None,
+    vanished: Vanished = "keep",
 ) -> StoreReport:
     """Validate the landed rows of [start, end] and write accepted and rejected rows, one transaction a chunk.
 
     ``first_day``: the first partition; a row dated before it is quarantined (no partition would show it).
+    Each chunk is compared with what the store holds for its days (``source_truth.reconcile``, only where it
+    holds some): a refused correction and a stored bar the source no longer has are reported as rejected rows,
+    and with ``vanished="retire"`` such a bar is deleted in the chunk's transaction.
     When the store serves a read during a write (``BarStore.overlapping_reads``), three chunks are in flight:
     the next one's raw rows are read and this one is validated while the previous one is written.
     """
@@ -131,20 +139,36 @@ def validate_and_store(
     meter = Progress("validating", start, end, chunk_days, progress, progress_every_s)
     overlap = store.overlapping_reads
     landed = _ahead(store.read_raw, date_chunks(start, end, chunk_days), overlap)
-    validated = ((span, validate_bars(raw, now=now, first_day=first_day)) for span, raw in landed)
+    validated = (
+        (span, _against_store(store, span, validate_bars(raw, now=now, first_day=first_day), vanished))
+        for span, raw in landed
+    )
 
-    def write(chunk_start: dt.date, chunk_end: dt.date, result: ValidationResult) -> WriteCounts:
-        return store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected)
+    def write(chunk_start: dt.date, chunk_end: dt.date, checked: Reconciled) -> WriteCounts:
+        result = checked.result
+        return store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected, checked.retired)
 
-    for (_, chunk_end), result, counts in _behind(validated, write, overlap):
+    for (_, chunk_end), checked, counts in _behind(validated, write, overlap):
+        result = checked.result
         report.accepted += len(result.accepted)
         report.changed += counts.bars
         report.rejected += counts.rejected
+        report.kept_over_source += checked.kept
+        report.retired += len(checked.retired)
         report.chunks += 1
         for reasons in result.rejected["reasons"]:
             report.reasons.update(reason_kind(r) for r in reasons)
         meter.advance(chunk_end, len(result.accepted) + counts.rejected)
     return report
+
+
+def _against_store(
+    store: BarStore, span: tuple[dt.date, dt.date], result: ValidationResult, vanished: Vanished
+) -> Reconciled:
+    """The chunk reconciled with the bars stored for its days; a fresh range (nothing stored) costs one count."""
+    if not store.range_counts(*span).bars:
+        return reconcile(result, empty_bars(), *span, vanished)
+    return reconcile(result, store.read_bars(*span), *span, vanished)
 
 
 def _ahead(

@@ -19,6 +19,7 @@ class PipelinePolicy(dg.ConfigurableResource):
     progress_every_s: float = 5.0  # a long step logs a progress line at most this often
     freshness_max_lag_days: int = 1
     rejected_rate_warn: float = 0.05
+    vanished_rows: str = "keep"  # a stored bar the source no longer has: "keep" it (reported) or "retire" it
     bad_files: str = "quarantine"  # a file set aside whole: "quarantine" it and go on, or "fail" the run
 
     def days_per_chunk(self, symbols: int) -> int:

@@ -43,6 +43,9 @@ class BackboneSettings(BaseSettings):
     source_symbol_map: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="file name=SYMBOL pairs, comma-separated, for files not named by symbol"
     )
+    vanished_rows: Literal["keep", "retire"] = Field(
+        "keep", description="a stored bar the source no longer has: keep serving it (reported) or retire it"
+    )
     source_bad_files: Literal["quarantine", "fail"] = Field(
         "quarantine", description="a file set aside whole: quarantine it and go on, or fail the run naming it"
     )

@@ -197,6 +197,7 @@ def build_resources(settings: BackboneSettings) -> dict[str, Any]:
         freshness_max_lag_days=settings.freshness_max_lag_days,
         rejected_rate_warn=settings.rejected_rate_warn,
         bad_files=settings.source_bad_files,
+        vanished_rows=settings.vanished_rows,
     )
     log.info("backbone tier: %s (%s)", choice.tier, choice.reason)
     return resources

@@ -23,6 +23,7 @@ from backbone_domain.health import (
     GroupLag,
     HealthSnapshot,
     LatestRun,
+    SourceAgreement,
     StreamFigures,
     read_run_failures,
     summarize_freshness,
@@ -73,7 +74,7 @@ def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> Healt
     attempt("batch", lambda: _batch(settings, components))
     order = {name: i for i, name in enumerate(("store", "cache", "stream", "batch"))}
     components.sort(key=lambda c: order[c.name])
-    freshness, bars = store_figures or (None, None)
+    freshness, bars, agreement = store_figures or (None, None, None)
     stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     return HealthSnapshot(
         tier=choice.tier,
@@ -82,6 +83,7 @@ def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> Healt
         components=components,
         freshness=freshness,
         bars_stored=bars,
+        source=agreement,
         latest_run=_latest_run(settings, notes),
         cache=cache,
         stream=stream,
@@ -92,7 +94,7 @@ def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> Healt
 
 def _store(
     settings: BackboneSettings, as_of: dt.date, components: list[Component], notes: list[str]
-) -> tuple[Freshness, int]:
+) -> tuple[Freshness, int, SourceAgreement]:
     """Freshness exactly as ``daily_bars_fresh`` computes it (``symbol_lags`` over the source's universe)."""
     with tier_resources(settings, "store") as built:
         store = built.store
@@ -100,6 +102,7 @@ def _store(
         described = store.describe()
         latest = store.latest_bar_dates()
         bars = store.range_counts(settings.start_date, as_of).bars
+        agreement = SourceAgreement(store.quality_counts().kept_over_source, len(store.read_quarantined_files()))
     components.append(Component("store", "up", f"{described['backend']} {described.get('endpoint', '')}".strip()))
     try:
         with tier_resources(settings, "source") as built:
@@ -108,7 +111,7 @@ def _store(
         notes.append(f"source universe unreadable ({redact(str(exc), settings)}): lag over the stored symbols")
         universe = list(latest)
     lags = symbol_lags(latest, universe, as_of)
-    return summarize_freshness(lags, settings.freshness_max_lag_days, as_of), bars
+    return summarize_freshness(lags, settings.freshness_max_lag_days, as_of), bars, agreement
 
 
 def _cache(settings: BackboneSettings, components: list[Component]) -> CacheFigures:

@@ -33,6 +33,9 @@ def lines(snap: HealthSnapshot) -> list[tuple[str, str]]:
         out.append(("freshness", f"unavailable: {down.get('store', 'not measured')}"))
     if snap.bars_stored is not None:
         out.append(("bars stored", str(snap.bars_stored)))
+    if snap.source is not None:
+        kept, files = snap.source.stored_values_kept_over_source, snap.source.quarantined_files
+        out.append(("source", f"{kept} stored value(s) kept over the source, {files} file(s) quarantined whole"))
     run = snap.latest_run
     if run is not None:
         out.append(

@@ -48,6 +48,7 @@ class QualityCounts:
     duplicate_keys: int
     ohlc_violations: int
     rejected: int
+    kept_over_source: int = 0  # rejected rows saying the stored value stays served (``source_truth.disagrees``)
 
 
 class BarStore(ConfigurableResource, ABC):
@@ -92,9 +93,15 @@ class BarStore(ConfigurableResource, ABC):
 
     @abstractmethod
     def write_validated(
-        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
+        self,
+        start: dt.date,
+        end: dt.date,
+        accepted: pd.DataFrame,
+        rejected: pd.DataFrame,
+        retired: pd.DataFrame | None = None,
     ) -> WriteCounts:
-        """Upsert ``accepted`` (BAR_COLUMNS; newest ``ingested_at`` wins per key) and make ``rejected``
+        """Upsert ``accepted`` (BAR_COLUMNS; newest ``ingested_at`` wins per key), delete the stored bars keyed
+        by ``retired`` (symbol, ts: bars the source no longer has, ``source_truth``) and make ``rejected``
         (REJECTED_COLUMNS) the rejected rows of partitions [start, end], in one transaction."""
 
     @abstractmethod

@@ -124,6 +124,8 @@ UPSERT_BARS: Final = """INSERT INTO market_data.daily_bars
           IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, excluded.adj_close,
            excluded.volume, excluded.source)"""
 
+DELETE_RETIRED: Final = """DELETE FROM market_data.daily_bars
+    WHERE (symbol, ts) IN (SELECT (symbol, ts) FROM incoming)"""
 DELETE_REJECTED: Final = "DELETE FROM market_data.rejected_bars WHERE partition_date BETWEEN $start AND $end"
 # A payload that is not JSON is kept as a JSON string rather than refused.
 INSERT_REJECTED: Final = """INSERT INTO market_data.rejected_bars
@@ -172,7 +174,8 @@ QUALITY_COUNTS: Final = """SELECT
     (SELECT count(*) - count(DISTINCT (symbol, ts)) FROM market_data.daily_bars),
     (SELECT count(*) FROM market_data.daily_bars
         WHERE low > least(open, close) OR high < greatest(open, close) OR least(open, high, low, close) <= 0),
-    (SELECT count(*) FROM market_data.rejected_bars)"""
+    (SELECT count(*) FROM market_data.rejected_bars),
+    (SELECT count(*) FROM market_data.rejected_bars WHERE list_has_any(reasons, $kept::VARCHAR[]))"""
 RANGE_COUNTS: Final = """SELECT
     (SELECT count(*) FROM market_data.daily_bars WHERE ts >= $start_ts AND ts < $stop),
     (SELECT count(*) FROM market_data.rejected_bars WHERE partition_date BETWEEN $start AND $end)"""

@@ -30,6 +30,7 @@ from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_rando
 from backbone_domain import frames
 from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
+from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import duckdb_schema as sql
 from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
@@ -111,7 +112,12 @@ class DuckDBBarStore(BarStore):
         return frames.typed(frame, REJECTED_DTYPES)
 
     def write_validated(
-        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
+        self,
+        start: dt.date,
+        end: dt.date,
+        accepted: pd.DataFrame,
+        rejected: pd.DataFrame,
+        retired: pd.DataFrame | None = None,
     ) -> WriteCounts:
         if accepted.duplicated(list(KEY)).any():  # the newest delivery per key; ties go to the last row
             accepted = accepted.sort_values("ingested_at", kind="stable").drop_duplicates(list(KEY), keep="last")
@@ -122,6 +128,10 @@ class DuckDBBarStore(BarStore):
             con.register("incoming", bars)
             (written,) = con.execute(sql.UPSERT_BARS).fetchone()
             con.unregister("incoming")
+            if retired is not None and len(retired):
+                con.register("incoming", frames.keys_table(retired))
+                con.execute(sql.DELETE_RETIRED)
+                con.unregister("incoming")
             con.execute(sql.DELETE_REJECTED, {"start": start, "end": end})
             con.register("incoming", refused)
             con.execute(sql.INSERT_REJECTED)
@@ -160,8 +170,9 @@ class DuckDBBarStore(BarStore):
 
     def quality_counts(self) -> QualityCounts:
         with self._transaction(read_only=True) as con:
-            bars, duplicates, violations, rejected = con.execute(sql.QUALITY_COUNTS).fetchone()
-        return QualityCounts(bars, duplicates, violations, rejected)
+            row = con.execute(sql.QUALITY_COUNTS, {"kept": list(KEPT_REASONS)}).fetchone()
+        bars, duplicates, violations, rejected, kept = row
+        return QualityCounts(bars, duplicates, violations, rejected, kept)
 
     def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
         span = {"start": start, "end": end, "start_ts": _midnight(start), "stop": _midnight(end, 1)}

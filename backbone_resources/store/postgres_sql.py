@@ -26,6 +26,12 @@ class Statements:
         self.weekly = sql.Identifier(schema, "weekly_bars")
         self.quarantined = sql.Identifier(schema, "quarantined_files")
 
+    def delete_keys(self) -> sql.Composed:
+        """Delete the bars keyed by two parallel arrays: symbols (text[]) and their ts (timestamptz[])."""
+        return sql.SQL(
+            "DELETE FROM {} WHERE (symbol, ts) IN (SELECT * FROM unnest(%s::text[], %s::timestamptz[]))"
+        ).format(self.daily)
+
     def delete_quarantined(self) -> sql.Composed:
         return sql.SQL("DELETE FROM {} WHERE source = %s").format(self.quarantined)
 
@@ -130,7 +136,8 @@ class Statements:
         return sql.SQL(
             """SELECT b.bars, b.violations,
                 (SELECT count(*) FROM (SELECT 1 FROM {daily} GROUP BY symbol, ts HAVING count(*) > 1) k),
-                (SELECT count(*) FROM {rejected})
+                (SELECT count(*) FROM {rejected}),
+                (SELECT count(*) FROM {rejected} WHERE reasons && %s::text[])
             FROM (SELECT count(*) AS bars, count(*) FILTER (
                     WHERE low > least(open, close) OR high < greatest(open, close)
                        OR least(open, high, low, close) <= 0) AS violations

@@ -30,6 +30,7 @@ from backbone_domain import frames
 from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.redaction import redact, redact_url, secrets_in
+from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
@@ -224,7 +225,12 @@ class PostgresBarStore(BarStore):
         return frame
 
     def write_validated(
-        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame
+        self,
+        start: dt.date,
+        end: dt.date,
+        accepted: pd.DataFrame,
+        rejected: pd.DataFrame,
+        retired: pd.DataFrame | None = None,
     ) -> WriteCounts:
         if accepted.duplicated(list(KEY)).any():  # one row a key: the newest delivery
             accepted = accepted.sort_values("ingested_at", kind="stable")
@@ -233,9 +239,10 @@ class PostgresBarStore(BarStore):
         refusals = frames.rejected_table(rejected)
         frames.check_partitions(refusals, start, end, "rejected")
         refused = pgcopy.rejected_rows(refusals, dt.datetime.now(dt.UTC))
+        gone = frames.keys_table(retired) if retired is not None and len(retired) else None
         for attempt in range(_ATTEMPTS):
             try:
-                return self._write(start, end, bars, refused, direct=attempt == 0)
+                return self._write(start, end, bars, refused, gone, direct=attempt == 0)
             except psycopg.errors.UniqueViolation:
                 if attempt == _ATTEMPTS - 1:
                     raise
@@ -245,13 +252,22 @@ class PostgresBarStore(BarStore):
         raise AssertionError("unreachable")
 
     def _write(
-        self, start: dt.date, end: dt.date, bars: pa.Table, refused: list[tuple[object, ...]], direct: bool
+        self,
+        start: dt.date,
+        end: dt.date,
+        bars: pa.Table,
+        refused: list[tuple[object, ...]],
+        retired: pa.Table | None,
+        direct: bool,
     ) -> WriteCounts:
         """One transaction: the range's rejected rows replaced, then the bars. The rejected rows go first because
         their replacement starts by taking the range's locks (``postgres_locks``): taken before any row lock,
         an overlapping write waits at the door instead of deadlocking with this one over bars."""
         with self._cursor(transaction=True) as cur:
             replace_rejected(cur, self._sql, start, end, refused)
+            if retired is not None:
+                symbols, stamps = retired.column("symbol").to_pylist(), retired.column("ts").to_pylist()
+                cur.execute(self._sql.delete_keys(), (symbols, stamps))
             written = write_bars(cur, self._sql, bars, direct=direct) if bars.num_rows else 0
         return WriteCounts(bars=written, rejected=len(refused))
 
@@ -302,9 +318,9 @@ class PostgresBarStore(BarStore):
 
     def quality_counts(self) -> QualityCounts:
         with self._cursor() as cur:
-            row = cur.execute(self._sql.quality_counts()).fetchone()
-        bars, violations, duplicates, rejected = row or (0, 0, 0, 0)
-        return QualityCounts(bars=bars, duplicate_keys=duplicates, ohlc_violations=violations, rejected=rejected)
+            row = cur.execute(self._sql.quality_counts(), (list(KEPT_REASONS),)).fetchone()
+        bars, violations, duplicates, rejected, kept = row or (0, 0, 0, 0, 0)
+        return QualityCounts(bars, duplicates, violations, rejected, kept)
 
     def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
         with self._cursor() as cur:

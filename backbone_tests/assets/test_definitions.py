@@ -11,6 +11,7 @@ ASSETS |= {"daily_bars_parquet", "daily_returns", "retention_audit"}
 ASSETS |= {"daily_bars_kafka"}
 CHECKS = {
     "daily_bars_raw_files_readable",
+    "daily_bars_matches_source",
     "daily_bars_fresh",
     "daily_bars_unique_keys",
     "daily_bars_ohlc_consistent",

@@ -14,6 +14,7 @@ from backbone_domain.health import (
     GroupLag,
     HealthSnapshot,
     LatestRun,
+    SourceAgreement,
     StreamFigures,
     hit_ratio_verdict,
     read_run_failures,
@@ -124,3 +125,10 @@ def test_hit_ratio_verdict(hits, misses, passed, ratio, says):
     verdict = hit_ratio_verdict(CacheWindow(hits, misses), threshold=0.8, min_reads=20)
     assert (verdict.passed, verdict.hit_ratio) == (passed, ratio)
     assert says in verdict.description
+
+
+def test_status_reports_stored_values_kept_over_the_source_and_quarantined_files() -> None:
+    assert SourceAgreement(0, 0).breaches() == []
+    kept, files = SourceAgreement(2, 1).breaches()
+    assert kept.startswith("2 stored bar(s) are served although the source no longer says so")
+    assert files == "1 source file(s) quarantined whole (`backbone rejected` lists them)"

@@ -88,7 +88,12 @@ class _Validating:
             raise RuntimeError("the read broke")
         return empty_raw()
 
-    def write_validated(self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame):
+    def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
+        return WriteCounts(bars=0, rejected=0)  # nothing stored: no reconciling read
+
+    def write_validated(
+        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame, retired=None
+    ):
         self.threads.add(threading.current_thread().name)
         if len(self.written) == self.fail_write_at:
             raise RuntimeError("the write broke")
