@@ -31,8 +31,8 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
     kinds = layer_kinds(resources)  # the UI names the technology each built backend declares
     return dg.Definitions(
         assets=[
-            *build_ingest_assets(partitions, kinds),
-            *build_storage_assets(partitions, kinds),
+            *build_ingest_assets(partitions, kinds, settings.store_retry_delay_s),
+            *build_storage_assets(partitions, kinds, settings.store_retry_delay_s),
             *build_cache_assets(partitions, kinds, settings.cache.policy.retry_delay_s),
             *build_batch_assets(partitions, kinds),
             *build_stream_assets(partitions, kinds, settings.stream.policy.retry_delay_s),

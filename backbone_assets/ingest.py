@@ -18,12 +18,17 @@ from backbone_resources.source.base import BarSource, SourceUnreadable
 from backbone_resources.store.base import BarStore
 
 OWNERS = ["team:market-data"]
-# An outage of the source or the store (a restart, a dropped connection) outlasts a moment: retry after 10 s, 20 s.
+# An outage of the source or the store (a restart, a dropped connection) outlasts a moment: retry after 10 s, 20 s
+# (BACKBONE_STORE_RETRY_DELAY_S sets the first wait).
 OUTAGE_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
 
+def outage_retry(delay_s: float = 10.0) -> dg.RetryPolicy:
+    return dg.RetryPolicy(max_retries=OUTAGE_RETRY.max_retries, delay=delay_s, backoff=OUTAGE_RETRY.backoff)
+
+
 def build_ingest_assets(
-    partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]]
+    partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]], retry_delay_s: float = 10.0
 ) -> list[dg.AssetsDefinition]:
     """``kinds``: the tier's technology per resource family (``tiers.layer_kinds``); raw rows land in the store."""
 
@@ -34,7 +39,7 @@ def build_ingest_assets(
         kinds={"pandas", *kinds["store"]},
         owners=OWNERS,
         pool="store",
-        retry_policy=OUTAGE_RETRY,
+        retry_policy=outage_retry(retry_delay_s),
     )
     def daily_bars_raw(
         context: dg.AssetExecutionContext, source: BarSource, store: BarStore, policy: PipelinePolicy

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from backbone_assets.ingest import OUTAGE_RETRY, OWNERS
+from backbone_assets.ingest import OWNERS, outage_retry
 from backbone_assets.partitions import on_store, partition_dates, upstream_dates
 from backbone_domain.pipeline import validate_and_store
 from backbone_resources.policy import PipelinePolicy
@@ -17,7 +17,7 @@ _WEEK = dt.timedelta(days=6)
 
 
 def build_storage_assets(
-    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]]
+    partitions: dg.DailyPartitionsDefinition, kinds: Mapping[str, set[str]], retry_delay_s: float = 10.0
 ) -> list[dg.AssetsDefinition]:
     storage_layer = {
         "backfill_policy": dg.BackfillPolicy.single_run(),
@@ -33,7 +33,7 @@ def build_storage_assets(
     # is one transaction, so a retry re-runs whole chunks and writes the same rows again (idempotent).
     @dg.asset(
         deps=[dg.AssetDep("daily_bars_raw", partition_mapping=dg.IdentityPartitionMapping())],
-        retry_policy=OUTAGE_RETRY,
+        retry_policy=outage_retry(retry_delay_s),
         **storage_asset,
     )
     def daily_bars(

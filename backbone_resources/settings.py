@@ -60,6 +60,8 @@ class BackboneSettings(BaseSettings):
     dagster_pg_url: SecretStr | None = Field(None, description="PostgreSQL for the CLI's Dagster instance")
     require_timescale: bool = Field(False, description="fail when the timescaledb extension is missing")
     pg_pool_size: int = Field(4, ge=1, le=64)
+    pg_connect_timeout_s: float = Field(10.0, gt=0, le=300, description="how long the store waits for PostgreSQL")
+    store_retry_delay_s: float = Field(10.0, ge=0, description="first wait before a store/source step retries")
     redis_url: SecretStr | None = None
     kafka_bootstrap: str | None = None
     cache: CacheSettings = Field(default_factory=CacheSettings, description="BACKBONE_REDIS_* and BACKBONE_CACHE_*")

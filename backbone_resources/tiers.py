@@ -77,6 +77,7 @@ def _postgres_store(settings: BackboneSettings) -> BarStore:
         url=_endpoint(settings, "timescale_url"),
         require_timescale=settings.require_timescale,
         pool_size=settings.pg_pool_size,
+        connect_timeout_s=settings.pg_connect_timeout_s,
     )
 
 
