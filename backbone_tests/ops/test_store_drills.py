@@ -132,6 +132,12 @@ def source_rows() -> int:
     return len(SyntheticSource(seed=42, symbols=SYMBOLS).fetch(START, END))
 
 
+def assert_exact(url: str, expected: pd.DataFrame) -> None:
+    """The store holds exactly the source's bars, and every source row was landed once."""
+    pd.testing.assert_frame_equal(stored_bars(url), expected, check_exact=True)
+    assert raw_rows(url) == source_rows()
+
+
 def run_statuses(env: dict[str, str]) -> list[dg.DagsterRunStatus]:
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
     with dg.DagsterInstance.get() as instance:
@@ -160,8 +166,7 @@ def test_kill_9_of_postgres_mid_backfill_fails_the_run_leaves_no_partial_day_and
     rerun = materialize(env)
     rest, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, rest[-3000:]
-    pd.testing.assert_frame_equal(stored_bars(own_postgres.url), expected, check_exact=True)
-    assert raw_rows(own_postgres.url) == source_rows()  # every row landed once, none twice
+    assert_exact(own_postgres.url, expected)
     print(
         f"kill -9 drill: {len(stored)} of {len(expected)} bars stored when the server died, 0 partial days; "
         f"the run failed {failed_after:.1f} s after the kill; the re-run stored all {len(expected)} exactly"
@@ -179,8 +184,7 @@ def test_a_postgres_restart_mid_backfill_is_retried_and_the_run_ends_exact(env, 
     assert proc.returncode == 0, output[-3000:]
     retried = "STEP_UP_FOR_RETRY" in output or "retry" in output.lower()  # or the pool reconnected between chunks
     expected = expected_bars()
-    pd.testing.assert_frame_equal(stored_bars(own_postgres.url), expected, check_exact=True)
-    assert raw_rows(own_postgres.url) == source_rows()  # every row landed once, none twice
+    assert_exact(own_postgres.url, expected)
     print(
         f"restart drill: PostgreSQL restarted in {restart_s:.1f} s mid-backfill; step retried: {retried}; "
         f"{len(expected)} bars exact"
@@ -194,6 +198,5 @@ def test_two_overlapping_backfills_at_once_end_exact(env, own_postgres, monkeypa
     outputs = [p.communicate(timeout=300)[0] for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     expected = expected_bars()
-    pd.testing.assert_frame_equal(stored_bars(own_postgres.url), expected, check_exact=True)
-    assert raw_rows(own_postgres.url) == source_rows()  # every row landed once, none twice
+    assert_exact(own_postgres.url, expected)
     print(f"overlapping backfills: {START}..2015-12-31 and {middle}..{END} at once: {len(expected)} bars exact")
