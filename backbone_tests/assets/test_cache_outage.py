@@ -1,5 +1,6 @@
 """The Redis outage drill of docs/operations/runbooks/redis_cache_outage.md, scripted against a redis-server this
-test starts, stops and restarts itself (never the shared one): detect, stabilise, recover, verify."""
+test starts, stops (mid-run, as the cache step begins) and restarts itself (never the shared one): detect,
+stabilise, recover, verify."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import datetime as dt
 import pytest
 from pydantic import SecretStr
 
+from backbone_assets import cache as cache_assets
 from backbone_domain.calendars import trading_days
 from backbone_domain.hot_reader import read_last, stale_symbols
+from backbone_domain.hot_reader import refresh as real_refresh
 from backbone_ops import runner
 from backbone_ops.resources import all_resources
 from backbone_resources.cache.base import CacheUnavailable
@@ -34,7 +37,7 @@ def _failed_steps(result) -> dict[str, str]:
     }
 
 
-def test_outage_drill(institutional, spark_options, tmp_path):  # the checks read the Spark exports
+def test_outage_drill(institutional, spark_options, tmp_path, monkeypatch):  # the checks read the Spark exports
     server = OwnRedis(tmp_path / "redis")
     server.start()
     settings = institutional.model_copy(
@@ -52,7 +55,12 @@ def test_outage_drill(institutional, spark_options, tmp_path):  # the checks rea
         with all_resources(settings) as r:
             assert read_last(r.cache, r.store, "EURUSD", 5).served_by == "cache"
 
-        server.stop()
+        # Outage mid-run: Redis stops as the run reaches the cache step, after the store's steps have written.
+        with monkeypatch.context() as patch:
+            patch.setattr(cache_assets, "refresh", lambda *a, **k: server.stop() or real_refresh(*a, **k))
+            during = runner.materialize(settings, JAN, FEB_END, CACHE_FLOW)
+        assert not during.success
+
         # Detect: the heartbeat fails naming the setting; the hit-ratio check warns instead of crashing the run.
         with all_resources(settings) as r, pytest.raises(CacheUnavailable, match="BACKBONE_REDIS_URL"):
             r.cache.ping()
@@ -60,9 +68,7 @@ def test_outage_drill(institutional, spark_options, tmp_path):  # the checks rea
         assert checks["hot_cache_hit_ratio"].passed is False
         assert "not reachable" in checks["hot_cache_hit_ratio"].description
 
-        # Stabilise: ingest still lands every bar; only the cache asset fails (after its retries), clearly.
-        during = runner.materialize(settings, JAN, FEB_END, CACHE_FLOW)
-        assert not during.success
+        # Stabilise: ingest still landed every bar; only the cache asset failed (after its retries), clearly.
         landed = {e.asset_key.path[-1] for e in during.get_asset_materialization_events()}
         assert {"daily_bars_raw", "daily_bars", "weekly_bars"} <= landed
         assert "daily_bars_hot_cache" not in landed
