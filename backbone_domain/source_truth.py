@@ -10,8 +10,8 @@ store disagreeing with the source, silently until now (issue 13, D4):
 ``reconcile`` compares one validated chunk with the bars stored for the same days and says so in the rejected
 rows (``backbone rejected`` shows them, the quality check counts them): the refused correction gets the reason
 ``KEPT``; a vanished bar gets a rejected row of its own, its payload the stored bar, kept or, with
-``BACKBONE_VANISHED_ROWS=retire``, retired (deleted from the store in the same transaction as the chunk). The
-versioned-bars issue will keep either as a version; until then a retired bar leaves only this report.
+``BACKBONE_VANISHED_ROWS=retire``, retired (deleted from the store's current view in the same transaction as the
+chunk, and kept in ``bar_versions`` as superseded then: an as-of read before that moment still returns it).
 """
 
 from __future__ import annotations

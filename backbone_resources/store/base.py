@@ -131,17 +131,24 @@ class BarStore(ConfigurableResource, ABC):
         """Bring weekly bars of the ISO weeks touching [start, end] up to date (no-op for a plain view)."""
 
     @abstractmethod
-    def read_bars_table(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pa.Table:
+    def read_bars_table(
+        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None, as_of: dt.datetime | None = None
+    ) -> pa.Table:
         """Stored bars in [start, end] as Arrow, ordered by symbol, ts: the bulk read (publishing, exports).
+        ``as_of`` (tz-aware): the bars as the store knew them then: each key's version whose ``ingested_at`` is
+        at or before it and that nothing had superseded by then (a bar first learned later is absent).
 
         Returns:
             BAR_COLUMNS typed ``BAR_ARROW_SCHEMA``: symbol and source as string, ts and ingested_at as
             timestamp[us, UTC], the values as float64 with a missing adj_close as NULL. No pandas on the way.
         """
 
-    def read_bars(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
-        """Stored bars in [start, end] (BAR_COLUMNS, ``BAR_DTYPES``; NULL adj_close as NaN), ordered by symbol, ts."""
-        return frames.typed(self.read_bars_table(start, end, symbols).to_pandas(), BAR_DTYPES)
+    def read_bars(
+        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None, as_of: dt.datetime | None = None
+    ) -> pd.DataFrame:
+        """Stored bars in [start, end] (BAR_COLUMNS, ``BAR_DTYPES``; NULL adj_close as NaN), ordered by symbol, ts;
+        ``as_of`` as ``read_bars_table`` has it."""
+        return frames.typed(self.read_bars_table(start, end, symbols, as_of).to_pandas(), BAR_DTYPES)
 
     @abstractmethod
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:

@@ -93,6 +93,26 @@ MIGRATIONS: Final = (
                 PRIMARY KEY (source, path))""",
         ),
     ),
+    Migration(
+        4,
+        "bar versions",
+        # Superseded versions of daily_bars rows: known from ingested_at until superseded_at (docs/versions.md).
+        (
+            """CREATE TABLE IF NOT EXISTS market_data.bar_versions (
+                symbol VARCHAR NOT NULL,
+                ts TIMESTAMPTZ NOT NULL,
+                open DOUBLE NOT NULL,
+                high DOUBLE NOT NULL,
+                low DOUBLE NOT NULL,
+                close DOUBLE NOT NULL,
+                adj_close DOUBLE,
+                volume DOUBLE NOT NULL,
+                source VARCHAR NOT NULL,
+                ingested_at TIMESTAMPTZ NOT NULL,
+                superseded_at TIMESTAMPTZ NOT NULL,
+                reason VARCHAR NOT NULL)""",
+        ),
+    ),
 )
 
 CREATE_MIGRATIONS_TABLE: Final = (
@@ -106,6 +126,18 @@ HAS_MIGRATIONS_TABLE: Final = """SELECT count(*) FROM duckdb_tables()
     WHERE schema_name = 'market_data' AND table_name = 'schema_migrations'"""
 APPLIED_VERSIONS: Final = "SELECT version FROM market_data.schema_migrations"
 RECORD_MIGRATION: Final = "INSERT INTO market_data.schema_migrations (version, name) VALUES ($version, $name)"
+
+# The stored versions an upsert of `incoming` replaces, kept before it runs (the same rule as its WHERE).
+KEEP_REPLACED: Final = """INSERT INTO market_data.bar_versions
+    SELECT d.symbol, d.ts, d.open, d.high, d.low, d.close, d.adj_close, d.volume, d.source, d.ingested_at,
+           i.ingested_at, 'corrected'
+    FROM market_data.daily_bars AS d JOIN incoming AS i ON d.symbol = i.symbol AND d.ts = i.ts
+    WHERE d.ingested_at <= i.ingested_at
+      AND (d.open, d.high, d.low, d.close, d.adj_close, d.volume, d.source)
+          IS DISTINCT FROM (i.open, i.high, i.low, i.close, i.adj_close, i.volume, i.source)"""
+KEEP_RETIRED: Final = """INSERT INTO market_data.bar_versions
+    SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at, current_timestamp, 'retired'
+    FROM market_data.daily_bars WHERE (symbol, ts) IN (SELECT (symbol, ts) FROM incoming)"""
 
 # `incoming` holds each key once (ON CONFLICT cannot touch a row twice in one statement); an older
 # ingested_at never overwrites a newer one, and a bar whose values did not change keeps its stored version, so a
@@ -159,6 +191,18 @@ READ_REJECTED: Final = """SELECT symbol, ts, partition_date, source, payload::VA
 # $stop is the midnight after the last day; $symbols is NULL for every symbol.
 READ_BARS: Final = """SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
     FROM market_data.daily_bars
+    WHERE ts >= $start AND ts < $stop
+      AND ($symbols::VARCHAR[] IS NULL OR list_contains($symbols::VARCHAR[], symbol))
+    ORDER BY symbol, ts"""
+# As known at $as_of: the current rows learned by then, and the superseded versions valid then.
+READ_BARS_AS_OF: Final = """SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
+    FROM (
+        SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
+        FROM market_data.daily_bars WHERE ingested_at <= $as_of
+        UNION ALL
+        SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at
+        FROM market_data.bar_versions WHERE ingested_at <= $as_of AND superseded_at > $as_of
+    )
     WHERE ts >= $start AND ts < $stop
       AND ($symbols::VARCHAR[] IS NULL OR list_contains($symbols::VARCHAR[], symbol))
     ORDER BY symbol, ts"""

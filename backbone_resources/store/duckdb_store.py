@@ -126,10 +126,12 @@ class DuckDBBarStore(BarStore):
         frames.check_partitions(refused, start, end, "rejected")
         with self._transaction() as con:
             con.register("incoming", bars)
+            con.execute(sql.KEEP_REPLACED)
             (written,) = con.execute(sql.UPSERT_BARS).fetchone()
             con.unregister("incoming")
             if retired is not None and len(retired):
                 con.register("incoming", frames.keys_table(retired))
+                con.execute(sql.KEEP_RETIRED)
                 con.execute(sql.DELETE_RETIRED)
                 con.unregister("incoming")
             con.execute(sql.DELETE_REJECTED, {"start": start, "end": end})
@@ -152,10 +154,15 @@ class DuckDBBarStore(BarStore):
     def refresh_weekly(self, start: dt.date, end: dt.date) -> None:
         """Nothing to do: ``weekly_bars`` is a plain view over ``daily_bars``."""
 
-    def read_bars_table(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pa.Table:
+    def read_bars_table(
+        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None, as_of: dt.datetime | None = None
+    ) -> pa.Table:
         # con.sql(...).to_arrow_table() hands DuckDB's vectors over as they are (execute() would copy them).
+        query, params = sql.READ_BARS, _span(start, end, symbols)
+        if as_of is not None:
+            query, params = sql.READ_BARS_AS_OF, params | {"as_of": _utc(as_of, "as_of")}
         with self._transaction(read_only=True) as con:
-            table = con.sql(sql.READ_BARS, params=_span(start, end, symbols)).to_arrow_table()
+            table = con.sql(query, params=params).to_arrow_table()
         return table.cast(BAR_ARROW_SCHEMA)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
@@ -270,3 +277,9 @@ def _span(start: dt.date, end: dt.date, symbols: Sequence[str] | None) -> dict[s
         "stop": _midnight(end, 1),
         "symbols": None if symbols is None else list(symbols),
     }
+
+
+def _utc(moment: dt.datetime, name: str) -> dt.datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment!r}")
+    return moment.astimezone(dt.UTC)

@@ -190,6 +190,26 @@ def _quarantined_files(conn: psycopg.Connection, n: Names) -> None:
     )
 
 
+def _bar_versions(conn: psycopg.Connection, n: Names) -> None:
+    """Superseded versions of daily_bars rows: known from ingested_at until superseded_at (docs/versions.md)."""
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {versions} (
+                symbol text NOT NULL, ts timestamptz NOT NULL,
+                open double precision NOT NULL, high double precision NOT NULL,
+                low double precision NOT NULL, close double precision NOT NULL,
+                adj_close double precision, volume double precision NOT NULL,
+                source text NOT NULL, ingested_at timestamptz NOT NULL,
+                superseded_at timestamptz NOT NULL, reason text NOT NULL)"""
+        ).format(versions=n.table("bar_versions"))
+    )
+    conn.execute(
+        sql.SQL("CREATE INDEX IF NOT EXISTS {index} ON {versions} (symbol, ts)").format(
+            index=sql.Identifier("bar_versions_key_idx"), versions=n.table("bar_versions")
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base_tables", "always", _base_tables),
     Migration(2, "daily_bars_hypertable_compression", "timescale", _hypertable),
@@ -197,6 +217,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "weekly_bars_continuous_aggregate", "timescale", _weekly_cagg),
     Migration(5, "raw_batches", "always", _raw_batches),
     Migration(6, "quarantined_files", "always", _quarantined_files),
+    Migration(7, "bar_versions", "always", _bar_versions),
 )
 
 

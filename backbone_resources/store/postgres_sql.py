@@ -25,12 +25,17 @@ class Statements:
         self.rejected = sql.Identifier(schema, "rejected_bars")
         self.weekly = sql.Identifier(schema, "weekly_bars")
         self.quarantined = sql.Identifier(schema, "quarantined_files")
+        self.versions = sql.Identifier(schema, "bar_versions")
 
     def delete_keys(self) -> sql.Composed:
-        """Delete the bars keyed by two parallel arrays: symbols (text[]) and their ts (timestamptz[])."""
+        """Retire the bars keyed by two parallel arrays, symbols (text[]) and their ts (timestamptz[]): deleted,
+        and kept in ``bar_versions`` as superseded now."""
+        kept = sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS))
         return sql.SQL(
-            "DELETE FROM {} WHERE (symbol, ts) IN (SELECT * FROM unnest(%s::text[], %s::timestamptz[]))"
-        ).format(self.daily)
+            "WITH gone AS (DELETE FROM {daily}"
+            " WHERE (symbol, ts) IN (SELECT * FROM unnest(%s::text[], %s::timestamptz[])) RETURNING {kept})"
+            " INSERT INTO {versions} SELECT *, now(), 'retired' FROM gone"
+        ).format(daily=self.daily, kept=kept, versions=self.versions)
 
     def delete_quarantined(self) -> sql.Composed:
         return sql.SQL("DELETE FROM {} WHERE source = %s").format(self.quarantined)
@@ -58,7 +63,8 @@ class Statements:
         return sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, self.daily)
 
     def delete_replaced(self, stage: sql.Identifier) -> sql.Composed:
-        """Delete the stored bars that a staged bar replaces: same key, values changed, stored version not newer.
+        """Delete the stored bars that a staged bar replaces (same key, values changed, stored version not
+        newer), keeping each in ``bar_versions`` as superseded by the staged bar's ``ingested_at``.
 
         Parameters: the staged symbols and their first and last ts, so that the join walks the primary key
         (and TimescaleDB excludes chunks) instead of scanning the table.
@@ -66,11 +72,14 @@ class Statements:
         values = [c for c in BAR_COLUMNS if c not in KEY and c != "ingested_at"]
         stored = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in values)
         staged = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in values)
+        kept = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in BAR_COLUMNS)
         return sql.SQL(
-            "DELETE FROM {daily} AS d USING {stage} AS s"
+            "WITH gone AS (DELETE FROM {daily} AS d USING {stage} AS s"
             " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s AND d.symbol = s.symbol AND d.ts = s.ts"
             " AND d.ingested_at <= s.ingested_at AND ({stored}) IS DISTINCT FROM ({staged})"
-        ).format(daily=self.daily, stage=stage, stored=stored, staged=staged)
+            " RETURNING {kept}, s.ingested_at AS superseded_at)"
+            " INSERT INTO {versions} SELECT *, 'corrected' FROM gone"
+        ).format(daily=self.daily, stage=stage, stored=stored, staged=staged, kept=kept, versions=self.versions)
 
     def insert_absent(self, stage: sql.Identifier) -> sql.Composed:
         """Insert the staged bars whose key is not stored: new bars, and those ``delete_replaced`` removed."""
@@ -115,6 +124,25 @@ class Statements:
             ingested=epoch_us("ingested_at"),
             daily=self.daily,
             only=_only_symbols(with_symbols),
+        )
+
+    def read_bars_as_of(self, with_symbols: bool) -> sql.Composed:
+        """``read_bars`` as known at a moment (the last parameter): the current rows learned by then and the
+        superseded versions valid then."""
+        columns = sql.SQL("symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at")
+        return sql.SQL(
+            "SELECT symbol, {ts}, open, high, low, close, adj_close, volume, source, {ingested} FROM ("
+            "SELECT {columns} FROM {daily} WHERE ingested_at <= %(as_of)s"
+            " UNION ALL SELECT {columns} FROM {versions}"
+            " WHERE ingested_at <= %(as_of)s AND superseded_at > %(as_of)s) AS known"
+            " WHERE ts >= %(start)s AND ts < %(stop)s{only} ORDER BY symbol, ts"
+        ).format(
+            ts=epoch_us("ts"),
+            ingested=epoch_us("ingested_at"),
+            columns=columns,
+            daily=self.daily,
+            versions=self.versions,
+            only=sql.SQL(" AND symbol = ANY(%(symbols)s)") if with_symbols else sql.SQL(""),
         )
 
     def read_weekly(self, with_symbols: bool) -> sql.Composed:

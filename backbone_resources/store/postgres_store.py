@@ -300,10 +300,17 @@ class PostgresBarStore(BarStore):
                 (Names(self.schema_name).regclass("weekly_bars"), _midnight(first), _midnight(stop)),
             )
 
-    def read_bars_table(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pa.Table:
-        query = self._sql.read_bars(symbols is not None)
+    def read_bars_table(
+        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None, as_of: dt.datetime | None = None
+    ) -> pa.Table:
+        query, params = self._sql.read_bars(symbols is not None), _span(start, end, symbols)
+        if as_of is not None:
+            if as_of.tzinfo is None:
+                raise ValueError(f"as_of must be timezone-aware, got {as_of!r}")
+            query = self._sql.read_bars_as_of(symbols is not None)
+            params = {"start": params[0], "stop": params[1], "as_of": as_of, "symbols": list(symbols or [])}
         with self._cursor() as cur:
-            table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.BAR_TYPES)
+            table = pgcopy.copy_out(cur, query, params, pgcopy.BAR_TYPES)
         return pgcopy.epoch_to_utc(table, ["ts", "ingested_at"]).cast(BAR_ARROW_SCHEMA)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:

@@ -56,7 +56,8 @@ def test_a_refused_correction_and_a_vanished_row_are_reported_kept_then_retired(
 
     retired = run(tmp_path, store, vanished="retire")
     bars, rejected = state(store)
-    assert bars["ts"].dt.day.tolist() == [2, 3]  # Jan 4 is gone from the store
+    assert bars["ts"].dt.day.tolist() == [2, 3]  # Jan 4 is gone from the store's current view,
+    assert store.read_bars(*JAN, as_of=NOW)["ts"].dt.day.tolist() == [2, 3, 4]  # and kept as a version
     assert rejected[1][1] == [VANISHED_RETIRED]
     assert (retired.retired, retired.kept_over_source) == (1, 1)  # the refused correction stays served
     assert store.quality_counts().kept_over_source == 1

@@ -266,3 +266,34 @@ def test_newest_ingested_at_wins_and_rejected_rows_are_replaced(store: BarStore)
     assert store.read_bars(MON, MON)["close"].tolist() == [3.0]
     assert store.write_validated(MON, MON, bars(["AAA"], [MON], old), empty_rejected()).bars == 0
     assert store.range_counts(MON, MON) == WriteCounts(bars=1, rejected=0)
+
+
+def test_as_of_reads_return_what_was_known_at_each_moment(store: BarStore) -> None:
+    days = week(5)
+    t1, t2, t3 = (pd.Timestamp(f"2024-03-0{d}T08:00:00", tz="UTC") for d in (1, 2, 3))
+    first = bars(["AAPL", "MSFT"], days, ingested_at=t1)
+    second = first.iloc[[1, 6]].assign(close=first["close"].iloc[[1, 6]] + 0.5, ingested_at=t2)  # two corrected
+    third = second.iloc[[0]].assign(high=second["high"].iloc[[0]] + 2, ingested_at=t3)  # one corrected twice
+    late = bars(["IBM"], days[:1], ingested_at=t3)  # first learned at t3
+    store.write_validated(days[0], days[-1], first, empty_rejected())
+    store.write_validated(days[0], days[-1], second, empty_rejected())
+    store.write_validated(days[0], days[-1], third, empty_rejected())
+    store.write_validated(days[0], days[-1], late, empty_rejected())
+    store.write_validated(days[0], days[-1], third, empty_rejected())  # a re-run changes nothing: no version
+
+    def known(*frames: pd.DataFrame) -> pd.DataFrame:
+        newest = pd.concat(frames).drop_duplicates(["symbol", "ts"], keep="last")
+        return sort_bars(newest.reset_index(drop=True))
+
+    for moment, expected in [
+        (t1 - pd.Timedelta(seconds=1), known(first).iloc[0:0]),
+        (t1, known(first)),
+        (t2 + pd.Timedelta(hours=1), known(first, second)),
+        (t3, known(first, second, third, late)),
+    ]:
+        back = store.read_bars(days[0], days[-1], as_of=moment.to_pydatetime())
+        pd.testing.assert_frame_equal(back.reset_index(drop=True), expected.reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(store.read_bars(days[0], days[-1]), known(first, second, third, late))
+    assert store.read_bars(days[0], days[-1], ["MSFT"], as_of=t1.to_pydatetime())["symbol"].unique().tolist() == [
+        "MSFT"
+    ]

@@ -86,6 +86,7 @@ def test_migrations_run_once_and_rerun_changes_nothing(pg_store: PostgresBarStor
         (3, "weekly_bars_view"),
         (5, "raw_batches"),
         (6, "quarantined_files"),
+        (7, "bar_versions"),
     ]
 
     with _connect(pg_url) as conn:
@@ -118,7 +119,7 @@ def test_concurrent_first_starts_apply_each_migration_once(pg_url: str) -> None:
         thread.join()
 
     assert errors == []
-    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5, 6]
+    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5, 6, 7]
 
 
 @pytest.mark.postgres
@@ -223,7 +224,7 @@ def test_timescale_features(ts_store: PostgresBarStore, timescale_url: str) -> N
             ("policy_refresh_continuous_aggregate", "weekly_bars"),
         ]
         assert jobs[0][2]["compress_after"] == "90 days"
-    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5, 6]
+    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5, 6, 7]
 
 
 @pytest.mark.timescale
@@ -282,6 +283,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
             "weekly_bars_view",
             "raw_batches",
             "quarantined_files",
+            "bar_versions",
         ]
         rows = bars(["AAPL"], OLD)
         conn.cursor().executemany(
@@ -294,7 +296,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
     try:
         described = store.describe()  # the next start applies the skipped migrations
         assert (described["hypertable"], described["compression"], described["continuous_aggregate"]) == (True,) * 3
-        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5, 6]
+        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5, 6, 7]
         pd.testing.assert_frame_equal(store.read_bars(OLD[0], OLD[-1]), sort_bars(rows))
         weekly = store.read_weekly(OLD[0], OLD[0])  # history materialized by the migration, no refresh needed
         assert weekly["week"].tolist() == [utc_midnight(OLD[0])]
