@@ -132,7 +132,8 @@ KEEP_REPLACED: Final = """INSERT INTO market_data.bar_versions
     SELECT d.symbol, d.ts, d.open, d.high, d.low, d.close, d.adj_close, d.volume, d.source, d.ingested_at,
            i.ingested_at, 'corrected'
     FROM market_data.daily_bars AS d JOIN incoming AS i ON d.symbol = i.symbol AND d.ts = i.ts
-    WHERE d.ingested_at <= i.ingested_at
+    WHERE d.ts BETWEEN (SELECT min(ts) FROM incoming) AND (SELECT max(ts) FROM incoming)
+      AND d.ingested_at <= i.ingested_at
       AND (d.open, d.high, d.low, d.close, d.adj_close, d.volume, d.source)
           IS DISTINCT FROM (i.open, i.high, i.low, i.close, i.adj_close, i.volume, i.source)"""
 KEEP_RETIRED: Final = """INSERT INTO market_data.bar_versions
