@@ -4,8 +4,10 @@
 worker process, so without grouping each worker would start its own Spark JVM (~10 s, ~600 MB) and its own WASM
 TimescaleDB (~5 s, ~0.5 GB). Every test that uses one of them gets ``xdist_group("spark")`` or
 ``xdist_group("timescale")`` here, from its fixtures or its marker, so one worker starts each service once.
-Explicit ``@pytest.mark.xdist_group`` marks win. The tansu broker starts in about a second, so its users are
-not grouped: each worker that needs it starts its own, on a free port.
+A test that starts Spark as a side effect (in-process ``backbone check`` on the institutional tier runs
+the batch checks) carries ``@pytest.mark.spark`` for the same reason. Tests that share a module-scoped fixture
+are grouped by module. Explicit ``@pytest.mark.xdist_group`` marks win. The tansu broker starts in about a
+second, so its users are not grouped: each worker that needs it starts its own, on a free port.
 
 pytest-xdist 3.8 passes a group to its scheduler by appending ``@group`` to the node id, which pytest 9.2's
 structured node ids no longer allow (pytest-dev/pytest-xdist#1386: loadgroup silently degrades to ``load``, each
@@ -55,11 +57,16 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 
 def service_group(item: pytest.Item) -> str | None:
-    """The xdist group of a test that uses an expensive session service, else None."""
+    """The xdist group of a test that uses an expensive session service; else its module's, when the test uses
+    a module-scoped fixture (the UI's ``dagster dev`` server: one per module, not one per worker); else None."""
     fixtures = set(getattr(item, "fixturenames", ()))
     for group, starters, marker in GROUPS:
         if fixtures & starters or item.get_closest_marker(marker) is not None:
             return group
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    definitions = fixture_info.name2fixturedefs.values() if fixture_info is not None else ()
+    if any(d.scope in ("module", "class", "package") for defs in definitions for d in defs):
+        return f"module:{item.nodeid.split('::', 1)[0]}"
     return None
 
 
