@@ -30,8 +30,7 @@ def _checks(settings) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    "tier",
-    ["bootstrap", pytest.param("institutional", marks=[pytest.mark.postgres, pytest.mark.redis, pytest.mark.spark])],
+    "tier", ["bootstrap", pytest.param("institutional", marks=[pytest.mark.postgres, pytest.mark.redis])]
 )
 def test_flow_warms_the_cache_and_readers_hit_it(tier, request):
     settings = request.getfixturevalue(tier).model_copy(
@@ -72,7 +71,6 @@ def test_flow_warms_the_cache_and_readers_hit_it(tier, request):
 
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.spark  # the checks include the batch ones: local Spark in process
 def test_credentials_never_reach_events_or_metadata(institutional, tmp_path, monkeypatch):
     server = OwnRedis(tmp_path / "redis", "--requirepass", "pw-0f-the-cache")
     server.start()

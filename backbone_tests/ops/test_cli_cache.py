@@ -36,7 +36,6 @@ def _json(done: subprocess.CompletedProcess[str]) -> object:
 
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.spark  # `backbone check` runs the batch checks too: local Spark in process
 def test_institutional_bars_answer_from_redis_and_check_reports_the_ratio(
     env, pg_database_url, redis_server_url, redis_namespace
 ):

@@ -62,7 +62,6 @@ def test_bootstrap_half_year_twice_then_check_reports_stale(env):
 
 
 @pytest.mark.postgres
-@pytest.mark.spark  # every layer, batch included: local Spark in process
 def test_institutional_fills_market_data_daily_bars(env, pg_database_url, redis_server_url, redis_namespace):
     (Path(env["DAGSTER_HOME"])).mkdir()
     inst = {**env, "BACKBONE_MODE": "institutional", "BACKBONE_TIMESCALE_URL": pg_database_url, **NO_STREAMING}

@@ -151,7 +151,6 @@ def _grep_files(outputs: Outputs, directory: Path) -> None:
         outputs.add(str(path), path.read_text(errors="replace"))
 
 
-@pytest.mark.spark  # `backbone check` runs the batch checks too: local Spark in process
 @pytest.mark.parametrize("form", ["userinfo", "query", "dsn"])
 def test_no_command_output_log_event_status_file_or_metric_holds_a_secret(
     form, tmp_path, pg_role, redis_user, redis_server_url, redis_namespace, kafka_bootstrap, caplog, capfd
