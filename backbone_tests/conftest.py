@@ -15,6 +15,7 @@ pytest_plugins = [
     "backbone_tests.fixtures.redis",
     "backbone_tests.fixtures.spark",
     "backbone_tests.hypothesis_profiles",
+    "backbone_tests.xdist_groups",
 ]
 
 

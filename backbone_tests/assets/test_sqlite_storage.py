@@ -88,6 +88,15 @@ def _open_fresh_instance(home: str, barrier) -> str:
     return "ok"
 
 
+def _default_sigterm() -> None:
+    """Pool workers start with SIGTERM at its default. An ignored SIGTERM survives exec: a test process started
+    with SIGINT ignored (a background job) has SIGTERM ignored too after any in-process Dagster run (Dagster maps
+    SIGTERM to SIGINT's handler), and the pool's exit (terminate, then join) then waits forever on a worker."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def test_first_runs_opening_a_fresh_home_together_all_start(tmp_path):
     """Without the schema lock, 3 trials out of 3 failed here: a UNIQUE violation on alembic_version, or two
     heads left in it (every later start then fails)."""
@@ -100,6 +109,6 @@ def test_first_runs_opening_a_fresh_home_together_all_start(tmp_path):
         shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
         with context.Manager() as manager:
             barrier = manager.Barrier(4)
-            with context.Pool(4) as pool:
+            with context.Pool(4, initializer=_default_sigterm) as pool:
                 outcomes = pool.starmap(_open_fresh_instance, [(str(home), barrier)] * 4)
         assert outcomes == ["ok"] * 4

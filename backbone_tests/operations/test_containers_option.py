@@ -38,7 +38,7 @@ def _run_child(require_services: bool) -> subprocess.CompletedProcess[str]:
     if require_services:
         env["BACKBONE_TEST_REQUIRE_SERVICES"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--containers", "-p", "no:cacheprovider", "-q", "-rsfE", *NODES],
+        [sys.executable, "-m", "pytest", "--containers", "-p", "no:cacheprovider", "-n", "0", "-q", "-rsfE", *NODES],
         cwd=REPO,
         env=env,
         capture_output=True,
