@@ -45,6 +45,9 @@ SLOWEST = (
     "test_secrets.py::test_no_command_output_log_event_status_file_or_metric_holds_a_secret",
     "test_cli_run.py::test_bootstrap_half_year_twice_then_check_reports_stale",
     "test_interrupts.py::",
+    "test_store_drills.py::",
+    "test_stream_drills.py::",
+    "test_malformed_corpus.py::",
 )
 
 
