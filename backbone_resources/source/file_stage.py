@@ -99,8 +99,11 @@ class FileStage:
             parent = Path(tempfile.gettempdir())
             _sweep_orphans(parent)
             directory = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
-            fd = os.open(directory / _LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+            # Locked under another name, then renamed: a sweeper in another process that found the lock file
+            # between its creation and the flock would take the lock and remove this new directory.
+            fd = os.open(directory / f"{_LOCK}.new", os.O_CREAT | os.O_RDWR, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fresh file: nobody else can hold it
+            os.rename(directory / f"{_LOCK}.new", directory / _LOCK)
             self._finalizer = weakref.finalize(self, _remove, directory, fd)
             self._directory, self._lock_fd = directory, fd
         return self._directory
