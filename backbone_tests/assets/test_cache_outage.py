@@ -83,7 +83,9 @@ def test_outage_drill(institutional, spark_options, tmp_path, monkeypatch):  # t
             assert answer.served_by == "store"
             assert answer.note.startswith("cache unavailable")
             newest = answer.bars["ts"].iloc[-1].date()
+            stored = r.store.quality_counts().bars
         assert newest > JAN_END
+        print(f"Redis stopped mid-run: {stored} bars stored, cache step failed after {len(retries)} retries")
 
         # Recover: Redis comes back empty (no persistence); one cache materialization warms it again.
         server.start()
@@ -98,6 +100,7 @@ def test_outage_drill(institutional, spark_options, tmp_path, monkeypatch):  # t
             assert again.bars["ts"].iloc[-1].date() == newest
             assert stale_symbols(r.cache, r.store) == {}
             assert r.cache.stats().keys == len(settings.symbols)
+            print(f"recovered: {r.cache.stats().keys} symbols cached again, readers served by the cache")
         checks = {e.check_name: e for e in runner.run_checks(settings).get_asset_check_evaluations()}
         assert checks["hot_cache_matches_store"].passed
     finally:

@@ -112,3 +112,4 @@ def test_first_runs_opening_a_fresh_home_together_all_start(tmp_path):
             with context.Pool(4, initializer=_default_sigterm) as pool:
                 outcomes = pool.starmap(_open_fresh_instance, [(str(home), barrier)] * 4)
         assert outcomes == ["ok"] * 4
+        print(f"first runs on a fresh instance, trial {trial + 1}: 4 processes at once, all started")

@@ -96,6 +96,7 @@ def test_overlapping_landings_end_with_exactly_one_copy(
     per_day = landed.groupby("partition_date")["source"].agg(lambda s: (len(s), set(s))).to_dict()
     assert per_day == {days[0]: (4, {"first"}), days[1]: (4, {"second"}), days[2]: (4, {"second"})}
     assert waited >= HELD_S / 2  # the second landing waited for the first to commit
+    print(f"overlapping landings: the second waited {waited:.2f} s; {len(landed)} raw rows, one copy per day")
 
 
 def test_overlapping_rejected_replacements_end_with_exactly_one_copy(
