@@ -11,6 +11,7 @@ from backbone_domain.quarantined_files import (
     QuarantinedFile,
     describe_quarantine,
     quarantine_frame,
+    refusal,
     rows_in_quarantine,
 )
 from backbone_resources.policy import PipelinePolicy
@@ -103,11 +104,7 @@ def _quarantine(
     for file in files:
         context.log.warning(f"quarantined file {file.path}: {file.reason}")
     if files and policy.bad_files == "fail":
-        first = files[0]
-        raise SourceUnreadable(
-            f"{first.path}: {first.reason} ({len(files)} file(s) set aside; `backbone rejected` lists them; "
-            "BACKBONE_SOURCE_BAD_FILES=quarantine lands the other files)"
-        )
+        raise SourceUnreadable(refusal(files))
     return files
 
 

@@ -102,6 +102,15 @@ def rows_in_quarantine(frame: pd.DataFrame) -> int:
     return int(frame["rows"].fillna(0).sum()) if len(frame) else 0
 
 
+def refusal(files: list[QuarantinedFile]) -> str:
+    """The one line that stops a run under BACKBONE_SOURCE_BAD_FILES=fail: the first file and why, and how many."""
+    first = files[0]
+    return (
+        f"{first.path}: {first.reason} ({len(files)} file(s) set aside; "
+        "BACKBONE_SOURCE_BAD_FILES=quarantine lands the other files)"
+    )
+
+
 def describe_quarantine(frame: pd.DataFrame) -> str:
     """The verdict's one line: which files are set aside and why (the first three named), or that none is."""
     if not len(frame):

@@ -16,6 +16,7 @@ from backbone_assets import instance_tuning
 from backbone_assets.definitions import build_defs
 from backbone_assets.jobs import ASSET_CHECKS_JOB, DAILY_BARS_JOB, kind_tags
 from backbone_assets.partitions import daily_partitions, last_partition_date, range_tags
+from backbone_domain.quarantined_files import refusal
 from backbone_ops import interrupts, orphans
 from backbone_ops.exit_codes import UsageError
 from backbone_ops.resources import all_resources
@@ -128,7 +129,4 @@ def preflight(settings: BackboneSettings) -> None:
         resources.source.universe()
         bad = resources.source.quarantined_files() if settings.source_bad_files == "fail" else []
     if bad:
-        raise SourceUnreadable(
-            f"{bad[0].path}: {bad[0].reason} ({len(bad)} file(s) would be set aside; "
-            "BACKBONE_SOURCE_BAD_FILES=quarantine lands the other files)"
-        )
+        raise SourceUnreadable(refusal(bad))

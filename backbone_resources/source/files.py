@@ -318,7 +318,7 @@ class FileSource(BarSource):
         for entry in sorted(root.iterdir(), key=lambda e: e.name):
             if entry.suffix.lower() not in SUFFIXES or not entry.is_file():
                 continue
-            symbol = self.symbol_map.get(entry.name, self.symbol_map.get(entry.stem, entry.stem.upper()))
+            symbol = self._symbol_of(entry)
             if SYMBOL_PATTERN.match(symbol):
                 claims.setdefault(symbol, []).append(entry)
                 continue
@@ -332,6 +332,10 @@ class FileSource(BarSource):
                 reason = f"{' and '.join(p.name for p in paths)} all hold {symbol}; keep one"
                 misnamed += [_quarantined(p, symbol, reason) for p in paths]
         return _Listing({s: paths[0] for s, paths in claims.items() if len(paths) == 1}, misnamed)
+
+    def _symbol_of(self, path: Path) -> str:
+        """The symbol a file holds: mapped by its name (with or without the suffix), else its stem upper-cased."""
+        return self.symbol_map.get(path.name, self.symbol_map.get(path.stem, path.stem.upper()))
 
     def _days(self) -> _Span:
         """The partitions a row can have, as day numbers; a new day forgets files parsed under the old one."""
@@ -358,7 +362,7 @@ class FileSource(BarSource):
             if key in self._unusable:
                 return self._unusable[key]
             self._forget(key[0])  # an older version of the file
-            symbol = self.symbol_map.get(path.name, self.symbol_map.get(path.stem, path.stem.upper()))
+            symbol = self._symbol_of(path)
             try:
                 parsed = _parse(path, span)
             except _Unusable as exc:
