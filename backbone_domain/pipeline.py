@@ -112,6 +112,7 @@ def land_raw(
         report.chunks += 1
         report.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
         meter.advance(chunk_end, rows)
+    source.release()  # what it parsed to serve the chunks is not needed by validation, which needs the memory
     return report
 
 
