@@ -69,5 +69,8 @@ def test_a_retired_bar_names_the_run_that_retired_it_and_an_unrecorded_run_reads
     assert (retired.known_from, retired.known_to, retired.reason) == (T1, T5, "retired")
     assert (retired.run_id, retired.replaced_by_run, retired.replaced_by_source) == (None, "run-5", "csv")
     assert store.read_bars(DAYS[1], DAYS[1]).empty
+    before = store.read_bars(DAYS[1], DAYS[1], as_of=(T5 - pd.Timedelta(microseconds=1)).to_pydatetime())
+    assert before["close"].tolist() == [retired.close]  # known until the retiring run's stamp, not after
+    assert store.read_bars(DAYS[1], DAYS[1], as_of=T5.to_pydatetime()).empty
     [kept] = store.bar_history("MSFT", DAYS[0]).itertuples()
     assert (kept.run_id, kept.reason) == (None, None)  # written without a load: provenance unknown
