@@ -1,5 +1,5 @@
-"""`backbone history` and `backbone bars --as-of` over a bootstrap store written directly (no run: fast), in
-process; the flow through real runs is test_versions_flow.py."""
+"""`backbone history` and `backbone bars --as-of` over a store written directly (no run: fast), in process, on
+both tiers; the flow through real runs is test_versions_flow.py."""
 
 from __future__ import annotations
 
@@ -22,20 +22,34 @@ T1, T2, T3 = (pd.Timestamp(f"2024-03-{d}T08:00:00", tz="UTC") for d in (11, 12, 
 RUN1, RUN2, RUN3 = "11111111-aaaa-4000-8000-000000000001", "22222222-bbbb-4000-8000-000000000002", None
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A bootstrap home whose AAPL bar of DAY was written at T1, corrected at T2 (close) and T3 (high, volume;
-    outside a run), and whose MSFT bar was never corrected."""
-    home = tmp_path / "home"
-    store = tiers.build_store(load_settings(mode="bootstrap", home=home))
+@pytest.fixture(
+    params=[
+        pytest.param("bootstrap"),
+        pytest.param("institutional", marks=[pytest.mark.postgres, pytest.mark.redis]),
+    ]
+)
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """A tier's store whose AAPL bar of DAY was written at T1, corrected at T2 (close) and T3 (high, volume;
+    outside a run), and whose MSFT bar was never corrected: DuckDB, or a fresh PostgreSQL database and Redis
+    namespace."""
+    (tmp_path / "dagster").mkdir()
+    env = {"BACKBONE_MODE": request.param, "BACKBONE_HOME": str(tmp_path / "home")}
+    if request.param == "institutional":
+        env["BACKBONE_TIMESCALE_URL"] = request.getfixturevalue("pg_database_url")
+        env["BACKBONE_REDIS_URL"] = request.getfixturevalue("redis_server_url")
+        env["BACKBONE_CACHE_NAMESPACE"] = request.getfixturevalue("redis_namespace")
+    overrides = {k.removeprefix("BACKBONE_").lower(): v for k, v in env.items()}
+    store = tiers.build_store(load_settings(**overrides))
     first = bars(["AAPL", "MSFT"], [DAY], ingested_at=T1, source="csv")
     second = first.iloc[[0]].assign(close=first["close"].iloc[0] + 0.5, ingested_at=T2)
     third = second.assign(high=second["high"] + 2, volume=2500.0, source="vendor", ingested_at=T3)
-    for frame, run in [(first, RUN1), (second, RUN2), (third, RUN3)]:
-        load = BarLoad(frame["ingested_at"].iloc[0].to_pydatetime(), run, frame["source"].iloc[0], DAY, DAY)
-        store.write_validated(DAY, DAY, frame, empty_rejected(), load=load)
-    (tmp_path / "dagster").mkdir()
-    return {"BACKBONE_MODE": "bootstrap", "BACKBONE_HOME": str(home), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    try:
+        for frame, run in [(first, RUN1), (second, RUN2), (third, RUN3)]:
+            load = BarLoad(frame["ingested_at"].iloc[0].to_pydatetime(), run, frame["source"].iloc[0], DAY, DAY)
+            store.write_validated(DAY, DAY, frame, empty_rejected(), load=load)
+    finally:
+        getattr(store, "close", lambda: None)()
+    return env | {"DAGSTER_HOME": str(tmp_path / "dagster")}
 
 
 def test_history_lists_the_versions_their_runs_and_what_changed(env: dict[str, str]) -> None:
@@ -109,7 +123,9 @@ def test_bad_input_is_one_line_and_exit_code_2(env: dict[str, str], args: list[s
     done = _run(env, *args)
 
     assert done.returncode == 2
-    [line] = done.stderr.strip().splitlines()
+    lines = done.stderr.strip().splitlines()  # institutional `bars` also logs its Redis ping at INFO
+    [line] = [line for line in lines if line.startswith("error:")]
+    assert line == lines[-1]
     assert line.startswith(error)
 
 
