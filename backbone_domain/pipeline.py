@@ -147,7 +147,7 @@ def validate_and_store(
     overlap = store.overlapping_reads
     landed = _ahead(store.read_raw, date_chunks(start, end, chunk_days), overlap)
 
-    def check(span: tuple[dt.date, dt.date], raw: pd.DataFrame) -> tuple[Reconciled, BarLoad]:
+    def stamp_and_validate(span: tuple[dt.date, dt.date], raw: pd.DataFrame) -> tuple[Reconciled, BarLoad]:
         stamp = now if now is not None else dt.datetime.now(dt.UTC)
         load = BarLoad(stamp, run_id, source, *span)
         return _against_store(store, span, validate_bars(raw, now=stamp, first_day=first_day), vanished), load
@@ -159,7 +159,7 @@ def validate_and_store(
             chunk_start, chunk_end, result.accepted, result.rejected, checked.retired, load=load
         )
 
-    validated = ((span, check(span, raw)) for span, raw in landed)
+    validated = ((span, stamp_and_validate(span, raw)) for span, raw in landed)
     for (_, chunk_end), (checked, _), counts in _behind(validated, write, overlap):
         result = checked.result
         report.accepted += len(result.accepted)

@@ -170,10 +170,9 @@ class DuckDBBarStore(BarStore):
         return table.cast(BAR_ARROW_SCHEMA)
 
     def bar_history(self, symbol: str, day: dt.date) -> pd.DataFrame:
-        span = _span(day, day, None) | {"symbol": symbol}
-        del span["symbols"]
+        key = {"symbol": symbol, "start": _midnight(day), "stop": _midnight(day, 1)}
         with self._transaction(read_only=True) as con:
-            frame = con.sql(sql.BAR_HISTORY, params=span).to_arrow_table().to_pandas()
+            frame = con.sql(sql.BAR_HISTORY, params=key).to_arrow_table().to_pandas()
         return frames.typed(frame, HISTORY_DTYPES)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
