@@ -112,7 +112,7 @@ class _Validating:
         return WriteCounts(bars=0, rejected=0)  # nothing stored: no reconciling read
 
     def write_validated(
-        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame, retired=None
+        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame, retired=None, load=None
     ):
         self.threads.add(threading.current_thread().name)
         if len(self.written) == self.fail_write_at:
