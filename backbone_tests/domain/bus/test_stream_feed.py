@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import chain
+from pathlib import Path
 
 import anyio
 import pytest
@@ -81,3 +82,24 @@ async def test_nothing_is_committed_past_a_bar_a_required_subscriber_did_not_acc
     # redelivered from day 2; the copy of day 1 too, since a new bridge has not seen day 1 (at least once)
     assert [b.ts.day for b in again] == [2, 1, 3, 4, 5, 6, 7, 8]
     assert sum(p.lag for p in stream.lag("runtime")) == 0
+
+
+def test_the_docs_example_runs_on_the_bootstrap_tier(tmp_path, monkeypatch, capsys) -> None:
+    """docs/streaming.md's embedding example, as written, over a local log holding 10 days of 3 symbols."""
+    from backbone_resources.settings import load_settings
+    from backbone_resources.tiers import build_stream
+
+    monkeypatch.setenv("BACKBONE_MODE", "bootstrap")
+    monkeypatch.setenv("BACKBONE_HOME", str(tmp_path / "home"))
+    build_stream(load_settings()).publish(bar_messages(daily_bars(days=10), "ingest"))
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "streaming.md").read_text()
+    example = docs.split("## The runtime event bus", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+    exec(compile(example, "docs/streaming.md", "exec"), {"__name__": "example"})
+
+    printed = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith(("AAPL 2024-01-", "MSFT 2024-01-", "EURUSD=X 2024-01-")) for line in printed) == 30
+    report, risk = printed[-1].split(" SubscriberStats(")
+    assert "received=30, handled=30, skipped=0" in report
+    assert "name='risk'" in risk
+    assert "handled=30, restarts=0" in risk
