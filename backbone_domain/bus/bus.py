@@ -80,6 +80,7 @@ class EventBus:
         sub = Subscription(topic, handler, name, required, queue_size or self.queue_size, self.backoff)
         self._subscriptions.setdefault(topic.name, []).append(sub)
         if self._tasks is not None:
+            sub.open()
             self._tasks.start_soon(sub.run, name=f"subscriber {name}")
         return sub.stats
 
@@ -117,10 +118,11 @@ class EventBus:
         if self._stack is not None:
             raise RuntimeError("the bus is already running")
         async with AsyncExitStack() as stack:
+            stack.callback(self._closed)  # after the task group has exited: no subscriber task is left running
             self._tasks = await stack.enter_async_context(anyio.create_task_group())
-            stack.callback(self._closed)
             for group in self._subscriptions.values():
                 for sub in group:
+                    sub.open()
                     self._tasks.start_soon(sub.run, name=f"subscriber {sub.name}")
             self._stack = stack.pop_all()
         return self

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from backbone_domain.bus.topics import Topic
@@ -86,19 +87,28 @@ class Subscription(Generic[E]):
             raise ValueError(f"subscriber {name}: queue size must be at least 1, got {capacity}")
         self.topic, self.handler, self.required, self.backoff = topic, handler, required, backoff
         self.stats = SubscriberStats(name, topic.name, required)
-        self._send, self._receive = anyio.create_memory_object_stream[tuple[E, Delivery | None]](capacity)
+        self.capacity = capacity
         self._call = _awaitable(handler)
+        self._send: MemoryObjectSendStream[tuple[E, Delivery | None]] | None = None
+        self._receive: MemoryObjectReceiveStream[tuple[E, Delivery | None]] | None = None
 
     @property
     def name(self) -> str:
         return self.stats.name
 
     def snapshot(self) -> SubscriberStats:
-        return replace(self.stats, queued=self._send.statistics().current_buffer_used)
+        queued = self._send.statistics().current_buffer_used if self._send is not None else 0
+        return replace(self.stats, queued=queued)
+
+    def open(self) -> None:
+        """A fresh mailbox, when the bus starts (or the subscriber joins a running bus)."""
+        self._send, self._receive = anyio.create_memory_object_stream[tuple[E, Delivery | None]](self.capacity)
 
     async def put(self, event: E, delivery: Delivery) -> None:
         """Queue ``event``: a required subscriber's full mailbox makes the caller wait; an optional one's drops its
         oldest event."""
+        assert self._send is not None, "the bus opens the mailbox before anything is published"
+        assert self._receive is not None
         self.stats.received += 1
         if self.required:
             await self._send.send((event, delivery))
@@ -112,11 +122,14 @@ class Subscription(Generic[E]):
 
     def close(self) -> None:
         """Release the mailbox (the bus has closed): events still in it were not accepted."""
-        self._send.close()
-        self._receive.close()
+        if self._send is not None and self._receive is not None:
+            self._send.close()
+            self._receive.close()
+        self._send = self._receive = None
 
     async def run(self) -> None:
         """Hand each event to the handler in mailbox order, until cancelled (the bus closing)."""
+        assert self._receive is not None
         async for event, delivery in self._receive:
             await self._handle(event)
             self.stats.handled += 1

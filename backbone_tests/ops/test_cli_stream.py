@@ -41,7 +41,7 @@ def _caught_up(env: dict[str, str], group: str, deadline_s: float = 60) -> None:
         time.sleep(0.1)
 
 
-def test_replay_then_consume_then_sigterm(env, backbone_entry_points):
+def test_replay_then_consume_then_sigterm(env):
     select = "daily_bars_raw,daily_bars,daily_bars_kafka"
     done = _run(env, "materialize", "--start", "2024-01-01", "--end", "2024-01-31", "--select", select)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -59,8 +59,6 @@ def test_replay_then_consume_then_sigterm(env, backbone_entry_points):
 
     # the default handler (hot cache) under a long-running bridge, stopped by SIGTERM: clean exit, offsets kept
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKBONE_")}
-    # the console script finds the `cache` handler in the entry points this checkout declares (pyproject.toml)
-    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(backbone_entry_points), clean.get("PYTHONPATH")]))
     bridge = subprocess.Popen(
         [BACKBONE, "consume", "--group", "runtime"],
         env={**clean, **env},

@@ -71,7 +71,7 @@ def test_consume_loads_a_handler_by_module_and_callable(env, mypkg) -> None:
     assert _lag(env, "g") == 0
 
 
-def test_consume_finds_handlers_by_name_in_the_entry_points(env, mypkg, backbone_entry_points) -> None:
+def test_consume_finds_handlers_by_name_in_the_entry_points(env, mypkg) -> None:
     done = run_in_process(
         env, "consume", "--group", "g", "--handler", "record", "--optional-handler", "print", "--idle-timeout", "0.3"
     )
@@ -82,7 +82,7 @@ def test_consume_finds_handlers_by_name_in_the_entry_points(env, mypkg, backbone
     assert "print: 20 handled, 0 restarts, 0 dropped" in done.stderr
 
 
-def test_backbone_registers_its_cache_invalidator_and_printer(backbone_entry_points) -> None:
+def test_backbone_registers_its_cache_invalidator_and_printer() -> None:
     cache, printer = load_handler("cache"), load_handler("print")
 
     assert cache.spec.needs == ("cache",)  # consume builds the hot cache only for the handlers that need it

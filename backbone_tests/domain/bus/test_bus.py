@@ -60,7 +60,7 @@ async def test_two_subscribers_see_each_symbols_bars_in_publish_order() -> None:
     }
 
 
-async def test_a_subscriber_that_raises_is_restarted_and_counted_while_the_other_sees_every_event() -> None:
+async def test_a_subscriber_that_raises_is_restarted_and_counted_while_the_other_sees_every_event(caplog) -> None:
     healed = anyio.Event()
     flaky_seen: list[int] = []
     steady_seen: list[int] = []
@@ -94,6 +94,10 @@ async def test_a_subscriber_that_raises_is_restarted_and_counted_while_the_other
     assert stats.restarts >= 3
     assert stats.last_error == "ConnectionError: risk engine unreachable"
     assert bus.stats().subscribers["steady"].restarts == 0
+    logged = [r for r in caplog.records if r.name == "backbone.bus" and r.levelname == "WARNING"]
+    assert len(logged) == stats.restarts
+    assert logged[0].getMessage().startswith("subscriber flaky of bars.daily raised (ConnectionError: risk engine")
+    assert logged[0].exc_info is not None  # with the traceback
 
 
 async def test_a_full_required_subscriber_holds_the_publisher_back() -> None:
