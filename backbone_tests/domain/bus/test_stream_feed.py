@@ -84,6 +84,25 @@ async def test_nothing_is_committed_past_a_bar_a_required_subscriber_did_not_acc
     assert sum(p.lag for p in stream.lag("runtime")) == 0
 
 
+@pytest.mark.timeout(30)  # a feed that ignored the cancel would hang on its worker thread: fail, don't wait 600 s
+async def test_cancelling_the_feed_stops_the_bridge_after_committing_what_was_accepted(stream) -> None:
+    stream.ensure_topic()
+    stream.publish(bar_messages(daily_bars(days=5), "ingest"))
+    seen: list[BarMessage] = []
+    bus = EventBus()
+    bus.subscribe(BARS_DAILY, seen.append, name="risk")
+    bridge = BusBridge(stream, "runtime", bus)
+    with anyio.fail_after(20):
+        async with bus, anyio.create_task_group() as tasks:
+            tasks.start_soon(bridge.feed)  # no idle timeout, no max: runs until cancelled
+            while len(seen) < 15:
+                await anyio.sleep(0.02)
+            tasks.cancel_scope.cancel()
+
+    assert len(seen) == 15
+    assert sum(p.lag for p in stream.lag("runtime")) == 0
+
+
 def test_the_docs_example_runs_on_the_bootstrap_tier(tmp_path, monkeypatch, capsys) -> None:
     """docs/streaming.md's embedding example, as written, over a local log holding 10 days of 3 symbols."""
     from backbone_resources.settings import load_settings
