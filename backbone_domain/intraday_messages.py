@@ -42,7 +42,7 @@ class IntradayBar:
     volume: float
     source: str
     ingested_at: dt.datetime
-    origin: str = "replay"
+    origin: str  # the record's ``origin`` header: ``replay`` or ``ingest``
 
     @property
     def identity(self) -> tuple[str, dt.datetime, int]:

@@ -117,7 +117,7 @@ class SessionReplay:
         return previous
 
 
-def session_bars(frame: Any) -> list[IntradayBar]:
+def session_bars(frame: Any, origin: Origin = "replay") -> list[IntradayBar]:
     """The bars of a ``BarSource.fetch_intraday`` frame as messages: each one's version (``ingested_at``) is the
     moment it closes, the end of its interval or the session's close if that comes first."""
     from backbone_domain.calendars import session_hours
@@ -141,6 +141,7 @@ def session_bars(frame: Any) -> list[IntradayBar]:
                 volume=float(row.volume),
                 source=row.source,
                 ingested_at=min(ts + dt.timedelta(seconds=int(row.interval_s)), closes[row.symbol]),
+                origin=origin,
             )
         )
     return bars

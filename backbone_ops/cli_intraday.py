@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import click
 
-from backbone_domain.calendars import last_trading_day
+from backbone_domain.calendars import CalendarRangeError, is_trading_day, last_trading_day
 from backbone_domain.intraday_replay import ReplayReport, SessionReplay, session_bars
 from backbone_ops import exit_codes
-from backbone_ops.exit_codes import expected_errors
+from backbone_ops.exit_codes import UsageError, expected_errors
 from backbone_ops.resources import tier_resources
 from backbone_resources.settings import BackboneSettings, load_settings
 from backbone_resources.stream.base import IntradayDisabled, StreamDisabled
@@ -62,7 +62,13 @@ def intraday(day: dt.datetime | None, speed: float, symbols: str) -> None:
                 raise StreamDisabled("streaming disabled (BACKBONE_STREAMING_ENABLED=false): nothing published")
             names = [s.strip().upper() for s in symbols.split(",") if s.strip()] or res.source.universe()
             session = day.date() if day is not None else _latest_session(settings, names)
-            frame = res.source.fetch_intraday(session, names, intraday_settings.interval_minutes)
+            try:
+                trading = [s for s in names if is_trading_day(s, session)]
+            except CalendarRangeError as exc:
+                raise UsageError(str(exc)) from None
+            if not trading:
+                raise UsageError(f"{session} is not a trading day of any of {', '.join(names)}: no session to replay")
+            frame = res.source.fetch_intraday(session, trading, intraday_settings.interval_minutes)
             replay = SessionReplay(
                 session_bars(frame), speed, progress=_progress(session), progress_every_s=settings.progress_every_s
             )

@@ -25,6 +25,7 @@ BAR = IntradayBar(
     volume=82488.0,
     source="synthetic",
     ingested_at=dt.datetime(2024, 1, 2, 14, 31, tzinfo=UTC),
+    origin="replay",
 )
 
 

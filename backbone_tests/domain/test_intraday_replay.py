@@ -33,6 +33,7 @@ def _bars(symbols: tuple[str, ...] = ("MSFT", "AAPL", "SPY"), minutes: int = 10)
             volume=1.0,
             source="test",
             ingested_at=OPEN + dt.timedelta(minutes=m + 1),
+            origin="replay",
         )
         for s in symbols
         for m in range(minutes)

@@ -154,3 +154,13 @@ def test_sigterm_stops_a_real_time_replay_cleanly_half_way(tmp_path):
     held = sum(log.end_offsets().values())
     assert f": {held} of 156 bars of 2024-01-02 delivered" in err  # 2 x 78 five-minute bars; what it says it sent
     assert 6 <= held < 156
+
+
+def test_a_day_without_a_session_is_refused(tmp_path):
+    env = {"BACKBONE_MODE": "bootstrap", "BACKBONE_HOME": str(tmp_path / "home"), "BACKBONE_INTRADAY_ENABLED": "true"}
+    holiday = run_in_process(env, "stream", "intraday", "--date", "2024-01-01", "--symbols", "AAPL,MSFT")
+    assert holiday.returncode == 2
+    assert "2024-01-01 is not a trading day of any of AAPL, MSFT: no session to replay" in holiday.stderr
+    too_late = run_in_process(env, "stream", "intraday", "--date", "2101-01-03")
+    assert too_late.returncode == 2
+    assert "outside the trading calendars' span" in too_late.stderr
