@@ -17,7 +17,7 @@ __all__ = ["BarSource", "IntradayUnsupported", "SourceUnavailable", "SourceUnrea
 
 
 class IntradayUnsupported(ValueError):
-    """The configured source has no intraday bars (only the synthetic source has them so far)."""
+    """The configured source has no intraday bars (the synthetic and file sources have them; Yahoo not yet)."""
 
 
 class BarSource(ConfigurableResource, ABC):
@@ -53,13 +53,14 @@ class BarSource(ConfigurableResource, ABC):
 
         Args: session: the trading date. symbols: as for ``fetch``. interval_minutes: N, counted from the open.
         Returns: a frame with ``backbone_domain.bars.INTRADAY_COLUMNS``, ordered by symbol then ts: every
-          interval of each symbol's session hours (``calendars.session_hours``), none for a symbol without a
-          session that day. ``ts`` is the interval's start (UTC); the last interval ends at the close.
+          interval of each symbol's session hours (``calendars.session_hours``) that the origin has a bar in
+          (the synthetic source: all of them), none for a symbol without a session that day. ``ts`` is the
+          interval's start (UTC); the last interval ends at the close.
           The bars aggregate to the day's bar ``fetch`` returns: first open, max high, min low, last close,
           summed volume (the synthetic source: exactly, bit for bit).
         Raises: IntradayUnsupported when the source has no intraday bars.
         """
-        raise IntradayUnsupported(f"the {self.name} source has no intraday bars (BACKBONE_SOURCE=synthetic has)")
+        raise IntradayUnsupported(f"the {self.name} source has no intraday bars (synthetic and csv:<dir> have)")
 
     def quarantined_files(self) -> list[QuarantinedFile]:
         """Inputs set aside whole, each with its reason (``fetch`` returns none of their rows); none by default:

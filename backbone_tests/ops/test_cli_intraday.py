@@ -106,17 +106,16 @@ def test_off_by_default_and_it_says_so(tmp_path):
 
 
 def test_a_source_without_intraday_bars_is_refused(tmp_path):
-    (tmp_path / "csv").mkdir()
     env = {
         "BACKBONE_MODE": "bootstrap",
         "BACKBONE_HOME": str(tmp_path / "home"),
         "BACKBONE_INTRADAY_ENABLED": "true",
-        "BACKBONE_SOURCE": f"csv:{tmp_path / 'csv'}",
+        "BACKBONE_SOURCE": "yahoo",
         "BACKBONE_SYMBOLS": "AAPL",
     }
     refused = run_in_process(env, "stream", "intraday", "--date", "2024-01-02")
     assert refused.returncode == 2
-    assert "the csv source has no intraday bars" in refused.stderr
+    assert "the yahoo source has no intraday bars" in refused.stderr
 
 
 @pytest.mark.slow

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from backbone_domain.bars import INTRADAY_COLUMNS
 from backbone_domain.calendars import is_trading_day, session_hours
 from backbone_resources.source.base import IntradayUnsupported
-from backbone_resources.source.files import FileSource
 from backbone_resources.source.synthetic import DEFAULT_UNIVERSE, KNOWN_SYMBOLS, SyntheticSource
+from backbone_resources.source.yahoo import YahooSource
 
 SYMBOLS = st.one_of(
     st.sampled_from([*DEFAULT_UNIVERSE, "AUDUSD", "USDJPY=X", "BRK.B"]),
@@ -129,6 +129,6 @@ def test_same_seed_same_minutes_other_seed_other_minutes():
     pd.testing.assert_frame_equal(alone, within, check_exact=True)  # independent of the other symbols asked
 
 
-def test_a_source_without_intraday_bars_says_so(tmp_path):
-    with pytest.raises(IntradayUnsupported, match="csv source has no intraday bars"):
-        FileSource(directory=str(tmp_path)).fetch_intraday(dt.date(2024, 1, 2))
+def test_a_source_without_intraday_bars_says_so():
+    with pytest.raises(IntradayUnsupported, match="yahoo source has no intraday bars"):
+        YahooSource(symbols=["AAPL"]).fetch_intraday(dt.date(2024, 1, 2))
