@@ -9,6 +9,7 @@ hand. Off unless ``BACKBONE_INTRADAY_ENABLED=true``; then it says so and exits 2
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 from collections.abc import Callable
 
@@ -73,8 +74,9 @@ def intraday(day: dt.datetime | None, speed: float, symbols: str) -> None:
                 session_bars(frame), speed, progress=_progress(session), progress_every_s=settings.progress_every_s
             )
             click.echo(
-                f"replaying {session} ({len(set(frame['symbol']))} of {len(names)} symbols trade that day; "
-                f"{replay.report.total} bars of {intraday_settings.interval_minutes} min) at {speed:g}x onto "
+                f"replaying {session} ({len(set(frame['symbol']))} of {len(names)} symbols with bars that day; "
+                f"{replay.report.total} bars of {intraday_settings.interval_minutes} min) "
+                f"{'as fast as possible' if math.isinf(speed) else f'at {speed:g}x real time'} onto "
                 f"{res.stream.topic} ({res.stream.describe()['backend']}); SIGTERM or Ctrl-C stops cleanly",
                 err=True,
             )
@@ -103,5 +105,5 @@ def _summary(session: dt.date, report: ReplayReport) -> str:
     how = f"stopped by {report.stopped_by}{clock}" if report.stopped_by else "session replayed"
     return (
         f"{how}: {report.delivered:,} of {report.total:,} bars of {session} delivered "
-        f"({report.sent:,} sent, {report.batches:,} batches)"
+        f"({report.sent:,} sent in {report.batches:,} batch{'es' if report.batches != 1 else ''})"
     )

@@ -116,14 +116,14 @@ def _numbers(values: pd.Series) -> pd.Series:
 def _column(values: pd.Series, path: Path, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
     try:
         return parse(values)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
         for row, value in enumerate(values):  # the first cell that fails alone, for the message
             try:
                 parse(pd.Series([value]))
             except (ValueError, TypeError):
                 where = f"line {row + 2}" if path.suffix.lower() == ".csv" else f"row {row}"
                 raise SourceUnreadable(f"{path}: {where}: {values.name} {value!r} is not readable") from None
-        raise
+        raise SourceUnreadable(f"{path}: column {values.name} is not readable: {exc}") from None  # mixed formats
 
 
 def _intervals(bars: pd.DataFrame, opens_at: dt.datetime, interval_minutes: int, path: Path) -> pd.DataFrame:
