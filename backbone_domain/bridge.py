@@ -58,8 +58,18 @@ class Bridge:
     ``handler`` may be None only in a subclass that overrides ``_hand_off``.
     """
 
-    def __init__(self, stream: StreamResource, group: str, handler: Handler | None, batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        stream: StreamResource,
+        group: str,
+        handler: Handler | None,
+        batch_size: int = 500,
+        decoder: Callable[[bytes, dict[str, bytes]], Any] = decode,
+    ) -> None:
+        """``decoder`` turns a record into a bar: the daily contract's by default, ``intraday_messages.decode`` for
+        the intraday topic (any bar with ``identity`` and ``ingested_at`` passes the version filter)."""
         self.stream, self.group, self.handler, self.batch_size = stream, group, handler, batch_size
+        self.decoder = decoder
         self.versions = VersionFilter()
         self._stop = threading.Event()
 
@@ -89,7 +99,7 @@ class Bridge:
                             break
                         continue
                     quiet_since = now
-                    bars = [decode(r.value, r.headers) for r in records]
+                    bars = [self.decoder(r.value, r.headers) for r in records]
                     fresh = self.versions.select(bars)
                     done, handled = self._hand_off(records, bars, fresh)
                     if done:

@@ -6,15 +6,17 @@ subscriber's handler is typed by the topic it subscribes to. Events are frozen d
 handed to every subscriber of its topic, so none may change it under the others.
 
 The type is named as ``"module:Class"`` and imported on first publish: a runtime that embeds the bus for
-intraday bars does not import pandas, DuckDB and the validation rules the daily bars and health snapshot need.
+intraday bars (``backbone_domain.intraday_messages``, plain json) does not import pandas, DuckDB and the
+validation rules the daily bars and health snapshot need.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from backbone_domain.intraday_messages import IntradayBar  # light (json only): re-exported for the bus's users
 
 if TYPE_CHECKING:
     from backbone_domain.bar_messages import BarMessage
@@ -42,29 +44,7 @@ class Topic(Generic[E]):
         return self.name
 
 
-@dataclass(frozen=True)
-class IntradayBar:
-    """One N-minute bar of a session (topic ``bars.intraday``), ``ts`` = the start of its interval, UTC.
-
-    The bus side only: the Kafka contract and the producer of intraday bars are issue 15 item 1.
-    """
-
-    symbol: str
-    ts: dt.datetime
-    interval_s: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    source: str
-
-    @property
-    def identity(self) -> tuple[str, dt.datetime]:
-        return self.symbol, self.ts
-
-
 BARS_DAILY: Topic[BarMessage] = Topic("bars.daily", "backbone_domain.bar_messages:BarMessage")
-BARS_INTRADAY: Topic[IntradayBar] = Topic("bars.intraday", "backbone_domain.bus.topics:IntradayBar")
+BARS_INTRADAY: Topic[IntradayBar] = Topic("bars.intraday", "backbone_domain.intraday_messages:IntradayBar")
 INGEST_HEALTH: Topic[HealthSnapshot] = Topic("telemetry.ingest.health", "backbone_domain.health:HealthSnapshot")
 TOPICS: tuple[Topic[Any], ...] = (BARS_DAILY, BARS_INTRADAY, INGEST_HEALTH)
