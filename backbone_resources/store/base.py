@@ -21,7 +21,15 @@ from backbone_domain.bars import BAR_DTYPES
 from backbone_resources.probe import Probe
 from backbone_resources.unavailable import StoreUnavailable
 
-__all__ = ["BarStore", "QualityCounts", "StoreUnavailable", "WriteCounts"]
+__all__ = ["CHANGED_KEY_DTYPES", "BarStore", "QualityCounts", "StoreUnavailable", "WriteCounts"]
+
+# What ``keys_changed_since`` returns: a key, when its stored state last changed, and whether it is gone.
+CHANGED_KEY_DTYPES: Final = {
+    "symbol": "object",
+    "ts": "datetime64[us, UTC]",
+    "changed_at": "datetime64[us, UTC]",
+    "retired": "bool",
+}
 
 BAR_ARROW_SCHEMA: Final = pa.schema(
     [
@@ -165,3 +173,19 @@ class BarStore(ConfigurableResource, ABC):
     @abstractmethod
     def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
         """Stored bars and rejected rows whose trading date / partition is in [start, end]."""
+
+    @abstractmethod
+    def keys_changed_since(self, since: dt.datetime) -> pd.DataFrame:
+        """The keys whose stored state changed after ``since`` (tz-aware): the change feed that lets every layer
+        downstream of the store touch only what a run changed (docs/versions.md, "Corrections through the
+        layers").
+
+        A key changed when its current version was learned after ``since`` (a new bar, or a correction:
+        ``ingested_at > since``) or when it was retired after it (``bar_versions`` reason ``retired``,
+        ``superseded_at > since``) and is not stored now. A re-run that changes nothing changes no key.
+
+        Returns:
+            CHANGED_KEY_DTYPES ordered by symbol, ts, one row a key: ``symbol`` str, ``ts`` tz-aware UTC,
+            ``changed_at`` tz-aware UTC (``ingested_at`` of the current version, or the retirement's time),
+            ``retired`` bool. The newest ``changed_at`` is the ``since`` that picks up after these.
+        """

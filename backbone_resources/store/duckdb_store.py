@@ -33,7 +33,14 @@ from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTI
 from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import duckdb_schema as sql
-from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.base import (
+    BAR_ARROW_SCHEMA,
+    CHANGED_KEY_DTYPES,
+    BarStore,
+    QualityCounts,
+    StoreUnavailable,
+    WriteCounts,
+)
 
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?\(PID \d+\))")
 # Two store instances of one process migrating at once would conflict on the catalog; processes serialize on
@@ -186,6 +193,11 @@ class DuckDBBarStore(BarStore):
         with self._transaction(read_only=True) as con:
             bars, rejected = con.execute(sql.RANGE_COUNTS, span).fetchone()
         return WriteCounts(bars=bars, rejected=rejected)
+
+    def keys_changed_since(self, since: dt.datetime) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            table = con.sql(sql.KEYS_CHANGED_SINCE, params={"since": _utc(since, "since")}).to_arrow_table()
+        return frames.typed(table.to_pandas(), CHANGED_KEY_DTYPES)
 
     # -- connections -------------------------------------------------------------------------------------
 

@@ -34,7 +34,14 @@ from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
-from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.base import (
+    BAR_ARROW_SCHEMA,
+    CHANGED_KEY_DTYPES,
+    BarStore,
+    QualityCounts,
+    StoreUnavailable,
+    WriteCounts,
+)
 from backbone_resources.store.postgres_bar_writes import replace_rejected, write_bars
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
 from backbone_resources.store.postgres_sql import Statements
@@ -334,6 +341,14 @@ class PostgresBarStore(BarStore):
             row = cur.execute(self._sql.range_counts(), (*_span(start, end, None), start, end)).fetchone()
         bars, rejected = row or (0, 0)
         return WriteCounts(bars=bars, rejected=rejected)
+
+    def keys_changed_since(self, since: dt.datetime) -> pd.DataFrame:
+        if since.tzinfo is None:
+            raise ValueError(f"since must be timezone-aware, got {since!r}")
+        types = {"symbol": pa.string(), "ts": pa.int64(), "changed_at": pa.int64(), "retired": pa.int8()}
+        with self._cursor() as cur:
+            table = pgcopy.copy_out(cur, self._sql.keys_changed_since(), {"since": since}, types)
+        return pgcopy.to_frame(table, ["ts", "changed_at"], CHANGED_KEY_DTYPES)
 
 
 def _midnight(day: dt.date) -> dt.datetime:

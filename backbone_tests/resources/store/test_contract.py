@@ -297,3 +297,32 @@ def test_as_of_reads_return_what_was_known_at_each_moment(store: BarStore) -> No
     assert store.read_bars(days[0], days[-1], ["MSFT"], as_of=t1.to_pydatetime())["symbol"].unique().tolist() == [
         "MSFT"
     ]
+
+
+def test_keys_changed_since_are_the_keys_learned_or_retired_after_a_moment(store: BarStore) -> None:
+    days = week(5)
+    t1, t2 = (pd.Timestamp(f"2024-03-0{d}T08:00:00", tz="UTC") for d in (1, 2))
+    first = bars(["AAPL", "MSFT"], days, ingested_at=t1)
+    corrected = first.iloc[[1, 6]].assign(close=first["close"].iloc[[1, 6]] + 0.5, ingested_at=t2)
+    store.write_validated(days[0], days[-1], first, empty_rejected())
+    store.write_validated(days[0], days[-1], corrected, empty_rejected())
+    store.write_validated(days[0], days[-1], corrected, empty_rejected())  # a re-run changes no key
+    before_retiring = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=5)
+    store.write_validated(days[0], days[-1], first.iloc[0:0], empty_rejected(), retired=first.iloc[[9]])
+
+    def keys(since: pd.Timestamp) -> list[tuple[str, dt.date, bool]]:
+        changed = store.keys_changed_since(since.to_pydatetime())
+        assert list(changed.columns) == ["symbol", "ts", "changed_at", "retired"]
+        assert str(changed["ts"].dtype) == str(changed["changed_at"].dtype) == "datetime64[us, UTC]"
+        return [(r.symbol, r.ts.date(), bool(r.retired)) for r in changed.itertuples(index=False)]
+
+    everything = keys(t1 - pd.Timedelta(seconds=1))
+    assert len(everything) == 10  # ten keys: nine stored, one retired
+    assert everything == sorted(everything)
+    assert [k for k in everything if k[2]] == [("MSFT", days[4], True)]
+    assert keys(t1) == [("AAPL", days[1], False), ("MSFT", days[1], False), ("MSFT", days[4], True)]
+    assert keys(t2) == [("MSFT", days[4], True)]
+    assert keys(before_retiring) == [("MSFT", days[4], True)]
+    assert keys(pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=1)) == []
+    newest = store.keys_changed_since(t1.to_pydatetime())
+    assert newest.loc[~newest["retired"], "changed_at"].tolist() == [t2, t2]
