@@ -18,18 +18,11 @@ from dagster import ConfigurableResource
 
 from backbone_domain import frames
 from backbone_domain.bars import BAR_DTYPES
+from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_resources.probe import Probe
 from backbone_resources.unavailable import StoreUnavailable
 
 __all__ = ["CHANGED_KEY_DTYPES", "BarStore", "QualityCounts", "StoreUnavailable", "WriteCounts"]
-
-# What ``keys_changed_since`` returns: a key, when its stored state last changed, and whether it is gone.
-CHANGED_KEY_DTYPES: Final = {
-    "symbol": "object",
-    "ts": "datetime64[us, UTC]",
-    "changed_at": "datetime64[us, UTC]",
-    "retired": "bool",
-}
 
 BAR_ARROW_SCHEMA: Final = pa.schema(
     [

@@ -29,18 +29,12 @@ from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_rando
 
 from backbone_domain import frames
 from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import duckdb_schema as sql
-from backbone_resources.store.base import (
-    BAR_ARROW_SCHEMA,
-    CHANGED_KEY_DTYPES,
-    BarStore,
-    QualityCounts,
-    StoreUnavailable,
-    WriteCounts,
-)
+from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
 
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?\(PID \d+\))")
 # Two store instances of one process migrating at once would conflict on the catalog; processes serialize on

@@ -28,20 +28,14 @@ from pydantic import Field, PrivateAttr
 
 from backbone_domain import frames
 from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
-from backbone_resources.store.base import (
-    BAR_ARROW_SCHEMA,
-    CHANGED_KEY_DTYPES,
-    BarStore,
-    QualityCounts,
-    StoreUnavailable,
-    WriteCounts,
-)
+from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
 from backbone_resources.store.postgres_bar_writes import replace_rejected, write_bars
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
 from backbone_resources.store.postgres_sql import Statements
