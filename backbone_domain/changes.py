@@ -67,6 +67,12 @@ class Changes:
     def retired(self) -> pd.DataFrame:
         return self.keys[self.keys["retired"]]
 
+    def dates_learned(self) -> dict[str, list[dt.date]]:
+        return dates_by_symbol(self.learned)
+
+    def dates_retired(self) -> dict[str, list[dt.date]]:
+        return dates_by_symbol(self.retired)
+
     def span(self) -> tuple[dt.date, dt.date] | None:
         """The first and last trading date changed (None when nothing changed)."""
         if self.keys.empty:
@@ -102,9 +108,10 @@ def returns_years(keys: pd.DataFrame) -> dict[int, list[str]]:
     """The (symbol, year) partitions of daily_returns the keys change: their own year, and the next one for a
     bar close enough to the year's end to be in the next year's first windows."""
     days = keys["ts"].dt.tz_convert("UTC")
-    late = days + pd.Timedelta(_RETURNS_REACH)
-    reach = pd.concat([keys.assign(year=days.dt.year), keys[late.dt.year > days.dt.year].assign(year=days.dt.year + 1)])
-    pairs = reach[["year", "symbol"]].drop_duplicates()
+    own = pd.DataFrame({"year": days.dt.year, "symbol": keys["symbol"]})
+    late = (days + pd.Timedelta(_RETURNS_REACH)).dt.year > days.dt.year
+    following = own[late].assign(year=lambda frame: frame["year"] + 1)  # a filtered frame, never re-aligned
+    pairs = pd.concat([own, following])[["year", "symbol"]].drop_duplicates()
     return {int(y): sorted(group["symbol"]) for y, group in pairs.groupby("year", sort=True)}
 
 
