@@ -125,12 +125,14 @@ def apply_changes(cache: HotCache, store: BarStore, changes: Changes) -> Refresh
     A correction touches its cached copy only: the cached bar of that symbol and date is replaced by the stored
     one (``replace_bars``; a date the cache does not hold is left alone) and a retired bar is dropped, so a
     handful of corrections costs a handful of writes, never a rewrite of the symbol. A symbol with a bar newer
-    than its newest cached one (new days), or not cached at all, is reloaded whole, as ``refresh`` does: its
-    window of newest bars moved.
+    than its newest cached one (new days) is reloaded whole, as ``refresh`` does: its window of newest bars
+    moved. So is every stored symbol the cache does not hold (Redis restarted empty, an entry expired or
+    evicted): one materialization warms the cache again even when the store has not changed.
     """
     newest = {str(s): t.date() for s, t in zip(*_latest(cache), strict=True)}
     learned = changes.dates_learned()
-    reload = sorted(s for s, days in learned.items() if s not in newest or days[-1] > newest[s])
+    cold = set(store.latest_bar_dates()) - set(newest)
+    reload = sorted(cold | {s for s, days in learned.items() if s not in newest or days[-1] > newest[s]})
     # Only dates inside a cached window can be held: older corrections cost no store read.
     in_window = [
         (s, d)
@@ -144,7 +146,7 @@ def apply_changes(cache: HotCache, store: BarStore, changes: Changes) -> Refresh
     invalidated = cache.invalidate(gone) if gone else 0
     written = cache.replace_symbols(store_latest(store, reload, cache.keep_bars)) if reload else 0
     return RefreshReport(
-        symbols=len(set(learned) | set(gone)),
+        symbols=len(set(learned) | set(gone) | cold),
         rewritten_bars=len(changes.keys),
         invalidated=invalidated,
         written=written,
