@@ -326,3 +326,23 @@ def test_keys_changed_since_are_the_keys_learned_or_retired_after_a_moment(store
     assert keys(pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=1)) == []
     newest = store.keys_changed_since(t1.to_pydatetime())
     assert newest.loc[~newest["retired"], "changed_at"].tolist() == [t2, t2]
+
+
+def test_refreshing_one_week_leaves_the_other_weeks_as_materialized(store: BarStore) -> None:
+    """What ``weekly_bars`` relies on to refresh only the weeks a correction touched: on a continuous aggregate,
+    a week not refreshed keeps its materialized values; a plain view is always current."""
+    days = [MON + dt.timedelta(days=i) for i in range(19) if (MON + dt.timedelta(days=i)).weekday() < 5]  # 3 weeks
+    original = bars(["AAPL"], days)
+    store.write_validated(days[0], days[-1], original, empty_rejected())
+    store.refresh_weekly(days[0], days[-1])
+    corrected = bars(["AAPL"], [days[1], days[12]], T1 + pd.Timedelta(hours=1), 900)  # weeks one and three
+    store.write_validated(days[0], days[-1], corrected, empty_rejected())
+    store.refresh_weekly(MON, MON + dt.timedelta(days=6))  # the first week only
+
+    high = store.read_weekly(days[0], days[-1]).set_index("week")["high"]
+    assert high[pd.Timestamp(MON, tz="UTC")] == corrected["high"].iloc[0]
+    third = high[pd.Timestamp(MON + dt.timedelta(days=14), tz="UTC")]
+    in_third = original[original["ts"] >= pd.Timestamp(MON + dt.timedelta(days=14), tz="UTC")]
+    current = corrected["high"].iloc[1]
+    assert current > in_third["high"].max()
+    assert third == (current if store.describe()["weekly_bars"] == "view" else in_third["high"].max())
