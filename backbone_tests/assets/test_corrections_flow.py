@@ -4,7 +4,8 @@ files, then the same month from files that correct five bars, then the same agai
 The corrected bars, and nothing else: the hot cache serves their new values (replaced in place), the topic gets
 each corrected version once, only the weeks holding them are refreshed, and (bootstrap: the DuckDB engine; the
 institutional tier's is Spark, whose partition rewrites the batch contract covers) only their (symbol, year)
-export partitions are rewritten. A re-run that changes nothing touches nothing.
+export partitions are rewritten, and an export as_of a moment before the correction, made after it, holds the
+bytes exported then. A re-run that changes nothing touches nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ import secrets
 import time
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
+from backbone_assets.definitions import build_defs
+from backbone_assets.jobs import DAILY_BARS_JOB
+from backbone_assets.partitions import range_tags
 from backbone_domain.bar_messages import BarMessage, decode
 from backbone_domain.calendars import trading_days
 from backbone_ops import runner
@@ -109,6 +114,7 @@ def test_five_corrections_reach_every_layer_once_and_nothing_else(tier, request,
     published = _topic(settings, len(before))
     assert len(published) == len(before) == sum(len(trading_days(s, *MONTH)) for s in SYMBOLS)
     exported = {d: _files(exports, d) for d in ("daily_bars", "daily_returns")} if tier == "bootstrap" else {}
+    known_then = dt.datetime.now(dt.UTC)
 
     _write_files(files, corrected=True)
     second = runner.materialize(settings, *MONTH, select)
@@ -145,6 +151,11 @@ def test_five_corrections_reach_every_layer_once_and_nothing_else(tier, request,
 
     if tier == "bootstrap":
         _assert_only_touched_partitions(exported, exports)
+        # the export as known before the correction, made now: the bytes exported then, file for file
+        as_of = _export_as_of(settings, known_then, tmp_path / "as_of")
+        then = {d: {p: b for p, (b, _) in files.items()} for d, files in exported.items()}
+        assert {d: _bytes(as_of, d) for d in exported} == then
+        assert {d: _bytes(exports, d) for d in exported} != then  # the current export moved on
         exported = {d: _files(exports, d) for d in ("daily_bars", "daily_returns")}
 
     third = runner.materialize(settings, *MONTH, select)  # nothing changed: nothing moves downstream
@@ -156,6 +167,26 @@ def test_five_corrections_reach_every_layer_once_and_nothing_else(tier, request,
     if tier == "bootstrap":
         assert _metadata(third, "daily_bars_parquet")["partitions_rewritten"] == 0
         assert {d: _files(exports, d) for d in ("daily_bars", "daily_returns")} == exported  # bytes and mtimes
+
+
+def _export_as_of(settings, moment: dt.datetime, directory: Path) -> Path:
+    """The two exports as_of ``moment`` into ``directory`` (ExportConfig), in process over the month."""
+    config = {"config": {"as_of": moment.isoformat(), "as_of_dir": str(directory)}}
+    job = build_defs(settings).resolve_job_def(DAILY_BARS_JOB)
+    with runner.instance(settings) as inst:
+        result = job.execute_in_process(
+            run_config={"ops": {"daily_bars_parquet": config, "daily_returns": config}},
+            instance=inst,
+            tags=range_tags(*MONTH),
+            asset_selection=[dg.AssetKey("daily_bars_parquet"), dg.AssetKey("daily_returns")],
+        )
+    assert result.success
+    assert _metadata(result, "daily_bars_parquet")["as_of"] == moment.isoformat()
+    return directory
+
+
+def _bytes(export_dir: Path, dataset: str) -> dict[str, bytes]:
+    return {p: b for p, (b, _) in _files(export_dir, dataset).items()}
 
 
 def _assert_only_touched_partitions(exported: dict, exports: Path) -> None:
