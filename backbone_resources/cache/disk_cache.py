@@ -198,10 +198,16 @@ class DiskHotCache(HotCache):
             for symbol, members in by_symbol.items():
                 key = self._key("bars", symbol)
                 cached, expire = cache.get(key, expire_time=True)
-                held = {o: m for o, m in members.items() if cached and o in cached}
+                held = {o: m for o, m in members.items() if cached and o in cached and _older(cached[o], m)}
                 if not held:
                     continue
                 left = None if expire is None else max(1.0, expire - time.time())
                 cache.set(key, cached | held, expire=left)
                 replaced += len(held)
         return replaced
+
+
+def _older(cached: str, member: str) -> bool:
+    """Whether the cached member's version is not newer than ``member``'s: the last field is ``ingested_at`` as
+    fixed-width ISO text (``hot_bars``), so text order is time order ('' for none sorts first)."""
+    return cached.rsplit(hot_bars.SEP, 1)[1] <= member.rsplit(hot_bars.SEP, 1)[1]

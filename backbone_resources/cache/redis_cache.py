@@ -55,13 +55,17 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 # One atomic step per batch: a member replaces the bar of its date only where one is cached (never adds a date,
-# so a symbol's window stays its newest bars). KEYS[i] is row i's symbol key, ARGV its ordinal and member.
+# so a symbol's window stays its newest bars) and its version is not newer: the last field of a member is
+# ingested_at as fixed-width ISO text (hot_bars), so text order is time order. KEYS[i] is row i's symbol key,
+# ARGV its ordinal and member.
 _REPLACE_HELD = """
 local replaced = 0
 for i, key in ipairs(KEYS) do
-    local ordinal = ARGV[2 * i - 1]
-    if redis.call('ZREMRANGEBYSCORE', key, ordinal, ordinal) > 0 then
-        redis.call('ZADD', key, ordinal, ARGV[2 * i])
+    local ordinal, member = ARGV[2 * i - 1], ARGV[2 * i]
+    local held = redis.call('ZRANGEBYSCORE', key, ordinal, ordinal)
+    if #held > 0 and string.match(held[1], '([^|]*)$') <= string.match(member, '([^|]*)$') then
+        redis.call('ZREMRANGEBYSCORE', key, ordinal, ordinal)
+        redis.call('ZADD', key, ordinal, member)
         replaced = replaced + 1
     end
 end

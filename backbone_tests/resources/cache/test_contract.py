@@ -165,3 +165,6 @@ def test_replace_bars_corrects_only_the_cached_dates_named(make_cache):
     assert cache.replace_bars(corrected) == 1  # the same correction again: the same state
     pd.testing.assert_frame_equal(cache.last_bars("AAPL", 10), expected)
     assert cache.replace_bars(corrected.iloc[0:0]) == 0
+    stale = held.assign(close=3.0, ingested_at=held["ingested_at"] - pd.Timedelta(days=1))  # an older version
+    assert cache.replace_bars(stale) == 0
+    pd.testing.assert_frame_equal(cache.last_bars("AAPL", 10), expected)
