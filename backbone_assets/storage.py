@@ -47,7 +47,17 @@ def build_storage_assets(
         vanished = "retire" if policy.vanished_rows == "retire" else "keep"
         first_day = partitions.start.date()
         report = validate_and_store(
-            store, start, end, days, None, context.log.info, policy.progress_every_s, first_day, vanished
+            store,
+            start,
+            end,
+            days,
+            None,
+            context.log.info,
+            policy.progress_every_s,
+            first_day,
+            vanished,
+            run_id=context.run_id,  # recorded with each stamp (bar_loads): `backbone history` names the run
+            source=source.name,
         )
         if report.kept_over_source or report.retired:
             context.log.warning(

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from backbone_domain.bar_history import BarLoad
 from backbone_domain.bars import empty_bars
 from backbone_domain.progress import Progress, quiet
 from backbone_domain.source_truth import Reconciled, Vanished, reconcile
@@ -112,6 +113,7 @@ def land_raw(
         report.chunks += 1
         report.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
         meter.advance(chunk_end, rows)
+    source.release()  # what it parsed to serve the chunks is not needed by validation, which needs the memory
     return report
 
 
@@ -125,6 +127,9 @@ def validate_and_store(
     progress_every_s: float = 5.0,
     first_day: dt.date | None = None,
     vanished: Vanished = "keep",
+    *,
+    run_id: str | None = None,
+    source: str = "unknown",
 ) -> StoreReport:
     """Validate the landed rows of [start, end] and write accepted and rejected rows, one transaction a chunk.
 
@@ -132,6 +137,9 @@ def validate_and_store(
     Each chunk is compared with what the store holds for its days (``source_truth.reconcile``, only where it
     holds some): a refused correction and a stored bar the source no longer has are reported as rejected rows,
     and with ``vanished="retire"`` such a bar is deleted in the chunk's transaction.
+    Each chunk is stamped with its own ``ingested_at`` (``now``, default the clock when it is validated), and a
+    chunk that stores or retires bars records that stamp with ``run_id`` and ``source`` (``BarLoad``): which run
+    and source produced each version (``BarStore.bar_history``).
     When the store serves a read during a write (``BarStore.overlapping_reads``), three chunks are in flight:
     the next one's raw rows are read and this one is validated while the previous one is written.
     """
@@ -139,16 +147,21 @@ def validate_and_store(
     meter = Progress("validating", start, end, chunk_days, progress, progress_every_s)
     overlap = store.overlapping_reads
     landed = _ahead(store.read_raw, date_chunks(start, end, chunk_days), overlap)
-    validated = (
-        (span, _against_store(store, span, validate_bars(raw, now=now, first_day=first_day), vanished))
-        for span, raw in landed
-    )
 
-    def write(chunk_start: dt.date, chunk_end: dt.date, checked: Reconciled) -> WriteCounts:
+    def stamp_and_validate(span: tuple[dt.date, dt.date], raw: pd.DataFrame) -> tuple[Reconciled, BarLoad]:
+        stamp = now if now is not None else dt.datetime.now(dt.UTC)
+        load = BarLoad(stamp, run_id, source, *span)
+        return _against_store(store, span, validate_bars(raw, now=stamp, first_day=first_day), vanished), load
+
+    def write(chunk_start: dt.date, chunk_end: dt.date, item: tuple[Reconciled, BarLoad]) -> WriteCounts:
+        checked, load = item
         result = checked.result
-        return store.write_validated(chunk_start, chunk_end, result.accepted, result.rejected, checked.retired)
+        return store.write_validated(
+            chunk_start, chunk_end, result.accepted, result.rejected, checked.retired, load=load
+        )
 
-    for (_, chunk_end), checked, counts in _behind(validated, write, overlap):
+    validated = ((span, stamp_and_validate(span, raw)) for span, raw in landed)
+    for (_, chunk_end), (checked, _), counts in _behind(validated, write, overlap):
         result = checked.result
         report.accepted += len(result.accepted)
         report.changed += counts.bars

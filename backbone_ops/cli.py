@@ -17,6 +17,7 @@ COMMANDS = {
     "doctor": "backbone_ops.cli_run:doctor",
     "rejected": "backbone_ops.cli_run:rejected",
     "bars": "backbone_ops.cli_cache:bars",
+    "history": "backbone_ops.cli_history:history",
     "cache": "backbone_ops.cli_cache:cache",
     "consume": "backbone_ops.cli_stream:consume",
     "replay": "backbone_ops.cli_stream:replay",

@@ -15,30 +15,45 @@ from typing import Any
 import click
 import pandas as pd
 
+from backbone_domain.bar_history import known_then
 from backbone_domain.hot_reader import Answer, read_last, read_on
-from backbone_ops import exit_codes
+from backbone_ops import cli_input, exit_codes
 from backbone_ops.exit_codes import expected_errors
 from backbone_ops.resources import tier_resources
 from backbone_ops.secrets import echo
 from backbone_resources.cache.base import CacheUnavailable
 from backbone_resources.settings import load_settings
+from backbone_resources.store.base import BarStore
 
 
 @click.command()
 @click.argument("symbol")
 @click.option("--last", "last_n", type=click.IntRange(1, 10_000), default=1, show_default=True, help="newest N bars")
 @click.option("--on", "on_date", type=click.DateTime(["%Y-%m-%d"]), help="the bar of this trading date")
-@click.option("--json", "as_json", is_flag=True, help="one JSON document: symbol, served_by, note, bars")
-def bars(symbol: str, last_n: int, on_date: dt.datetime | None, as_json: bool) -> None:
+@click.option(
+    "--as-of",
+    "as_of_text",
+    metavar="TIMESTAMP",
+    help=f"the bars as the store knew them then (ISO 8601 with a time zone, e.g. {cli_input.EXAMPLE_MOMENT}); "
+    "read from the store, never the cache",
+)
+@click.option("--json", "as_json", is_flag=True, help="one JSON document: symbol, served_by, note, as_of, bars")
+def bars(symbol: str, last_n: int, on_date: dt.datetime | None, as_of_text: str | None, as_json: bool) -> None:
     """Latest bars of SYMBOL: from the hot cache, else from the store (which then repopulates the cache)."""
     symbol = symbol.upper()
-    with expected_errors(), tier_resources(load_settings(), "cache", "store") as r:
-        if on_date is not None:
-            answer = read_on(r.cache, r.store, symbol, on_date.date())
+    day = None if on_date is None else on_date.date()
+    with expected_errors():
+        as_of = None if as_of_text is None else cli_input.moment("--as-of", as_of_text)
+        if as_of is not None:
+            with tier_resources(load_settings(), "store") as r:
+                answer = _as_of(r.store, symbol, as_of, day, last_n)
         else:
-            answer = read_last(r.cache, r.store, symbol, last_n)
+            with tier_resources(load_settings(), "cache", "store") as r:
+                answer = read_on(r.cache, r.store, symbol, day) if day else read_last(r.cache, r.store, symbol, last_n)
+                if answer.bars.empty:
+                    cli_input.require_known(r.store, symbol)
     if as_json:
-        click.echo(json.dumps(_document(symbol, answer)))
+        click.echo(json.dumps(_document(symbol, answer) | {"as_of": None if as_of is None else _iso(as_of)}))
         return
     for bar in _rows(answer.bars):
         click.echo(
@@ -48,6 +63,18 @@ def bars(symbol: str, last_n: int, on_date: dt.datetime | None, as_json: bool) -
     click.echo(f"served by {answer.served_by}" + (f" ({answer.note})" if answer.note else ""))
     if answer.bars.empty:
         sys.exit(exit_codes.PROBLEM)
+
+
+def _as_of(store: BarStore, symbol: str, as_of: dt.datetime, day: dt.date | None, last_n: int) -> Answer:
+    """The store as it was at ``as_of``; the cache is neither read (it holds only current bars) nor filled."""
+    bars = known_then(store, symbol, as_of, on=day, last=last_n)
+    if bars.empty:
+        cli_input.require_known(store, symbol)
+    return Answer(bars, "store", f"as of {_iso(as_of)}: what the store knew then; the cache holds only current bars")
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _document(symbol: str, answer: Answer) -> dict[str, Any]:

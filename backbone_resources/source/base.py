@@ -47,6 +47,11 @@ class BarSource(ConfigurableResource, ABC):
         only a source that reads user files has a file to set aside."""
         return []
 
+    def release(self) -> None:
+        """Drop what the source keeps to serve a range's chunks (parsed files); it stays usable and reads them
+        again when asked. ``land_raw`` calls it once the range is landed, so validation, which needs the
+        memory next, does not run beside a whole universe of parsed files. Nothing to drop by default."""
+
     def probe(self) -> Probe:
         """Whether the source can name its universe (a directory listing at most; no download)."""
 

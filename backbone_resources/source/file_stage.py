@@ -1,8 +1,9 @@
 """A private scratch directory of Arrow IPC files: parsed source files kept on disk, read back by slice.
 
 The file source parses each file once per instance; files that no longer fit in its in-memory cache are
-written here, uncompressed, and memory-mapped when read, so serving a date chunk costs a zero-copy slice
-rather than a re-parse, and memory holds only what the chunk returns (mapped pages are the kernel's to drop).
+written here, uncompressed, and memory-mapped when read, so serving a date chunk costs copying a slice
+rather than a re-parse, and memory holds only what the chunk returns: a few dozen files stay mapped, and no
+slice handed out pins a mapping (mapped pages count in the process's RSS until unmapped).
 
 The directory lives under the system temp directory (``TMPDIR``), is named after nothing shared, and is owned
 by one stage: it is removed by ``close()``, when the stage is garbage-collected, or at interpreter exit. A
@@ -24,11 +25,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 PREFIX: Final = "backbone-file-stage-"
-MAX_MAPPED: Final = 1024  # mapped tables kept at once; each is one memory map (vm.max_map_count is ~65k)
+MAX_MAPPED: Final = 64  # tables kept mapped at once; an unmapped table's pages leave the process's RSS
 _LOCK: Final = ".lock"
 _YOUNG_S: Final = 3600  # a directory without its lock file this young may be one being created
 
@@ -78,6 +81,13 @@ class FileStage:
             while len(self._mapped) > MAX_MAPPED:
                 self._mapped.popitem(last=False)
             return table
+
+    def rows(self, handle: int, lo: int, count: int) -> pa.Table:
+        """Rows [lo, lo + count) of a table, copied out of its mapping: what a caller keeps never pins a mapped
+        file, so at most ``MAX_MAPPED`` files' pages count in the process's RSS, however long a slice lives
+        (a zero-copy slice inside a frame waiting for the garbage collector held 600 mappings in a backfill)."""
+        part = self.get(handle).slice(lo, count)
+        return pc.take(part, pa.array(np.arange(part.num_rows)))  # take = a copy into new buffers
 
     def drop(self, handle: int) -> None:
         """Forget one table (its source file changed): unmapped once no slice of it is alive."""

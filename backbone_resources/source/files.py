@@ -65,7 +65,7 @@ from backbone_resources.source.file_formats import (
 from backbone_resources.source.file_stage import FileStage
 
 SUFFIXES: Final = (".csv", ".parquet")
-MAX_CACHED_ROWS: Final = 2_000_000  # in memory, ~100 bytes a CSV row: a few hundred MB at most; then on disk
+MAX_CACHED_ROWS: Final = 1_000_000  # in memory, ~100-150 bytes a CSV row: ~150 MB at most; then on disk
 _VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | {
     c: c for c in ("open", "high", "low", "close", "volume")
 }
@@ -133,7 +133,7 @@ class _Staged:
 
     def read(self, lo: int, hi: int) -> _Parsed:
         """Records [lo, hi) as a parsed file of their own, equal to the same slice of the file in memory."""
-        table = self.stage.get(self.handle).slice(lo, hi - lo)
+        table = self.stage.rows(self.handle, lo, hi - lo)
         part, days, numbers = (table.column(name).to_numpy() for name in _INDEX)
         data = table.drop_columns(list(_INDEX))
         if self.number_key == "line" and data.column_names != ["records"]:  # plain CSV: columns "0", "1", ...
@@ -287,6 +287,9 @@ class FileSource(BarSource):
         return "csv"
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self.close()
+
+    def release(self) -> None:
         self.close()
 
     def close(self) -> None:

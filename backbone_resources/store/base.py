@@ -17,6 +17,7 @@ import pyarrow as pa
 from dagster import ConfigurableResource
 
 from backbone_domain import frames
+from backbone_domain.bar_history import BarLoad
 from backbone_domain.bars import BAR_DTYPES
 from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_resources.probe import Probe
@@ -100,10 +101,16 @@ class BarStore(ConfigurableResource, ABC):
         accepted: pd.DataFrame,
         rejected: pd.DataFrame,
         retired: pd.DataFrame | None = None,
+        load: BarLoad | None = None,
     ) -> WriteCounts:
         """Upsert ``accepted`` (BAR_COLUMNS; newest ``ingested_at`` wins per key), delete the stored bars keyed
         by ``retired`` (symbol, ts: bars the source no longer has, ``source_truth``) and make ``rejected``
-        (REJECTED_COLUMNS) the rejected rows of partitions [start, end], in one transaction."""
+        (REJECTED_COLUMNS) the rejected rows of partitions [start, end], in one transaction.
+
+        A replaced or retired bar is kept in ``bar_versions``. ``load``: the run and source behind the write's
+        ``ingested_at``, recorded in ``bar_loads`` in the same transaction when the write stores or retires a
+        bar (a write that changes nothing records nothing); retired bars are superseded at its ``ingested_at``
+        (without a load: at the time of the write)."""
 
     @abstractmethod
     def read_rejected(self, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -150,6 +157,18 @@ class BarStore(ConfigurableResource, ABC):
         """Stored bars in [start, end] (BAR_COLUMNS, ``BAR_DTYPES``; NULL adj_close as NaN), ordered by symbol, ts;
         ``as_of`` as ``read_bars_table`` has it."""
         return frames.typed(self.read_bars_table(start, end, symbols, as_of).to_pandas(), BAR_DTYPES)
+
+    @abstractmethod
+    def bar_history(self, symbol: str, day: dt.date) -> pd.DataFrame:
+        """Every version of ``symbol``'s bar of trading date ``day``, oldest first (by known_from).
+
+        Returns:
+            ``bar_history.HISTORY_COLUMNS`` typed ``HISTORY_DTYPES``, empty when the store never held that bar:
+            the superseded versions (``known_to`` their superseded_at, ``reason`` why) and the current one
+            (``known_to`` NaT, ``reason`` None); ``run_id`` / ``replaced_by_run`` / ``replaced_by_source`` from
+            ``bar_loads``, None where no load was recorded. Consecutive versions meet: one's ``known_to`` is
+            the next one's ``known_from`` when a correction replaced it.
+        """
 
     @abstractmethod
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:

@@ -113,6 +113,21 @@ MIGRATIONS: Final = (
                 reason VARCHAR NOT NULL)""",
         ),
     ),
+    Migration(
+        5,
+        "bar loads",
+        # Which run and source each ingested_at stamp belongs to (backbone_domain.bar_history.BarLoad). Bars
+        # stored before it have no load: their run reads as unknown (NULL); nothing is rewritten.
+        (
+            """CREATE TABLE IF NOT EXISTS market_data.bar_loads (
+                ingested_at TIMESTAMPTZ PRIMARY KEY,
+                run_id VARCHAR,
+                source VARCHAR NOT NULL,
+                first_day DATE NOT NULL,
+                last_day DATE NOT NULL,
+                loaded_at TIMESTAMPTZ NOT NULL)""",
+        ),
+    ),
 )
 
 CREATE_MIGRATIONS_TABLE: Final = (
@@ -136,9 +151,18 @@ KEEP_REPLACED: Final = """INSERT INTO market_data.bar_versions
       AND d.ingested_at <= i.ingested_at
       AND (d.open, d.high, d.low, d.close, d.adj_close, d.volume, d.source)
           IS DISTINCT FROM (i.open, i.high, i.low, i.close, i.adj_close, i.volume, i.source)"""
+# Retired at the retiring load's stamp ($retired_at), or now when the write names no load.
 KEEP_RETIRED: Final = """INSERT INTO market_data.bar_versions
-    SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at, current_timestamp, 'retired'
+    SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at,
+           coalesce($retired_at::TIMESTAMPTZ, current_timestamp), 'retired'
     FROM market_data.daily_bars WHERE (symbol, ts) IN (SELECT (symbol, ts) FROM incoming)"""
+# A run stamping several chunks alike (a fixed clock) records one load spanning them; the first run keeps it.
+RECORD_LOAD: Final = """INSERT INTO market_data.bar_loads
+    VALUES ($ingested_at, $run_id, $source, $first_day, $last_day, current_timestamp)
+    ON CONFLICT (ingested_at) DO UPDATE SET
+        first_day = least(bar_loads.first_day, excluded.first_day),
+        last_day = greatest(bar_loads.last_day, excluded.last_day)
+    WHERE bar_loads.run_id IS NOT DISTINCT FROM excluded.run_id"""
 
 # `incoming` holds each key once (ON CONFLICT cannot touch a row twice in one statement); an older
 # ingested_at never overwrites a newer one, and a bar whose values did not change keeps its stored version, so a
@@ -224,6 +248,23 @@ QUALITY_COUNTS: Final = """SELECT
 RANGE_COUNTS: Final = """SELECT
     (SELECT count(*) FROM market_data.daily_bars WHERE ts >= $start_ts AND ts < $stop),
     (SELECT count(*) FROM market_data.rejected_bars WHERE partition_date BETWEEN $start AND $end)"""
+# Every version of one bar ($start <= ts < $stop: its trading date), oldest first, with the loads that wrote
+# and replaced it.
+BAR_HISTORY: Final = """SELECT v.symbol, v.ts, v.open, v.high, v.low, v.close, v.adj_close, v.volume, v.source,
+        v.ingested_at AS known_from, v.known_to, v.reason,
+        wrote.run_id, replaced.run_id AS replaced_by_run, replaced.source AS replaced_by_source
+    FROM (
+        SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at,
+               superseded_at AS known_to, reason
+        FROM market_data.bar_versions WHERE symbol = $symbol AND ts >= $start AND ts < $stop
+        UNION ALL
+        SELECT symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at,
+               NULL::TIMESTAMPTZ, NULL::VARCHAR
+        FROM market_data.daily_bars WHERE symbol = $symbol AND ts >= $start AND ts < $stop
+    ) AS v
+    LEFT JOIN market_data.bar_loads AS wrote ON wrote.ingested_at = v.ingested_at
+    LEFT JOIN market_data.bar_loads AS replaced ON replaced.ingested_at = v.known_to
+    ORDER BY v.ts, known_from, known_to NULLS LAST"""
 # The keys changed after $since (BarStore.keys_changed_since): current versions learned since, and retirements
 # since whose key is not stored again. ingested_at correlates with insertion order, so zone maps skip most of
 # daily_bars.

@@ -28,6 +28,7 @@ from pydantic import Field, PrivateAttr
 from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_random_exponential
 
 from backbone_domain import frames
+from backbone_domain.bar_history import HISTORY_DTYPES, BarLoad
 from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
@@ -119,6 +120,7 @@ class DuckDBBarStore(BarStore):
         accepted: pd.DataFrame,
         rejected: pd.DataFrame,
         retired: pd.DataFrame | None = None,
+        load: BarLoad | None = None,
     ) -> WriteCounts:
         if accepted.duplicated(list(KEY)).any():  # the newest delivery per key; ties go to the last row
             accepted = accepted.sort_values("ingested_at", kind="stable").drop_duplicates(list(KEY), keep="last")
@@ -132,9 +134,11 @@ class DuckDBBarStore(BarStore):
             con.unregister("incoming")
             if retired is not None and len(retired):
                 con.register("incoming", frames.keys_table(retired))
-                con.execute(sql.KEEP_RETIRED)
+                con.execute(sql.KEEP_RETIRED, {"retired_at": None if load is None else load.ingested_at})
                 con.execute(sql.DELETE_RETIRED)
                 con.unregister("incoming")
+            if load is not None and (written or (retired is not None and len(retired))):
+                con.execute(sql.RECORD_LOAD, _load(load))
             con.execute(sql.DELETE_REJECTED, {"start": start, "end": end})
             con.register("incoming", refused)
             con.execute(sql.INSERT_REJECTED)
@@ -165,6 +169,12 @@ class DuckDBBarStore(BarStore):
         with self._transaction(read_only=True) as con:
             table = con.sql(query, params=params).to_arrow_table()
         return table.cast(BAR_ARROW_SCHEMA)
+
+    def bar_history(self, symbol: str, day: dt.date) -> pd.DataFrame:
+        key = {"symbol": symbol, "start": _midnight(day), "stop": _midnight(day, 1)}
+        with self._transaction(read_only=True) as con:
+            frame = con.sql(sql.BAR_HISTORY, params=key).to_arrow_table().to_pandas()
+        return frames.typed(frame, HISTORY_DTYPES)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         with self._transaction(read_only=True) as con:
@@ -282,6 +292,16 @@ def _span(start: dt.date, end: dt.date, symbols: Sequence[str] | None) -> dict[s
         "start": _midnight(start),
         "stop": _midnight(end, 1),
         "symbols": None if symbols is None else list(symbols),
+    }
+
+
+def _load(load: BarLoad) -> dict[str, Any]:
+    return {
+        "ingested_at": _utc(load.ingested_at, "ingested_at"),
+        "run_id": load.run_id,
+        "source": load.source,
+        "first_day": load.first_day,
+        "last_day": load.last_day,
     }
 
 

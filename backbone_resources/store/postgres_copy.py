@@ -74,9 +74,10 @@ def rejected_rows(table: pa.Table, now: dt.datetime) -> list[tuple[object, ...]]
     return list(zip(*columns.values(), strict=True))
 
 
-def epoch_us(column: str) -> sql.Composed:
-    """A timestamptz column as epoch microseconds, exact and independent of the session's DateStyle."""
-    return sql.SQL("(extract(epoch FROM {}) * 1000000)::bigint").format(sql.Identifier(column))
+def epoch_us(*column: str) -> sql.Composed:
+    """A timestamptz column (its name, or table and name) as epoch microseconds, exact and independent of the
+    session's DateStyle."""
+    return sql.SQL("(extract(epoch FROM {}) * 1000000)::bigint").format(sql.Identifier(*column))
 
 
 def to_frame(table: pa.Table, ts_columns: Sequence[str], dtypes: dict[str, str]) -> pd.DataFrame:

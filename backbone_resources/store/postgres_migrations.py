@@ -210,6 +210,18 @@ def _bar_versions(conn: psycopg.Connection, n: Names) -> None:
     )
 
 
+def _bar_loads(conn: psycopg.Connection, n: Names) -> None:
+    """Which run and source each ingested_at stamp belongs to (``bar_history.BarLoad``). Bars stored before it
+    have no load, so their run reads as unknown (NULL): nothing is rewritten, no compressed chunk touched."""
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {loads} (
+                ingested_at timestamptz PRIMARY KEY, run_id text, source text NOT NULL,
+                first_day date NOT NULL, last_day date NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now())"""
+        ).format(loads=n.table("bar_loads"))
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base_tables", "always", _base_tables),
     Migration(2, "daily_bars_hypertable_compression", "timescale", _hypertable),
@@ -218,6 +230,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "raw_batches", "always", _raw_batches),
     Migration(6, "quarantined_files", "always", _quarantined_files),
     Migration(7, "bar_versions", "always", _bar_versions),
+    Migration(8, "bar_loads", "always", _bar_loads),
 )
 
 

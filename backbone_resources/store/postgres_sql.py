@@ -26,16 +26,52 @@ class Statements:
         self.weekly = sql.Identifier(schema, "weekly_bars")
         self.quarantined = sql.Identifier(schema, "quarantined_files")
         self.versions = sql.Identifier(schema, "bar_versions")
+        self.loads = sql.Identifier(schema, "bar_loads")
 
     def delete_keys(self) -> sql.Composed:
         """Retire the bars keyed by two parallel arrays, symbols (text[]) and their ts (timestamptz[]): deleted,
-        and kept in ``bar_versions`` as superseded now."""
+        and kept in ``bar_versions`` as superseded at the third parameter (the retiring load's stamp), or now
+        when it is NULL."""
         kept = sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS))
         return sql.SQL(
             "WITH gone AS (DELETE FROM {daily}"
             " WHERE (symbol, ts) IN (SELECT * FROM unnest(%s::text[], %s::timestamptz[])) RETURNING {kept})"
-            " INSERT INTO {versions} SELECT *, now(), 'retired' FROM gone"
+            " INSERT INTO {versions} SELECT *, coalesce(%s::timestamptz, now()), 'retired' FROM gone"
         ).format(daily=self.daily, kept=kept, versions=self.versions)
+
+    def record_load(self) -> sql.Composed:
+        """Record a load (ingested_at, run_id, source, first_day, last_day); a run stamping several chunks alike
+        (a fixed clock) records one load spanning them, and the first run to use a stamp keeps it."""
+        return sql.SQL(
+            "INSERT INTO {loads} AS l (ingested_at, run_id, source, first_day, last_day)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (ingested_at) DO UPDATE SET"
+            " first_day = least(l.first_day, excluded.first_day), last_day = greatest(l.last_day, excluded.last_day)"
+            " WHERE l.run_id IS NOT DISTINCT FROM excluded.run_id"
+        ).format(loads=self.loads)
+
+    def bar_history(self) -> sql.Composed:
+        """Every version of one bar (parameters: symbol, [midnight, next midnight) of its date twice), oldest
+        first, with the loads that wrote and replaced it; the values as ``read_bars`` has them."""
+        values = sql.SQL("symbol, ts, open, high, low, close, adj_close, volume, source, ingested_at")
+        return sql.SQL(
+            "SELECT v.symbol, {ts}, v.open, v.high, v.low, v.close, v.adj_close, v.volume, v.source,"
+            " {known_from}, {known_to}, v.reason, w.run_id, r.run_id, r.source FROM ("
+            "SELECT {values}, superseded_at AS known_to, reason FROM {versions}"
+            " WHERE symbol = %s AND ts >= %s AND ts < %s"
+            " UNION ALL SELECT {values}, NULL::timestamptz, NULL::text FROM {daily}"
+            " WHERE symbol = %s AND ts >= %s AND ts < %s) AS v"
+            " LEFT JOIN {loads} AS w ON w.ingested_at = v.ingested_at"
+            " LEFT JOIN {loads} AS r ON r.ingested_at = v.known_to"
+            " ORDER BY v.ts, v.ingested_at, v.known_to NULLS LAST"
+        ).format(
+            ts=epoch_us("v", "ts"),
+            known_from=epoch_us("v", "ingested_at"),
+            known_to=epoch_us("v", "known_to"),
+            values=values,
+            versions=self.versions,
+            daily=self.daily,
+            loads=self.loads,
+        )
 
     def delete_quarantined(self) -> sql.Composed:
         return sql.SQL("DELETE FROM {} WHERE source = %s").format(self.quarantined)

@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import Field, PrivateAttr
 
 from backbone_domain import frames
+from backbone_domain.bar_history import HISTORY_COLUMNS, HISTORY_DTYPES, BarLoad
 from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
@@ -232,6 +233,7 @@ class PostgresBarStore(BarStore):
         accepted: pd.DataFrame,
         rejected: pd.DataFrame,
         retired: pd.DataFrame | None = None,
+        load: BarLoad | None = None,
     ) -> WriteCounts:
         if accepted.duplicated(list(KEY)).any():  # one row a key: the newest delivery
             accepted = accepted.sort_values("ingested_at", kind="stable")
@@ -243,7 +245,7 @@ class PostgresBarStore(BarStore):
         gone = frames.keys_table(retired) if retired is not None and len(retired) else None
         for attempt in range(_ATTEMPTS):
             try:
-                return self._write(start, end, bars, refused, gone, direct=attempt == 0)
+                return self._write(start, end, bars, refused, gone, load, direct=attempt == 0)
             except psycopg.errors.UniqueViolation:
                 if attempt == _ATTEMPTS - 1:
                     raise
@@ -259,6 +261,7 @@ class PostgresBarStore(BarStore):
         bars: pa.Table,
         refused: list[tuple[object, ...]],
         retired: pa.Table | None,
+        load: BarLoad | None,
         direct: bool,
     ) -> WriteCounts:
         """One transaction: the range's rejected rows replaced, then the bars. The rejected rows go first because
@@ -266,10 +269,16 @@ class PostgresBarStore(BarStore):
         an overlapping write waits at the door instead of deadlocking with this one over bars."""
         with self._cursor(transaction=True) as cur:
             replace_rejected(cur, self._sql, start, end, refused)
+            retired_at = None if load is None else load.ingested_at
             if retired is not None:
                 symbols, stamps = retired.column("symbol").to_pylist(), retired.column("ts").to_pylist()
-                cur.execute(self._sql.delete_keys(), (symbols, stamps))
+                cur.execute(self._sql.delete_keys(), (symbols, stamps, retired_at))
             written = write_bars(cur, self._sql, bars, direct=direct) if bars.num_rows else 0
+            if load is not None and (written or retired is not None):
+                cur.execute(
+                    self._sql.record_load(),
+                    (load.ingested_at, load.run_id, load.source, load.first_day, load.last_day),
+                )
         return WriteCounts(bars=written, rejected=len(refused))
 
     def replace_quarantined_files(self, source: str, files: pd.DataFrame) -> None:
@@ -313,6 +322,15 @@ class PostgresBarStore(BarStore):
         with self._cursor() as cur:
             table = pgcopy.copy_out(cur, query, params, pgcopy.BAR_TYPES)
         return pgcopy.epoch_to_utc(table, ["ts", "ingested_at"]).cast(BAR_ARROW_SCHEMA)
+
+    def bar_history(self, symbol: str, day: dt.date) -> pd.DataFrame:
+        day_span = _span(day, day, None)
+        with self._cursor() as cur:
+            rows = cur.execute(self._sql.bar_history(), (symbol, *day_span, symbol, *day_span)).fetchall()
+        frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+        for column in ("ts", "known_from", "known_to"):
+            frame[column] = pd.to_datetime(frame[column].astype("Int64"), unit="us", utc=True)
+        return frames.typed(frame, HISTORY_DTYPES)
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         query = self._sql.read_weekly(symbols is not None)

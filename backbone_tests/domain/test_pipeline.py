@@ -72,6 +72,26 @@ def test_land_raw_stops_at_a_failed_fetch_and_fetches_no_further():
     assert landing.landed == [dt.date(2024, 1, 1)]
 
 
+class _Releasing:
+    """Records fetches and the release, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def fetch(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        self.calls.append(f"fetch {start}")
+        return empty_raw()
+
+    def release(self) -> None:
+        self.calls.append("release")
+
+
+def test_land_raw_releases_the_sources_parsed_files_once_the_range_is_landed():
+    source = _Releasing()
+    land_raw(source, _Store(), dt.date(2024, 1, 1), dt.date(2024, 3, 31), 31)  # type: ignore[arg-type]
+    assert source.calls == ["fetch 2024-01-01", "fetch 2024-02-01", "fetch 2024-03-03", "release"]
+
+
 class _Validating:
     """Records writes; with ``overlapping_reads`` the pipeline writes on a worker thread (``_behind``)."""
 
@@ -92,7 +112,7 @@ class _Validating:
         return WriteCounts(bars=0, rejected=0)  # nothing stored: no reconciling read
 
     def write_validated(
-        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame, retired=None
+        self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame, retired=None, load=None
     ):
         self.threads.add(threading.current_thread().name)
         if len(self.written) == self.fail_write_at:

@@ -57,7 +57,9 @@ def test_a_refused_correction_and_a_vanished_row_are_reported_kept_then_retired(
     retired = run(tmp_path, store, vanished="retire")
     bars, rejected = state(store)
     assert bars["ts"].dt.day.tolist() == [2, 3]  # Jan 4 is gone from the store's current view,
-    assert store.read_bars(*JAN, as_of=NOW)["ts"].dt.day.tolist() == [2, 3, 4]  # and kept as a version
+    # ... and kept as a version, superseded at the retiring run's stamp (NOW, as every stamp of this test's clock)
+    [version] = store.bar_history("ACME", dt.date(2024, 1, 4)).itertuples()
+    assert (version.reason, version.known_to, version.high) == ("retired", pd.Timestamp(NOW), 11.0)
     assert rejected[1][1] == [VANISHED_RETIRED]
     assert (retired.retired, retired.kept_over_source) == (1, 1)  # the refused correction stays served
     assert store.quality_counts().kept_over_source == 1

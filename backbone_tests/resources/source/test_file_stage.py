@@ -162,3 +162,18 @@ def test_two_stages_never_share_a_directory_and_orphans_are_swept(private_tmp):
     assert alive.directory in stages(private_tmp)  # its lock is held
     assert other.directory in stages(private_tmp)
     assert alive.get(0).column("x").to_pylist() == [1]
+
+
+def test_rows_kept_by_the_caller_pin_no_mapping(private_tmp, monkeypatch):
+    monkeypatch.setattr(file_stage, "MAX_MAPPED", 4)
+    stage = FileStage()
+    handles = [stage.put(pa.table({"text": [f"{i}-{j}" for j in range(100)]})) for i in range(20)]
+    kept = [stage.rows(handle, 10, 5) for handle in handles]  # every slice still alive
+    assert [t.column("text").to_pylist() for t in kept[:2]] == [
+        [f"0-{j}" for j in range(10, 15)],
+        [f"1-{j}" for j in range(10, 15)],
+    ]
+    directory = str(stage.directory)
+    mapped = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines() if directory in line}
+    assert len(mapped) <= 4  # only the stage's own most recent mappings, not one per kept slice
+    stage.close()

@@ -204,7 +204,7 @@ def test_overlapping_landings_in_one_process_end_with_exactly_one_copy(path: str
 def test_migrations_apply_once_and_rerun_safely(store: DuckDBBarStore, path: str) -> None:
     store.write_validated(MON, MON, bars(["AAA"], [MON]), empty_rejected())
     applied = _migrations(path)
-    assert [version for version, _ in applied] == [1, 2, 3, 4]
+    assert [version for version, _ in applied] == [1, 2, 3, 4, 5]
 
     DuckDBBarStore(path=path).ping()
     assert _migrations(path) == applied
@@ -214,8 +214,26 @@ def test_migrations_apply_once_and_rerun_safely(store: DuckDBBarStore, path: str
         con.execute("DELETE FROM market_data.schema_migrations WHERE version = 2")
     again = DuckDBBarStore(path=path)
     assert len(again.read_weekly(MON, MON)) == 1
-    assert [version for version, _ in _migrations(path)] == [1, 2, 3, 4]
+    assert [version for version, _ in _migrations(path)] == [1, 2, 3, 4, 5]
     assert again.quality_counts().bars == 1
+
+
+def test_bar_loads_arrive_over_stored_bars_and_versions_whose_run_is_unknown(path: str) -> None:
+    """A file from before migration 5: its bars and versions stay, and their run reads as unknown (None)."""
+    old = DuckDBBarStore(path=path)
+    old.write_validated(MON, MON, bars(["AAA"], [MON]), empty_rejected())
+    newer = bars(["AAA"], [MON], close=1.0, low=0.5, open=0.9, ingested_at=pd.Timestamp("2024-03-01", tz="UTC"))
+    old.write_validated(MON, MON, newer, empty_rejected())
+    with duckdb.connect(path) as con:  # back to the schema of migration 4
+        con.execute("DROP TABLE market_data.bar_loads")
+        con.execute("DELETE FROM market_data.schema_migrations WHERE version = 5")
+
+    history = DuckDBBarStore(path=path).bar_history("AAA", MON)
+
+    assert history["reason"].tolist() == ["corrected", None]
+    assert history["run_id"].tolist() == [None, None]
+    assert history["close"].tolist()[1] == 1.0
+    assert [version for version, _ in _migrations(path)] == [1, 2, 3, 4, 5]
 
 
 # -- behaviour of the DuckDB tables -------------------------------------------------------------------------

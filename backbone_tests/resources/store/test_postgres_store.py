@@ -87,6 +87,7 @@ def test_migrations_run_once_and_rerun_changes_nothing(pg_store: PostgresBarStor
         (5, "raw_batches"),
         (6, "quarantined_files"),
         (7, "bar_versions"),
+        (8, "bar_loads"),
     ]
 
     with _connect(pg_url) as conn:
@@ -96,6 +97,28 @@ def test_migrations_run_once_and_rerun_changes_nothing(pg_store: PostgresBarStor
     again.close()
 
     assert _migrations(pg_url, pg_store.schema_name) == applied
+
+
+@pytest.mark.postgres
+def test_bar_loads_arrive_over_stored_bars_and_versions_whose_run_is_unknown(
+    pg_store: PostgresBarStore, pg_url: str
+) -> None:
+    """A schema from before migration 8: its bars and versions stay, and their run reads as unknown (None)."""
+    pg_store.write_validated(OLD[0], OLD[0], bars(["AAA"], OLD[:1]), empty_rejected())
+    newer = bars(["AAA"], OLD[:1], close=1.0, low=0.5, open=0.9, ingested_at=T1 + pd.Timedelta(days=1))
+    pg_store.write_validated(OLD[0], OLD[0], newer, empty_rejected())
+    pg_store.close()
+    with _connect(pg_url) as conn:  # back to the schema of migration 7
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(pg_store.schema_name, "bar_loads")))
+        table = sql.Identifier(pg_store.schema_name, "schema_migrations")
+        conn.execute(sql.SQL("DELETE FROM {} WHERE version = 8").format(table))
+
+    history = pg_store.bar_history("AAA", OLD[0])  # reconnects, migrates
+
+    assert history["reason"].tolist() == ["corrected", None]
+    assert history["run_id"].tolist() == [None, None]
+    assert history["close"].tolist()[1] == 1.0
+    assert [v for v, _, _ in _migrations(pg_url, pg_store.schema_name)][-1] == 8
 
 
 @pytest.mark.postgres
@@ -119,7 +142,7 @@ def test_concurrent_first_starts_apply_each_migration_once(pg_url: str) -> None:
         thread.join()
 
     assert errors == []
-    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5, 6, 7]
+    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5, 6, 7, 8]
 
 
 @pytest.mark.postgres
@@ -224,7 +247,7 @@ def test_timescale_features(ts_store: PostgresBarStore, timescale_url: str) -> N
             ("policy_refresh_continuous_aggregate", "weekly_bars"),
         ]
         assert jobs[0][2]["compress_after"] == "90 days"
-    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5, 6, 7]
+    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5, 6, 7, 8]
 
 
 @pytest.mark.timescale
@@ -284,6 +307,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
             "raw_batches",
             "quarantined_files",
             "bar_versions",
+            "bar_loads",
         ]
         rows = bars(["AAPL"], OLD)
         conn.cursor().executemany(
@@ -296,7 +320,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
     try:
         described = store.describe()  # the next start applies the skipped migrations
         assert (described["hypertable"], described["compression"], described["continuous_aggregate"]) == (True,) * 3
-        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5, 6, 7]
+        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5, 6, 7, 8]
         pd.testing.assert_frame_equal(store.read_bars(OLD[0], OLD[-1]), sort_bars(rows))
         weekly = store.read_weekly(OLD[0], OLD[0])  # history materialized by the migration, no refresh needed
         assert weekly["week"].tolist() == [utc_midnight(OLD[0])]

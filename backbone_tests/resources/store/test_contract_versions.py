@@ -1,0 +1,76 @@
+"""The BarStore contract for versions and their provenance (``bar_history``, ``bar_loads``), on every backend.
+
+As-of reads are proved in test_contract.py (``test_as_of_reads_return_what_was_known_at_each_moment``); here
+every version of a bar is listed with when it was known and which run and source wrote and replaced it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from backbone_domain.bar_history import HISTORY_COLUMNS, HISTORY_DTYPES, BarLoad
+from backbone_domain.bars import empty_rejected, utc_midnight
+from backbone_resources.store.base import BarStore
+from backbone_tests.builders import bars, week
+
+DAYS = week(3)
+T1, T2, T3, T4, T5 = (pd.Timestamp(f"2024-03-0{d}T08:00:00.000001", tz="UTC") for d in (1, 2, 3, 4, 5))
+
+
+def _load(at: pd.Timestamp, run_id: str | None, source: str = "csv") -> BarLoad:
+    return BarLoad(at.to_pydatetime(), run_id, source, DAYS[0], DAYS[-1])
+
+
+def test_history_lists_every_version_with_its_interval_run_and_source(store: BarStore) -> None:
+    first = bars(["AAPL", "MSFT"], DAYS, ingested_at=T1, source="csv")
+    second = first.iloc[[0]].assign(close=first["close"].iloc[[0]] + 0.5, source="vendor", ingested_at=T2)
+    third = second.assign(high=second["high"] + 2, ingested_at=T3)
+    store.write_validated(DAYS[0], DAYS[-1], first, empty_rejected(), load=_load(T1, "run-1"))
+    store.write_validated(DAYS[0], DAYS[-1], second, empty_rejected(), load=_load(T2, "run-2", "vendor"))
+    store.write_validated(DAYS[0], DAYS[-1], third, empty_rejected(), load=_load(T3, "run-3", "vendor"))
+    # A re-run that changes nothing: no version; the current version keeps its stamp and run-3.
+    again = third.assign(ingested_at=T4)
+    assert store.write_validated(DAYS[0], DAYS[-1], again, empty_rejected(), load=_load(T4, "run-4")).bars == 0
+
+    history = store.bar_history("AAPL", DAYS[0])
+
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert history.dtypes.astype(str).to_dict() == HISTORY_DTYPES
+    assert history["known_from"].tolist() == [T1, T2, T3]
+    assert history["known_to"].tolist()[:2] == [T2, T3]
+    assert pd.isna(history["known_to"].iloc[2])  # the current version
+    assert history["reason"].tolist() == ["corrected", "corrected", None]
+    assert history["run_id"].tolist() == ["run-1", "run-2", "run-3"]
+    assert history["replaced_by_run"].tolist() == ["run-2", "run-3", None]
+    assert history["replaced_by_source"].tolist() == ["vendor", "vendor", None]
+    assert history["source"].tolist() == ["csv", "vendor", "vendor"]
+    expected = pd.concat([first.iloc[[0]], second, third])
+    for column in ("open", "high", "low", "close", "adj_close", "volume"):
+        assert history[column].tolist() == expected[column].tolist(), column
+    assert (history["ts"] == utc_midnight(DAYS[0])).all()
+    assert set(history["symbol"]) == {"AAPL"}
+
+    untouched = store.bar_history("MSFT", DAYS[0])
+    assert (len(untouched), untouched["run_id"].iloc[0], untouched["reason"].iloc[0]) == (1, "run-1", None)
+    never = store.bar_history("AAPL", DAYS[0] - dt.timedelta(days=1))
+    assert never.empty
+    assert list(never.columns) == list(HISTORY_COLUMNS)
+
+
+def test_a_retired_bar_names_the_run_that_retired_it_and_an_unrecorded_run_reads_as_unknown(store: BarStore) -> None:
+    store.write_validated(DAYS[0], DAYS[-1], bars(["MSFT"], DAYS, ingested_at=T1), empty_rejected())  # no load
+    gone = bars(["MSFT"], DAYS[1:2])[["symbol", "ts"]]
+
+    store.write_validated(DAYS[0], DAYS[-1], bars([], []), empty_rejected(), gone, load=_load(T5, "run-5", "csv"))
+
+    [retired] = store.bar_history("MSFT", DAYS[1]).itertuples()
+    assert (retired.known_from, retired.known_to, retired.reason) == (T1, T5, "retired")
+    assert (retired.run_id, retired.replaced_by_run, retired.replaced_by_source) == (None, "run-5", "csv")
+    assert store.read_bars(DAYS[1], DAYS[1]).empty
+    before = store.read_bars(DAYS[1], DAYS[1], as_of=(T5 - pd.Timedelta(microseconds=1)).to_pydatetime())
+    assert before["close"].tolist() == [retired.close]  # known until the retiring run's stamp, not after
+    assert store.read_bars(DAYS[1], DAYS[1], as_of=T5.to_pydatetime()).empty
+    [kept] = store.bar_history("MSFT", DAYS[0]).itertuples()
+    assert (kept.run_id, kept.reason) == (None, None)  # written without a load: provenance unknown
