@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from backbone_assets.changes import WATERMARK, changes_metadata, layer_changes, previous_watermark
+from backbone_assets.changes import carried_watermark, changes_metadata, layer_changes, store_identity
 from backbone_assets.ingest import OWNERS
 from backbone_assets.partitions import last_partition_date, on_store, upstream_dates
 from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset
@@ -60,7 +60,7 @@ def build_batch_assets(
         if moment is not None:
             target = config.engine(batch, moment)
             report = export_bars(store, target, start, end, days, moment)
-            return _exported(report, "daily_bars", start, end, target, policy, _as_of(context, moment))
+            return _exported(report, "daily_bars", start, end, target, policy, _as_of(context, store, moment))
         changes = layer_changes(context, store)
         if changes.first_run:
             report = export_bars(store, batch, start, end, days)
@@ -83,7 +83,7 @@ def build_batch_assets(
         if moment is not None:
             target = config.engine(batch, moment)
             report = export_returns(target, start, end)
-            return _exported(report, "daily_returns", start, end, target, policy, _as_of(context, moment))
+            return _exported(report, "daily_returns", start, end, target, policy, _as_of(context, store, moment))
         changes = layer_changes(context, store)
         report = export_returns(batch, start, end) if changes.first_run else export_changed_returns(batch, changes)
         return _exported(report, "daily_returns", start, end, batch, policy, changes_metadata(changes))
@@ -148,10 +148,10 @@ class ExportConfig(dg.Config):
         return batch.model_copy(update={"export_dir": root})
 
 
-def _as_of(context: dg.AssetExecutionContext, moment: dt.datetime) -> dict[str, object]:
+def _as_of(context: dg.AssetExecutionContext, store: BarStore, moment: dt.datetime) -> dict[str, object]:
     """An as_of export changes nothing the layer keeps current: the watermark it had is carried over."""
-    since = previous_watermark(context.instance, context.asset_key)
-    return {"as_of": moment.isoformat(), **({WATERMARK: since.isoformat()} if since else {})}
+    carried = carried_watermark(context.instance, context.asset_key, store_identity(store))
+    return {"as_of": moment.isoformat(), **carried}
 
 
 def _exported(

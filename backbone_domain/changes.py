@@ -53,6 +53,7 @@ class Changes:
     since: dt.datetime | None
     through: dt.datetime
     keys: pd.DataFrame  # CHANGED_KEY_DTYPES; empty on a first run
+    store: str = ""  # which store the watermarks belong to (backbone_assets.changes.store_identity)
 
     @property
     def first_run(self) -> bool:
@@ -80,16 +81,16 @@ class Changes:
         return self.keys["ts"].min().date(), self.keys["ts"].max().date()
 
 
-def since_watermark(keys: pd.DataFrame, since: dt.datetime) -> Changes:
+def since_watermark(keys: pd.DataFrame, since: dt.datetime, store: str = "") -> Changes:
     """The changes after ``since``, given the keys the store returned for it."""
     newest = keys["changed_at"].max() if len(keys) else None
     through = since if newest is None else max(since, newest.to_pydatetime())
-    return Changes(since, through, keys)
+    return Changes(since, through, keys, store)
 
 
-def first_run(now: dt.datetime) -> Changes:
+def first_run(now: dt.datetime, store: str = "") -> Changes:
     """A layer's first run: its whole range, and ``now`` (taken before reading the store) as the next watermark."""
-    return Changes(None, now, no_keys())
+    return Changes(None, now, no_keys(), store)
 
 
 def dates_by_symbol(keys: pd.DataFrame) -> dict[str, list[dt.date]]:

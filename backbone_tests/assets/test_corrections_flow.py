@@ -201,3 +201,18 @@ def _assert_only_touched_partitions(exported: dict, exports: Path) -> None:
         rewritten = {p for p in now if now[p][1] != exported[dataset][p][1]}
         assert rewritten == touched, dataset
         assert {p for p in now if now[p][0] != exported[dataset][p][0]} == touched, dataset
+
+
+def test_a_watermark_belongs_to_the_store_it_was_taken_on(bootstrap, tmp_path):
+    """One Dagster instance, two stores (another BACKBONE_HOME): a layer's watermark taken on one store is not
+    read against the other, whose bars were all learned before it and would otherwise never reach the layer."""
+    january = (dt.date(2024, 1, 2), dt.date(2024, 1, 31))
+    other = bootstrap.model_copy(update={"home": tmp_path / "other"})
+    assert runner.materialize(other, *january, ["daily_bars_raw", "daily_bars"]).success  # stored first
+    assert runner.materialize(bootstrap, *january, ["daily_bars_raw", "daily_bars", "daily_bars_hot_cache"]).success
+    run = runner.materialize(other, *january, ["daily_bars_hot_cache"])
+    assert run.success
+    cache = _metadata(run, "daily_bars_hot_cache")
+    assert cache["changes_since"] == "first run: the whole range"
+    assert cache["bars_cached"] == sum(len(trading_days(s, *january)) for s in bootstrap.symbols)
+    assert cache["changes_store"].endswith(str(other.home / "backbone.duckdb"))
