@@ -3,7 +3,8 @@
 At-least-once delivery plus a version filter gives the handler each (symbol, ts, version) once: Kafka may
 redeliver after a crash (offsets are committed only after the handler returned), a retried publish or a replay
 adds copies, and an older version arriving after a newer one is skipped. SIGTERM stops the loop after the batch
-in hand is handled and committed, then the consumer leaves its group.
+in hand is handled and committed, then the consumer leaves its group. ``bus.stream_feed.BusBridge`` is this loop
+with the hand-off replaced by the event bus's subscribers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from backbone_domain.bar_messages import BarMessage, VersionFilter, decode
 from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES
 
 if TYPE_CHECKING:
-    from backbone_resources.stream.base import StreamResource
+    from backbone_resources.stream.base import Record, StreamResource
 
 log = logging.getLogger("backbone.bridge")
 Handler = Callable[[Sequence[BarMessage]], None]
@@ -69,9 +70,12 @@ JOIN_WAIT_S = 30.0
 
 
 class Bridge:
-    """Subscribes ``group`` to the stream and feeds ``handler`` batches of new bars."""
+    """Subscribes ``group`` to the stream and feeds ``handler`` batches of new bars.
 
-    def __init__(self, stream: StreamResource, group: str, handler: Handler, batch_size: int = 500) -> None:
+    ``handler`` may be None only in a subclass that overrides ``_hand_off``.
+    """
+
+    def __init__(self, stream: StreamResource, group: str, handler: Handler | None, batch_size: int = 500) -> None:
         self.stream, self.group, self.handler, self.batch_size = stream, group, handler, batch_size
         self.versions = VersionFilter()
         self._stop = threading.Event()
@@ -104,14 +108,14 @@ class Bridge:
                     quiet_since = now
                     bars = [decode(r.value, r.headers) for r in records]
                     fresh = self.versions.select(bars)
-                    if fresh:
-                        self.handler(fresh)  # raises: nothing committed, the batch is redelivered
-                    consumer.commit(records)
-                    self.versions.remember(fresh)
+                    done, handled = self._hand_off(records, bars, fresh)
+                    if done:
+                        consumer.commit(done)
+                        report.commits += 1
+                    self.versions.remember(handled)
                     report.received += len(records)
-                    report.handled += len(fresh)
+                    report.handled += len(handled)
                     report.skipped += len(records) - len(fresh)
-                    report.commits += 1
                     if max_records is not None and report.received >= max_records:
                         break
         finally:
@@ -119,6 +123,17 @@ class Bridge:
                 signal.signal(signal.SIGTERM, previous)
         log.info("bridge %s stopped: %s", self.group, report)
         return report
+
+    def _hand_off(
+        self, records: list[Record], bars: list[BarMessage], fresh: list[BarMessage]
+    ) -> tuple[list[Record], list[BarMessage]]:
+        """Hand ``fresh`` (the new bars among ``bars``, decoded from ``records`` in order) on; return the records
+        that may be committed and the fresh bars that were handled. Here: all or, if the handler raises, nothing
+        (the exception ends the run and the batch is redelivered to the next one)."""
+        if fresh:
+            assert self.handler is not None, "a Bridge without a handler must override _hand_off"
+            self.handler(fresh)
+        return records, fresh
 
     def _install_sigterm(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
