@@ -10,6 +10,7 @@ with the hand-off replaced by the event bus's subscribers.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -17,7 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from backbone_domain.bar_messages import BarMessage, VersionFilter, decode
+from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES
 
 if TYPE_CHECKING:
     from backbone_resources.stream.base import Record, StreamResource
@@ -35,17 +39,30 @@ class BridgeReport:
 
 
 class CacheInvalidator:
-    """Default handler: keeps the hot cache current by dropping cached bars a message supersedes, so the next
-    read takes the new version from the store (the cache never holds a bar the store does not)."""
+    """Default handler: keeps the hot cache current by replacing each cached bar a message supersedes with the
+    message's version (``HotCache.replace_bars``: only a date the cache holds, never with an older version).
+
+    It used to drop the bar instead; dropped inside a symbol's cached window, the window had a hole and
+    ``last_bars(n)`` answered n bars that skipped that date. A replaced bar keeps the window whole."""
 
     def __init__(self, cache: Any) -> None:
         self._cache = cache
 
     def __call__(self, bars: Sequence[BarMessage]) -> None:
-        dates: dict[str, list[Any]] = {}
-        for bar in bars:
-            dates.setdefault(bar.symbol, []).append(bar.ts.date())
-        self._cache.invalidate(dates)
+        self._cache.replace_bars(messages_frame(bars))
+
+
+def messages_frame(bars: Sequence[BarMessage]) -> pd.DataFrame:
+    """The messages' bars as a BAR_COLUMNS frame (``BAR_DTYPES``; a null adj_close as NaN)."""
+    rows = [
+        (b.symbol, b.ts, b.open, b.high, b.low, b.close, _number(b.adj_close), b.volume, b.source, b.ingested_at)
+        for b in bars
+    ]
+    return pd.DataFrame(rows, columns=list(BAR_COLUMNS)).astype(BAR_DTYPES)
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 # How long a member may wait for its partitions before idle time counts regardless.
