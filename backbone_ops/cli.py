@@ -16,6 +16,7 @@ COMMANDS = {
     "check": "backbone_ops.cli_run:check",
     "doctor": "backbone_ops.cli_run:doctor",
     "rejected": "backbone_ops.cli_run:rejected",
+    "export": "backbone_ops.cli_export:export",
     "bars": "backbone_ops.cli_cache:bars",
     "history": "backbone_ops.cli_history:history",
     "cache": "backbone_ops.cli_cache:cache",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -77,9 +77,14 @@ def resolve_range(settings: BackboneSettings, start: dt.date | None, end: dt.dat
 
 
 def materialize(
-    settings: BackboneSettings, start: dt.date, end: dt.date, select: Sequence[str] = ()
+    settings: BackboneSettings,
+    start: dt.date,
+    end: dt.date,
+    select: Sequence[str] = (),
+    asset_config: Mapping[str, Mapping[str, object]] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """One run over the whole range (a single-run backfill), checks included."""
+    """One run over the whole range (a single-run backfill), checks included. ``asset_config``: run config per
+    asset name (e.g. ``ExportConfig`` of the export assets)."""
     defs = build_defs(settings)
     job = defs.resolve_job_def(DAILY_BARS_JOB)
     keys = [dg.AssetKey(name) for name in select] or None
@@ -96,7 +101,7 @@ def materialize(
         orphans.fail_orphans(inst)
         return job.execute_in_process(
             run_id=run_id,
-            run_config=CONSOLE_INFO,
+            run_config=_run_config(asset_config),
             instance=inst,
             tags={
                 **range_tags(start, end),
@@ -130,3 +135,10 @@ def preflight(settings: BackboneSettings) -> None:
         bad = resources.source.quarantined_files() if settings.source_bad_files == "fail" else []
     if bad:
         raise SourceUnreadable(refusal(bad))
+
+
+def _run_config(asset_config: Mapping[str, Mapping[str, object]] | None) -> dict[str, object]:
+    """Console logging at INFO, and each asset's config under ``ops`` (Dagster's place for it)."""
+    if not asset_config:
+        return CONSOLE_INFO
+    return {**CONSOLE_INFO, "ops": {name: {"config": dict(config)} for name, config in asset_config.items()}}

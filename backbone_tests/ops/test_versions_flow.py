@@ -90,3 +90,42 @@ def test_a_corrected_month_keeps_what_was_known_and_names_the_runs(env: dict[str
     assert table[2].split()[5:7] == [first_run[:8], "csv"]
     assert table[3].split()[3:6] == ["current", second_run[:8], "csv"]
     assert table[-1] == "  2  close 186.190002 → 186"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
+
+
+def test_an_export_as_of_before_the_correction_equals_the_export_made_then(env: dict[str, str], tmp_path: Path):
+    exports = Path(env["BACKBONE_HOME"]) / "exports"
+    with_exports = (*FLOW[:-1], "daily_bars_raw,daily_bars,daily_bars_parquet,daily_returns")
+    first = _run(env, *with_exports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    made_then = _files(exports)
+    between = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    for name, before, after in CORRECTIONS:
+        path = tmp_path / "files" / name
+        path.write_text(path.read_text().replace(before, after))
+    second = _run(env, *with_exports)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _files(exports) != made_then  # the corrected symbols' partitions were rewritten
+
+    reproduced = _run(
+        env,
+        "export",
+        "--as-of",
+        between,
+        "--start",
+        "2024-01-02",
+        "--end",
+        "2024-01-31",
+        "--to",
+        str(tmp_path / "then"),
+    )
+    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
+    assert _files(tmp_path / "then") == made_then  # byte for byte, every file of both datasets
+    assert made_then and {k.split("/")[0] for k in made_then} == {"daily_bars", "daily_returns"}
+
+    naive = _run(env, "export", "--as-of", "2024-01-31T08:00:00")
+    assert naive.returncode == 2
+    assert "has no time zone" in naive.stderr
