@@ -5,8 +5,10 @@ One process: the replay publishes a synthetic session of 1-minute bars on a work
 feeds an ``EventBus`` whose one subscriber notes when each bar arrives. Latency is that moment minus the moment
 the replay handed the bar's batch to the stream (``SessionReplay.batches`` yields it), so it includes the
 stream's own batching and delivery confirmation, the consumer's poll, the version filter and the bus's queue.
-Two shapes per tier: ``burst`` (speed inf: the whole session at once; throughput is what matters) and ``paced``
-(a replay speed that gives about ``--rate`` bars a second: latency as a live session would see it).
+On the broker the producer starts ``JOIN_S`` after the consumer, once its group is joined (a one-off cost of a
+new group, ~3 s on tansu with the session timeout set here). Two shapes per tier: ``burst`` (speed inf: the whole
+session at once; throughput is what matters) and ``paced`` (a replay speed that gives about ``--rate`` bars a
+second: latency as a live session would see it).
 
     python -m benchmarks.intraday [--tier bootstrap|institutional|both] [--symbols 100] [--rate 500]
 
@@ -38,7 +40,7 @@ from backbone_resources.settings import load_settings
 from benchmarks._broker import tansu
 
 SESSION = dt.date(2024, 1, 2)  # a NYSE session of 390 minutes
-SESSION_MINUTES = 390
+JOIN_S = 5.0  # the producer starts this long after the consumer on a broker, once its group has joined
 
 
 def run(tier: str, symbols: int, speed: float, bootstrap: str | None) -> dict[str, object]:
@@ -54,7 +56,12 @@ def run(tier: str, symbols: int, speed: float, bootstrap: str | None) -> dict[st
             }
         )
         if bootstrap is not None:
-            os.environ |= {"BACKBONE_KAFKA_BOOTSTRAP": bootstrap, "BACKBONE_KAFKA_REPLICATION_FACTOR": "1"}
+            os.environ |= {
+                "BACKBONE_KAFKA_BOOTSTRAP": bootstrap,
+                "BACKBONE_KAFKA_REPLICATION_FACTOR": "1",
+                # tansu holds a new group's first assignment for session.timeout.ms / 2 (TOOLCHAIN.md): 3 s here
+                "BACKBONE_KAFKA_CONSUMER_CONFIG": json.dumps({"session.timeout.ms": 6000}),
+            }
         settings = load_settings()
         on_topic = settings.model_copy(update={"stream": settings.stream.for_intraday()})
         with tier_resources(on_topic, "source", "stream") as producing, tier_resources(on_topic, "stream") as reading:
@@ -86,7 +93,11 @@ def run(tier: str, symbols: int, speed: float, bootstrap: str | None) -> dict[st
                     await bridge.feed(max_records=len(bars), idle_timeout_s=60)
                     await bus.drain()
 
-            producer = threading.Thread(target=replay.run, args=(producing.stream,))
+            def produce() -> None:
+                time.sleep(JOIN_S if bootstrap is not None else 0.0)  # the consumer's group join is not latency
+                replay.run(producing.stream)
+
+            producer = threading.Thread(target=produce)
             began = time.perf_counter()
             producer.start()
             anyio.run(follow)
