@@ -256,8 +256,13 @@ class _KafkaConsumer(StreamConsumer):
         consumer.subscribe([topic])
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        """Waits for the first record only, then takes what the client has already fetched: librdkafka's
+        ``consume(n, timeout)`` waits until it holds n records or the timeout ends, which held a trickle of
+        intraday bars (1,000 a second, batches of 500) for half a second each (docs/benchmarks.md)."""
+        first = self._consumer.consume(1, timeout_s)
+        rest = self._consumer.consume(max_records - 1, 0) if first and max_records > 1 else []
         records = []
-        for msg in self._consumer.consume(max_records, timeout_s):
+        for msg in [*first, *rest]:
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:

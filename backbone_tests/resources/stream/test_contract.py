@@ -4,6 +4,7 @@ consumer groups with commit-after-handler and exact lag (the bridge over every b
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from backbone_domain.bar_messages import decode
 from backbone_domain.streaming import bar_messages
@@ -76,3 +77,21 @@ def _drain(consumer, expected: int, rounds: int = 30) -> list:
         if len(got) >= expected:
             break
     return got
+
+
+def test_a_poll_returns_what_has_arrived_without_waiting_to_fill_up(stream):
+    """``poll(n, timeout)`` waits for the first record only: a trickle (intraday bars) is not held until n
+    records or the timeout. Kafka's own ``consume(n, timeout)`` would wait the whole timeout here."""
+    stream.ensure_topic()
+    bars = daily_bars(days=2)
+    stream.publish(bar_messages(bars, "ingest"))
+    with stream.consumer("trickle") as consumer:
+        got: list = []
+        for _ in range(30):  # the group's join comes first on a broker
+            began = time.monotonic()
+            got.extend(consumer.poll(500, 8.0))
+            if got:
+                break
+        waited = time.monotonic() - began
+    assert 0 < len(got) <= len(bars)
+    assert waited < 4.0, f"the poll that returned {len(got)} record(s) waited {waited:.1f} s of its 8 s timeout"
