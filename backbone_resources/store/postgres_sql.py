@@ -98,24 +98,50 @@ class Statements:
     def create_stage(self, stage: sql.Identifier) -> sql.Composed:
         return sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, self.daily)
 
-    def delete_replaced(self, stage: sql.Identifier) -> sql.Composed:
-        """Delete the stored bars that a staged bar replaces (same key, values changed, stored version not
-        newer), keeping each in ``bar_versions`` as superseded by the staged bar's ``ingested_at``.
+    @staticmethod
+    def _changes() -> sql.Composed:
+        """What makes a staged bar a change of the stored one: same key, other values, stored version not newer."""
+        values = [c for c in BAR_COLUMNS if c not in KEY and c != "ingested_at"]
+        stored = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in values)
+        staged = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in values)
+        return sql.SQL(
+            "d.symbol = s.symbol AND d.ts = s.ts AND d.ingested_at <= s.ingested_at"
+            " AND ({stored}) IS DISTINCT FROM ({staged})"
+        ).format(stored=stored, staged=staged)
+
+    def changed_keys(self, stage: sql.Identifier) -> sql.Composed:
+        """The staged bars that change a stored bar, one row per symbol: (symbol, their ts as timestamptz[], the
+        first and the last of them). A read: on TimescaleDB it decompresses compressed batches in memory only.
 
         Parameters: the staged symbols and their first and last ts, so that the join walks the primary key
         (and TimescaleDB excludes chunks) instead of scanning the table.
         """
-        values = [c for c in BAR_COLUMNS if c not in KEY and c != "ingested_at"]
-        stored = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in values)
-        staged = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in values)
+        joined = self._changes()
+        return sql.SQL(
+            "SELECT s.symbol, array_agg(s.ts ORDER BY s.ts), min(s.ts), max(s.ts) FROM {daily} AS d JOIN {stage} AS s"
+            " ON {joined} WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s GROUP BY s.symbol"
+        ).format(daily=self.daily, stage=stage, joined=joined)
+
+    def delete_replaced(self, stage: sql.Identifier) -> sql.Composed:
+        """Delete one symbol's stored bars that a staged bar replaces (``changed_keys``), keeping each in
+        ``bar_versions`` as superseded by the staged bar's ``ingested_at``.
+
+        Parameters: the symbol, the ts of its changed bars (timestamptz[]), their first and last. Each is a
+        constant the planner sees, so TimescaleDB moves out of a compressed chunk only the batches (one symbol's
+        run within a chunk: ``compress_segmentby = 'symbol'``) that hold a changed bar: ``symbol =`` selects the
+        segment, the ts range the batches by their min/max, and ``ts = ANY`` filters the rest batch by batch.
+        A join condition alone (the staged table) filters nothing there: every batch of every staged symbol in
+        the range would be decompressed, whether its bars changed or not (docs/versions.md, "Corrections in
+        compressed chunks"). The join to the stage stays: it supplies superseded_at and re-checks the change.
+        """
+        joined = self._changes()
         kept = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in BAR_COLUMNS)
         return sql.SQL(
             "WITH gone AS (DELETE FROM {daily} AS d USING {stage} AS s"
-            " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s AND d.symbol = s.symbol AND d.ts = s.ts"
-            " AND d.ingested_at <= s.ingested_at AND ({stored}) IS DISTINCT FROM ({staged})"
+            " WHERE d.symbol = %s AND d.ts = ANY(%s::timestamptz[]) AND d.ts BETWEEN %s AND %s AND {joined}"
             " RETURNING {kept}, s.ingested_at AS superseded_at)"
             " INSERT INTO {versions} SELECT *, 'corrected' FROM gone"
-        ).format(daily=self.daily, stage=stage, stored=stored, staged=staged, kept=kept, versions=self.versions)
+        ).format(daily=self.daily, stage=stage, joined=joined, kept=kept, versions=self.versions)
 
     def insert_absent(self, stage: sql.Identifier) -> sql.Composed:
         """Insert the staged bars whose key is not stored: new bars, and those ``delete_replaced`` removed."""
