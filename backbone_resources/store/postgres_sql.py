@@ -73,6 +73,28 @@ class Statements:
             loads=self.loads,
         )
 
+    def prune_versions(self) -> sql.Composed:
+        """Delete the versions superseded before the parameter (retention: ``BarStore.prune_versions``)."""
+        return sql.SQL("DELETE FROM {} WHERE superseded_at < %s").format(self.versions)
+
+    def prune_loads(self) -> sql.Composed:
+        """Delete the loads stamped before the parameter that no current bar and no kept version refers to. Run
+        only after versions went (nothing else orphans a load); the daily_bars lookup is one anti-join."""
+        return sql.SQL(
+            "DELETE FROM {loads} AS l WHERE l.ingested_at < %(before)s"
+            " AND NOT EXISTS (SELECT 1 FROM {versions} AS v"
+            " WHERE v.ingested_at = l.ingested_at OR v.superseded_at = l.ingested_at)"
+            " AND NOT EXISTS (SELECT 1 FROM {daily} AS d"
+            " WHERE d.ingested_at = l.ingested_at AND d.ingested_at < %(before)s)"
+        ).format(loads=self.loads, versions=self.versions, daily=self.daily)
+
+    def version_counts(self) -> sql.Composed:
+        """Current bars, kept versions, the earliest superseded_at (epoch microseconds, as every read has it)."""
+        return sql.SQL(
+            "SELECT (SELECT count(*) FROM {daily}), count(*),"
+            " (extract(epoch FROM min(superseded_at)) * 1000000)::bigint FROM {versions}"
+        ).format(daily=self.daily, versions=self.versions)
+
     def delete_quarantined(self) -> sql.Composed:
         return sql.SQL("DELETE FROM {} WHERE source = %s").format(self.quarantined)
 
