@@ -143,10 +143,13 @@ def run(url: str, symbols: int, share: float, wasm: bool) -> dict[str, Any]:
     options: dict[str, Any] = {"prepared_statements": False, "pool_size": 1} if wasm else {}
     tag = uuid.uuid4().hex[:6]
     result: dict[str, Any] = {"bars": len(bars), "symbols": symbols, "years": len(YEARS), "restated": len(restated)}
+    probe = PostgresBarStore(url=url, schema_name=f"bench_probe_{tag}", **options)
+    described = probe.describe()  # migrations run here: CREATE EXTENSION timescaledb where the server offers it
+    probe.close()
+    timescale = described["timescaledb"]
+    result["server"], result["timescaledb"] = described["server_version"], described["timescaledb_version"]
     with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        timescale = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-        result["server"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-        result["timescaledb"] = timescale[0] if timescale else None
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(probe.schema_name)))
         for label in ("compressed", "uncompressed") if timescale else ("uncompressed",):
             schema = f"bench_{label}_{tag}"
             store = PostgresBarStore(url=url, schema_name=schema, **options)
