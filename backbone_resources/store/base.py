@@ -34,6 +34,10 @@ BAR_ARROW_SCHEMA: Final = pa.schema(
     ]
 )
 
+VERSION_KEY_SCHEMA: Final = pa.schema(
+    [("symbol", pa.string()), ("ts", pa.timestamp("us", tz="UTC")), ("ingested_at", pa.timestamp("us", tz="UTC"))]
+)
+
 
 @dataclass(frozen=True)
 class WriteCounts:
@@ -200,6 +204,12 @@ class BarStore(ConfigurableResource, ABC):
     @abstractmethod
     def version_counts(self) -> VersionCounts:
         """Current bars, superseded versions kept, and the earliest ``superseded_at`` among them."""
+
+    @abstractmethod
+    def version_keys(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every version the store holds of the bars in [start, end]: the current ones and the kept superseded
+        ones, as ``version_audit.VERSION_KEY`` (symbol; ts and ingested_at tz-aware UTC, microseconds), ordered
+        by symbol, ts, ingested_at. What a layer's versions are checked against (``retention_audit``)."""
 
     @abstractmethod
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:

@@ -275,3 +275,11 @@ PRUNE_LOADS: Final = """DELETE FROM market_data.bar_loads AS l WHERE l.ingested_
     AND NOT EXISTS (SELECT 1 FROM market_data.daily_bars AS d WHERE d.ingested_at = l.ingested_at)"""
 VERSION_COUNTS: Final = """SELECT (SELECT count(*) FROM market_data.daily_bars),
     count(*), min(superseded_at) FROM market_data.bar_versions"""
+# Every version the store holds in a span (``BarStore.version_keys``): the current ones and the kept ones.
+VERSION_KEYS: Final = """SELECT symbol, ts, ingested_at FROM (
+        SELECT symbol, ts, ingested_at FROM market_data.daily_bars
+        UNION ALL
+        SELECT symbol, ts, ingested_at FROM market_data.bar_versions)
+    WHERE ts >= $start AND ts < $stop
+      AND ($symbols::VARCHAR[] IS NULL OR list_contains($symbols::VARCHAR[], symbol))
+    ORDER BY symbol, ts, ingested_at"""

@@ -36,6 +36,7 @@ from backbone_resources.probe import Probe, probing
 from backbone_resources.store import duckdb_schema as sql
 from backbone_resources.store.base import (
     BAR_ARROW_SCHEMA,
+    VERSION_KEY_SCHEMA,
     BarStore,
     PrunedVersions,
     QualityCounts,
@@ -194,6 +195,11 @@ class DuckDBBarStore(BarStore):
         with self._transaction(read_only=True) as con:
             current, superseded, oldest = con.execute(sql.VERSION_COUNTS).fetchone()
         return VersionCounts(current, superseded, None if oldest is None else oldest.astimezone(dt.UTC))
+
+    def version_keys(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            table = con.sql(sql.VERSION_KEYS, params=_span(start, end, symbols)).to_arrow_table()
+        return table.cast(VERSION_KEY_SCHEMA).to_pandas()
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         with self._transaction(read_only=True) as con:

@@ -73,6 +73,20 @@ class Statements:
             loads=self.loads,
         )
 
+    def version_keys(self, with_symbols: bool) -> sql.Composed:
+        """(symbol, ts, ingested_at) of the current and the kept versions in [start, stop) (``version_keys``)."""
+        return sql.SQL(
+            "SELECT symbol, {ts}, {ingested} FROM ("
+            "SELECT symbol, ts, ingested_at FROM {daily} UNION ALL SELECT symbol, ts, ingested_at FROM {versions}"
+            ") AS held WHERE ts >= %s AND ts < %s{only} ORDER BY symbol, ts, ingested_at"
+        ).format(
+            ts=epoch_us("ts"),
+            ingested=epoch_us("ingested_at"),
+            daily=self.daily,
+            versions=self.versions,
+            only=_only_symbols(with_symbols),
+        )
+
     def prune_versions(self) -> sql.Composed:
         """Delete the versions superseded before the parameter (retention: ``BarStore.prune_versions``)."""
         return sql.SQL("DELETE FROM {} WHERE superseded_at < %s").format(self.versions)

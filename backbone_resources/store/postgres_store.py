@@ -37,6 +37,7 @@ from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
 from backbone_resources.store.base import (
     BAR_ARROW_SCHEMA,
+    VERSION_KEY_SCHEMA,
     BarStore,
     PrunedVersions,
     QualityCounts,
@@ -352,6 +353,12 @@ class PostgresBarStore(BarStore):
             current, superseded, oldest = cur.execute(self._sql.version_counts()).fetchone() or (0, 0, None)
         at = None if oldest is None else dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=oldest)
         return VersionCounts(current, superseded, at)
+
+    def version_keys(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        with self._cursor() as cur:
+            query, types = self._sql.version_keys(symbols is not None), pgcopy.VERSION_KEY_TYPES
+            table = pgcopy.copy_out(cur, query, _span(start, end, symbols), types)
+        return pgcopy.epoch_to_utc(table, ["ts", "ingested_at"]).cast(VERSION_KEY_SCHEMA).to_pandas()
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         query = self._sql.read_weekly(symbols is not None)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from backbone_domain.bar_history import HISTORY_COLUMNS, HISTORY_DTYPES, BarLoad
 from backbone_domain.bars import empty_rejected, utc_midnight
+from backbone_domain.version_audit import VERSION_KEY, layer_versions
 from backbone_resources.store.base import BarStore, PrunedVersions, VersionCounts
 from backbone_tests.builders import bars, week
 
@@ -104,3 +105,28 @@ def test_retention_deletes_versions_superseded_before_the_horizon_and_loads_noth
     assert store.version_counts() == VersionCounts(len(first), 0, None)
     assert store.prune_versions(T5.to_pydatetime()) == PrunedVersions(versions=0, loads=0)
     pd.testing.assert_frame_equal(store.read_bars(DAYS[0], DAYS[-1]), current)  # current bars never touched
+
+
+def test_version_keys_list_current_and_kept_versions_and_a_pruned_one_becomes_unknown(store: BarStore) -> None:
+    first = bars(["AAPL", "MSFT"], DAYS[:2], ingested_at=T1)
+    store.write_validated(DAYS[0], DAYS[-1], first, empty_rejected(), load=_load(T1, "run-1"))
+    corrected = first.iloc[[0]].assign(close=first["close"].iloc[[0]] + 0.5, ingested_at=T2)
+    store.write_validated(DAYS[0], DAYS[-1], corrected, empty_rejected(), load=_load(T2, "run-2"))
+    day0, day1 = (utc_midnight(d) for d in DAYS[:2])
+
+    held = store.version_keys(DAYS[0], DAYS[-1])
+
+    assert list(held.columns) == list(VERSION_KEY)
+    assert held["ts"].dtype == held["ingested_at"].dtype == "datetime64[us, UTC]"
+    assert held.values.tolist() == [
+        ["AAPL", day0, T1],
+        ["AAPL", day0, T2],
+        ["AAPL", day1, T1],
+        ["MSFT", day0, T1],
+        ["MSFT", day1, T1],
+    ]
+    assert store.version_keys(DAYS[1], DAYS[1], ["MSFT"]).values.tolist() == [["MSFT", day1, T1]]
+
+    store.prune_versions(T3.to_pydatetime())  # a layer that kept AAPL's first version now holds an unknown one
+    verdict = layer_versions("cache", held, store.version_keys(DAYS[0], DAYS[-1]))
+    assert (verdict.unknown, verdict.examples) == (1, (f"AAPL {DAYS[0]} ingested {T1.isoformat()}",))
