@@ -14,10 +14,11 @@ ONLY``), the (chunk, symbol) batches they came from against all batches, and whe
 compressed; then the time ``compress_chunk`` takes to fold the moved rows back (what the compression policy does
 on its next run). Prints one JSON object.
 
-The server: ``--url`` (a TimescaleDB or a plain PostgreSQL; on plain PostgreSQL both stores are uncompressed and
-the figures are the reference), else the WASM TimescaleDB of ``../shared/timescale-wasm`` started for the run.
-The WASM server is not a performance model (one backend, interpreted code, its README says so): its figures
-compare the two stores on the same server, nothing more.
+The server: ``--url`` (a TimescaleDB or a plain PostgreSQL; on plain PostgreSQL there is only the uncompressed
+store: the reference), ``--postgres`` (a scratch database on ``BACKBONE_BENCH_PG_URL``), else the WASM
+TimescaleDB of ``../shared/timescale-wasm`` started for the run. The WASM server is not a performance model (one
+backend, interpreted code, its README says so): its figures compare the two stores on the same server, nothing
+more.
 """
 
 from __future__ import annotations
@@ -183,7 +184,16 @@ def main() -> None:
     parser.add_argument(
         "--one-backend", action="store_true", help="--url is a WASM TimescaleDB already running (one connection)"
     )
+    parser.add_argument(
+        "--postgres", action="store_true", help="a scratch database on BACKBONE_BENCH_PG_URL (uncompressed reference)"
+    )
     args = parser.parse_args()
+    if args.postgres:
+        from benchmarks._pg import scratch_database
+
+        with scratch_database() as url:
+            print(json.dumps(run(url, args.symbols, args.share, wasm=False)))
+        return
     if args.url:
         print(json.dumps(run(args.url, args.symbols, args.share, wasm=args.one_backend)))
         return
