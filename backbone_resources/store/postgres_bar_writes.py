@@ -22,8 +22,8 @@ from backbone_resources.store.postgres_sql import Statements
 def write_bars(cur: psycopg.Cursor[Any], statements: Statements, bars: pa.Table, *, direct: bool) -> int:
     """Bars whose keys cannot exist yet (a fresh range: a backfill, a new day) are COPYed straight into
     ``daily_bars`` at the server's COPY rate. Otherwise (a re-run, a correction) they are COPYed into a
-    staging table private to this transaction; the stored bars they change are found, deleted (one statement
-    per symbol with changes) and every staged bar whose key is then absent is inserted: a bar whose values are
+    staging table private to this transaction; the stored bars they change are found, then deleted, and every
+    staged bar whose key is then absent is inserted: three set-based statements, and a bar whose values are
     unchanged (or whose stored version is newer) is not touched, so it keeps its version. ``direct`` is
     False once a concurrent writer beat the probe. Returns the bars inserted (new or changed).
 
@@ -42,12 +42,12 @@ def write_bars(cur: psycopg.Cursor[Any], statements: Statements, bars: pa.Table,
     cur.execute(statements.create_stage(stage))
     pgcopy.copy_in(cur, stage, bars)
     cur.execute(sql.SQL("ANALYZE {}").format(stage))  # a temp table has no statistics: plan the join on real ones
-    # The changed keys first (a read), then one DELETE a symbol naming them: on TimescaleDB a correction that
-    # lands in compressed chunks decompresses only the batches holding a changed bar, and a re-run that changes
-    # nothing decompresses none (``Statements.delete_replaced``).
+    # The changed keys first (a read), then one DELETE naming them as constants: on TimescaleDB a correction
+    # that lands in compressed chunks moves out of the columnstore only batches of the changed symbols holding a
+    # changed day, and a re-run that changes nothing moves none (``Statements.delete_replaced``).
     changed = cur.execute(statements.changed_keys(stage), box).fetchall()
     if changed:
-        cur.executemany(statements.delete_replaced(stage), changed)
+        cur.execute(statements.delete_replaced(), _named_keys(changed))
     cur.execute(statements.insert_absent(stage))
     return cur.rowcount
 
@@ -63,6 +63,20 @@ def replace_rejected(
         with cur.copy(statements.copy_rejected()) as copy:
             for row in refused:  # few rows: write_row is fine here
                 copy.write_row(row)
+
+
+def _named_keys(changed: list[tuple[str, dt.datetime, dt.datetime]]) -> dict[str, object]:
+    """``delete_replaced``'s parameters from ``changed_keys``' rows."""
+    symbols, days, superseded = (list(column) for column in zip(*changed, strict=True))
+    return {
+        "keys_symbol": symbols,
+        "keys_ts": days,
+        "keys_superseded_at": superseded,
+        "symbols": sorted(set(symbols)),
+        "days": sorted(set(days)),
+        "first": min(days),
+        "last": max(days),
+    }
 
 
 def _utc(naive: dt.datetime | None) -> dt.datetime | None:

@@ -146,38 +146,40 @@ class Statements:
         ).format(stored=stored, staged=staged)
 
     def changed_keys(self, stage: sql.Identifier) -> sql.Composed:
-        """The staged bars that change a stored bar, one row per symbol: (symbol, their ts as timestamptz[], the
-        first and the last of them). A read: on TimescaleDB it decompresses compressed batches in memory only.
+        """The staged bars that change a stored bar: (symbol, ts, the staged ingested_at). A read: on TimescaleDB
+        it decompresses compressed batches in memory only; nothing leaves the columnstore.
 
         Parameters: the staged symbols and their first and last ts, so that the join walks the primary key
         (and TimescaleDB excludes chunks) instead of scanning the table.
         """
         joined = self._changes()
         return sql.SQL(
-            "SELECT s.symbol, array_agg(s.ts ORDER BY s.ts), min(s.ts), max(s.ts) FROM {daily} AS d JOIN {stage} AS s"
-            " ON {joined} WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s GROUP BY s.symbol"
+            "SELECT s.symbol, s.ts, s.ingested_at FROM {daily} AS d JOIN {stage} AS s ON {joined}"
+            " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s"
         ).format(daily=self.daily, stage=stage, joined=joined)
 
-    def delete_replaced(self, stage: sql.Identifier) -> sql.Composed:
-        """Delete one symbol's stored bars that a staged bar replaces (``changed_keys``), keeping each in
-        ``bar_versions`` as superseded by the staged bar's ``ingested_at``.
+    def delete_replaced(self) -> sql.Composed:
+        """Delete the stored bars ``changed_keys`` found, keeping each in ``bar_versions`` as superseded by the
+        staged bar's ``ingested_at``, unless a newer one was stored meanwhile.
 
-        Parameters: the symbol, the ts of its changed bars (timestamptz[]), their first and last. Each is a
-        constant the planner sees, so TimescaleDB moves out of a compressed chunk only the batches (one symbol's
-        run within a chunk: ``compress_segmentby = 'symbol'``) that hold a changed bar: ``symbol =`` selects the
-        segment, the ts range the batches by their min/max, and ``ts = ANY`` filters the rest batch by batch.
-        A join condition alone (the staged table) filters nothing there: every batch of every staged symbol in
-        the range would be decompressed, whether its bars changed or not (docs/versions.md, "Corrections in
-        compressed chunks"). The join to the stage stays: it supplies superseded_at and re-checks the change.
+        Parameters (named): ``keys_symbol``, ``keys_ts``, ``keys_superseded_at``, the changed keys as parallel
+        arrays; ``symbols`` and ``days``, their distinct symbols and ts; ``first`` and ``last``, their ts range.
+        The last four are constants the planner sees: TimescaleDB moves out of a compressed chunk only the
+        batches (one symbol's run within a chunk: ``compress_segmentby = 'symbol'``) of a changed symbol whose
+        ts range and rows hold one of the changed ts. A join condition filters nothing there: joined to the
+        staged table alone, every batch of every staged symbol in the staged range left the columnstore, changed
+        or not (docs/versions.md, "Corrections in compressed chunks").
         """
-        joined = self._changes()
         kept = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in BAR_COLUMNS)
         return sql.SQL(
-            "WITH gone AS (DELETE FROM {daily} AS d USING {stage} AS s"
-            " WHERE d.symbol = %s AND d.ts = ANY(%s::timestamptz[]) AND d.ts BETWEEN %s AND %s AND {joined}"
-            " RETURNING {kept}, s.ingested_at AS superseded_at)"
+            "WITH gone AS (DELETE FROM {daily} AS d USING unnest(%(keys_symbol)s::text[], %(keys_ts)s::timestamptz[],"
+            " %(keys_superseded_at)s::timestamptz[]) AS c (symbol, ts, superseded_at)"
+            " WHERE d.symbol = ANY(%(symbols)s::text[]) AND d.ts = ANY(%(days)s::timestamptz[])"
+            " AND d.ts BETWEEN %(first)s AND %(last)s"
+            " AND d.symbol = c.symbol AND d.ts = c.ts AND d.ingested_at <= c.superseded_at"
+            " RETURNING {kept}, c.superseded_at)"
             " INSERT INTO {versions} SELECT *, 'corrected' FROM gone"
-        ).format(daily=self.daily, stage=stage, joined=joined, kept=kept, versions=self.versions)
+        ).format(daily=self.daily, kept=kept, versions=self.versions)
 
     def insert_absent(self, stage: sql.Identifier) -> sql.Composed:
         """Insert the staged bars whose key is not stored: new bars, and those ``delete_replaced`` removed."""

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.timescale
 
 SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]
 DAYS = [d for d in (dt.date(2019, 1, 1) + dt.timedelta(days=i) for i in range(730)) if d.weekday() < 5]
-T1, T2, T3 = (pd.Timestamp(f"2024-06-0{d}T08:00:00", tz="UTC") for d in (1, 2, 3))
+T1, T2, T3, T4 = (pd.Timestamp(f"2024-06-0{d}T08:00:00", tz="UTC") for d in (1, 2, 3, 4))
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_a_correction_in_compressed_chunks_moves_only_the_batches_it_touches(
     with psycopg.connect(timescale_url, autocommit=True, prepare_threshold=None) as conn:
         conn.execute("SELECT compress_chunk(c) FROM show_chunks(%s::regclass) c", (f"{schema}.daily_bars",))
         assert _rowstore(conn, schema) == {}
-        chunk_of = {  # the chunk each bar lives in, and each chunk's bars per symbol
+        chunk_of = {  # the chunk each bar lives in
             (symbol, ts): chunk
             for symbol, ts, chunk in conn.execute(
                 sql.SQL("SELECT symbol, ts, tableoid::regclass::text FROM {}").format(
@@ -77,10 +77,9 @@ def test_a_correction_in_compressed_chunks_moves_only_the_batches_it_touches(
             )
         }
 
-        # The vendor restates three bars, in three symbols and two chunks; the run re-delivers the whole range.
+        # The vendor restates three bars of three symbols in the same fortnight; the run re-delivers the range.
         fixed = first.copy()
-        restated = [(0, "AAA"), (400, "CCC"), (260, "EEE")]
-        rows = [fixed.index[(fixed["symbol"] == s)][i] for i, s in restated]
+        rows = [fixed.index[fixed["symbol"] == symbol][day] for symbol, day in (("AAA", 0), ("CCC", 5), ("EEE", 9))]
         fixed.loc[rows, "close"] += 0.25
         fixed["ingested_at"] = T2
         written = ts_store.write_validated(DAYS[0], DAYS[-1], fixed, empty_rejected(), load=_load(T2))
@@ -96,19 +95,33 @@ def test_a_correction_in_compressed_chunks_moves_only_the_batches_it_touches(
         unchanged = ts_store.write_validated(DAYS[0], DAYS[-1], again, empty_rejected(), load=_load(T3))
         moved_again = _rowstore(conn, schema)
 
+        # A restatement of one bar in another chunk moves that one batch more.
+        late = fixed.loc[[fixed.index[fixed["symbol"] == "BBB"][-1]]].assign(close=lambda f: f["close"] + 1)
+        late["ingested_at"] = T4
+        ts_store.write_validated(DAYS[0], DAYS[-1], late, empty_rejected(), load=_load(T4))
+        moved_late = _rowstore(conn, schema)
+
     assert written.bars == 3
     assert compressed is not None
     assert compressed[0] > 1
     assert compressed[0] == compressed[1]  # every chunk still compressed
-    touched = {(chunk_of[(s, ts)], s) for s, ts in fixed.loc[rows, ["symbol", "ts"]].itertuples(index=False)}
     batch_rows = Counter((chunk, symbol) for (symbol, _), chunk in chunk_of.items())
-    assert moved == {key: batch_rows[key] for key in touched}  # whole batches of touched (chunk, symbol) only
+    batches = {(chunk_of[(s, ts)], s) for s, ts in fixed.loc[[*rows, late.index[0]], ["symbol", "ts"]].values}
+    [first_chunk] = {chunk for chunk, symbol in batches if symbol != "BBB"}
+    [(late_chunk, _)] = [batch for batch in batches if batch[1] == "BBB"]
+    assert late_chunk != first_chunk
+    restated = {(first_chunk, s): batch_rows[(first_chunk, s)] for s in ("AAA", "CCC", "EEE")}
+    assert moved == restated  # whole batches of the restated (chunk, symbol) pairs, nothing else
     assert unchanged.bars == 0
     assert moved_again == moved
+    assert moved_late == restated | {(late_chunk, "BBB"): batch_rows[(late_chunk, "BBB")]}
 
-    assert ts_store.read_bars(DAYS[0], DAYS[-1])["close"].tolist() == fixed["close"].tolist()
+    current = fixed.copy()
+    current.loc[late.index, "close"] = late["close"]
+    assert ts_store.read_bars(DAYS[0], DAYS[-1])["close"].tolist() == current["close"].tolist()
     before = ts_store.read_bars(DAYS[0], DAYS[-1], as_of=(T2 - pd.Timedelta(microseconds=1)).to_pydatetime())
     assert before["close"].tolist() == first["close"].tolist()
     assert before["ingested_at"].eq(T1).all()
-    history = ts_store.bar_history("CCC", DAYS[400])
+    history = ts_store.bar_history("CCC", DAYS[5])
     assert history["run_id"].tolist() == ["run-1", "run-2"]
+    assert history["close"].diff().iloc[1] == 0.25
