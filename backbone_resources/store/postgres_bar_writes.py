@@ -19,13 +19,17 @@ from backbone_resources.store.postgres_locks import lock_partitions
 from backbone_resources.store.postgres_sql import Statements
 
 
-def write_bars(cur: psycopg.Cursor[Any], statements: Statements, bars: pa.Table, *, direct: bool) -> int:
+def write_bars(
+    cur: psycopg.Cursor[Any], statements: Statements, bars: pa.Table, *, direct: bool, columnstore: bool = False
+) -> int:
     """Bars whose keys cannot exist yet (a fresh range: a backfill, a new day) are COPYed straight into
     ``daily_bars`` at the server's COPY rate. Otherwise (a re-run, a correction) they are COPYed into a
-    staging table private to this transaction; the stored bars they change are found, then deleted, and every
-    staged bar whose key is then absent is inserted: three set-based statements, and a bar whose values are
-    unchanged (or whose stored version is newer) is not touched, so it keeps its version. ``direct`` is
-    False once a concurrent writer beat the probe. Returns the bars inserted (new or changed).
+    staging table private to this transaction; the stored bars they change are deleted and every staged
+    bar whose key is then absent is inserted: two set-based statements, and a bar whose values are
+    unchanged (or whose stored version is newer) is not touched, so it keeps its version. ``columnstore``
+    (a TimescaleDB hypertable with compression): the changed keys are found first, so that only the
+    compressed batches holding them are decompressed. ``direct`` is False once a concurrent writer beat the
+    probe. Returns the bars inserted (new or changed).
 
     Concurrent writers of the same keys: one still inserting makes the INSERT wait for it and then fail
     with a unique violation, and the chunk is written again (``write_validated``); one that committed
@@ -42,12 +46,15 @@ def write_bars(cur: psycopg.Cursor[Any], statements: Statements, bars: pa.Table,
     cur.execute(statements.create_stage(stage))
     pgcopy.copy_in(cur, stage, bars)
     cur.execute(sql.SQL("ANALYZE {}").format(stage))  # a temp table has no statistics: plan the join on real ones
-    # The changed keys first (a read), then one DELETE naming them as constants: on TimescaleDB a correction
-    # that lands in compressed chunks moves out of the columnstore only batches of the changed symbols holding a
-    # changed day, and a re-run that changes nothing moves none (``Statements.delete_replaced``).
-    changed = cur.execute(statements.changed_keys(stage), box).fetchall()
-    if changed:
-        cur.execute(statements.delete_replaced(), _named_keys(changed))
+    if columnstore:
+        # The changed keys first (a read), then one DELETE naming them as constants: a correction that lands in
+        # compressed chunks moves out of the columnstore only batches of the changed symbols holding a changed
+        # day, and a re-run that changes nothing moves none (``Statements.delete_changed_keys``).
+        changed = cur.execute(statements.changed_keys(stage), box).fetchall()
+        if changed:
+            cur.execute(statements.delete_changed_keys(), _named_keys(changed))
+    else:
+        cur.execute(statements.delete_replaced(stage), box)
     cur.execute(statements.insert_absent(stage))
     return cur.rowcount
 

@@ -145,6 +145,22 @@ class Statements:
             " AND ({stored}) IS DISTINCT FROM ({staged})"
         ).format(stored=stored, staged=staged)
 
+    def delete_replaced(self, stage: sql.Identifier) -> sql.Composed:
+        """Delete the stored bars that a staged bar replaces (same key, values changed, stored version not
+        newer), keeping each in ``bar_versions`` as superseded by the staged bar's ``ingested_at``.
+
+        Parameters: the staged symbols and their first and last ts, so that the join walks the primary key
+        (and TimescaleDB excludes chunks) instead of scanning the table.
+        """
+        joined = self._changes()
+        kept = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in BAR_COLUMNS)
+        return sql.SQL(
+            "WITH gone AS (DELETE FROM {daily} AS d USING {stage} AS s"
+            " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s AND {joined}"
+            " RETURNING {kept}, s.ingested_at AS superseded_at)"
+            " INSERT INTO {versions} SELECT *, 'corrected' FROM gone"
+        ).format(daily=self.daily, stage=stage, joined=joined, kept=kept, versions=self.versions)
+
     def changed_keys(self, stage: sql.Identifier) -> sql.Composed:
         """The staged bars that change a stored bar: (symbol, ts, the staged ingested_at). A read: on TimescaleDB
         it decompresses compressed batches in memory only; nothing leaves the columnstore.
@@ -158,9 +174,10 @@ class Statements:
             " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s"
         ).format(daily=self.daily, stage=stage, joined=joined)
 
-    def delete_replaced(self) -> sql.Composed:
-        """Delete the stored bars ``changed_keys`` found, keeping each in ``bar_versions`` as superseded by the
-        staged bar's ``ingested_at``, unless a newer one was stored meanwhile.
+    def delete_changed_keys(self) -> sql.Composed:
+        """``delete_replaced`` for a compressed hypertable, in two steps: delete the stored bars ``changed_keys``
+        found, keeping each in ``bar_versions`` as superseded by the staged bar's ``ingested_at``, unless a newer
+        one was stored meanwhile.
 
         Parameters (named): ``keys_symbol``, ``keys_ts``, ``keys_superseded_at``, the changed keys as parallel
         arrays; ``symbols`` and ``days``, their distinct symbols and ts; ``first`` and ``last``, their ts range.
@@ -168,7 +185,8 @@ class Statements:
         batches (one symbol's run within a chunk: ``compress_segmentby = 'symbol'``) of a changed symbol whose
         ts range and rows hold one of the changed ts. A join condition filters nothing there: joined to the
         staged table alone, every batch of every staged symbol in the staged range left the columnstore, changed
-        or not (docs/versions.md, "Corrections in compressed chunks").
+        or not (docs/versions.md, "Corrections in compressed chunks"). On plain PostgreSQL the extra read would
+        only cost time (docs/benchmarks.md): ``delete_replaced`` does it in one statement there.
         """
         kept = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in BAR_COLUMNS)
         return sql.SQL(

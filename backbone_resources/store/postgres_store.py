@@ -281,7 +281,8 @@ class PostgresBarStore(BarStore):
             if retired is not None:
                 symbols, stamps = retired.column("symbol").to_pylist(), retired.column("ts").to_pylist()
                 cur.execute(self._sql.delete_keys(), (symbols, stamps, retired_at))
-            written = write_bars(cur, self._sql, bars, direct=direct) if bars.num_rows else 0
+            columnstore = self._server is not None and self._server.timescaledb_version is not None
+            written = write_bars(cur, self._sql, bars, direct=direct, columnstore=columnstore) if bars.num_rows else 0
             if load is not None and (written or retired is not None):
                 cur.execute(
                     self._sql.record_load(),
