@@ -7,7 +7,10 @@ and the symbols, are then restated (close + 0.01, a newer ``ingested_at``) throu
 ways, each timed on both stores, after 10 of them alone (``few``: a day's restatement):
 
 - ``restated``: only the restated bars, one write a year (what a vendor's correction file delivers);
-- ``redelivered``: every bar of a year, 1% of them changed, one write a year (a re-run over restated files).
+- ``redelivered``: every bar of a year, 1% of them changed, one write a year (a re-run over restated files);
+
+then ``rerun``: the same again, nothing changed (a re-run of a backfill), and ``sparse``: 10 bars of 10 symbols
+spread over the 10 years restated in one write (a correction file covering a long range).
 
 After each, on the compressed store: the rows moved out of the columnstore (the chunks' own tables, ``FROM
 ONLY``), the (chunk, symbol) batches they came from against all batches, and whether every chunk still reads as
@@ -43,7 +46,9 @@ from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES, empty_rejected
 from backbone_resources.store.postgres_store import PostgresBarStore
 
 YEARS = range(2014, 2024)
-T_LOAD, T_FEW, T_RESTATED, T_REDELIVERED = (pd.Timestamp(f"2024-06-0{d}T08:00:00", tz="UTC") for d in (1, 2, 3, 4))
+T_LOAD, T_FEW, T_RESTATED, T_REDELIVERED, T_RERUN, T_SPARSE = (
+    pd.Timestamp(f"2024-06-0{d}T08:00:00", tz="UTC") for d in range(1, 7)
+)
 
 
 def ten_years(symbols: int, seed: int = 7) -> pd.DataFrame:
@@ -79,10 +84,12 @@ def by_year(frame: pd.DataFrame) -> Iterator[tuple[dt.date, dt.date, pd.DataFram
             yield dt.date(year, 1, 1), dt.date(year, 12, 31), part
 
 
-def write(store: PostgresBarStore, frame: pd.DataFrame, at: pd.Timestamp) -> tuple[int, float]:
-    """Bars written and seconds, one ``write_validated`` a year (each with its load, as a run records it)."""
+def write(store: PostgresBarStore, frame: pd.DataFrame, at: pd.Timestamp, whole: bool = False) -> tuple[int, float]:
+    """Bars written and seconds, one ``write_validated`` a year (each with its load, as a run records it), or
+    one for the whole ten years (``whole``)."""
     began, written = time.perf_counter(), 0
-    for first, last, part in by_year(frame):
+    parts = [(dt.date(YEARS[0], 1, 1), dt.date(YEARS[-1], 12, 31), frame)] if whole else by_year(frame)
+    for first, last, part in parts:
         load = BarLoad(at.to_pydatetime(), f"bench-{at.day}", "bench", first, last)
         written += store.write_validated(first, last, part, empty_rejected(), load=load).bars
     return written, time.perf_counter() - began
@@ -141,6 +148,9 @@ def run(url: str, symbols: int, share: float, wasm: bool) -> dict[str, Any]:
     restated = bars.iloc[picked].assign(close=lambda f: f["close"] + 0.01, ingested_at=T_RESTATED)
     redelivered = bars.assign(ingested_at=T_REDELIVERED)
     redelivered.loc[redelivered.index[picked], "close"] += 0.02
+    rerun = redelivered.assign(ingested_at=T_RERUN)
+    spread = picked[:: max(1, len(picked) // 10)][:10]
+    sparse = redelivered.iloc[spread].assign(close=lambda f: f["close"] + 0.03, ingested_at=T_SPARSE)
     options: dict[str, Any] = {"prepared_statements": False, "pool_size": 1} if wasm else {}
     tag = uuid.uuid4().hex[:6]
     result: dict[str, Any] = {"bars": len(bars), "symbols": symbols, "years": len(YEARS), "restated": len(restated)}
@@ -160,14 +170,17 @@ def run(url: str, symbols: int, share: float, wasm: bool) -> dict[str, Any]:
                 if label == "compressed" and timescale:
                     figures["compress_s"] = round(compress_all(conn, schema), 2)
                     figures["before"] = chunk_state(conn, schema)
-                for name, frame in (("few", few), ("restated", restated), ("redelivered", redelivered)):
-                    written, seconds = write(store, frame, frame["ingested_at"].iloc[0])
+                scenarios = [("few", few), ("restated", restated), ("redelivered", redelivered), ("rerun", rerun)]
+                for name, frame in [*scenarios, ("sparse", sparse)]:
+                    written, seconds = write(store, frame, frame["ingested_at"].iloc[0], whole=name == "sparse")
                     figures[name] = {"written": written, "seconds": round(seconds, 2)}
                     if label == "compressed" and timescale:
                         figures[name] |= chunk_state(conn, schema)
                         figures[name]["recompress_s"] = round(compress_all(conn, schema), 2)
                 check = store.read_bars(dt.date(YEARS[0], 1, 1), dt.date(YEARS[-1], 12, 31))
-                figures["reads_back_redelivered"] = bool(np.allclose(check["close"], redelivered["close"]))
+                expected = redelivered["close"].copy()
+                expected.iloc[spread] = sparse["close"].to_numpy()
+                figures["reads_back"] = bool(np.allclose(check["close"], expected))
                 result[label] = figures
             finally:
                 store.close()

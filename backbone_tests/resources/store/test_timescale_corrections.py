@@ -1,6 +1,6 @@
-"""Corrections that land in compressed chunks (issue 14, item 3): through the store's normal write path, only the
-compressed batches holding a corrected bar leave the columnstore; the chunks stay compressed, and the corrected
-values read back now and as of before the correction.
+"""Corrections that land in compressed chunks (issue 14, item 3): through the store's normal write path, only
+compressed batches of a restated symbol holding a restated day leave the columnstore (here: exactly the batches
+holding a restated bar); the chunks stay compressed, and the values read back now and as of before.
 
 A batch is one symbol's run within a chunk (``compress_segmentby = 'symbol'``, a year a chunk, fewer than 1,000
 bars a symbol a year), so the rows a DML statement moved out of a compressed chunk are visible as the rows in the
