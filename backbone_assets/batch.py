@@ -7,7 +7,9 @@ from collections.abc import Mapping
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
+from backbone_assets.changes import carried_watermark, changes_metadata, layer_changes, store_identity
 from backbone_assets.ingest import OWNERS
 from backbone_assets.partitions import last_partition_date, on_store, upstream_dates
 from backbone_domain.version_audit import LayerVersions, layer_versions
@@ -16,6 +18,8 @@ from backbone_resources.batch.exports import (
     ExportReport,
     compare_with_store,
     export_bars,
+    export_changed_bars,
+    export_changed_returns,
     export_returns,
     retention_table,
 )
@@ -43,24 +47,48 @@ def build_batch_assets(
     @dg.asset(deps=[on_store()], **export_asset)
     def daily_bars_parquet(
         context: dg.AssetExecutionContext,
+        config: ExportConfig,
         store: BarStore,
         source: BarSource,
         batch: BatchEngine,
         policy: PipelinePolicy,
     ) -> dg.MaterializeResult:
-        """Stored bars as Parquet, Hive-partitioned by symbol/year; a range rewrites its years' partitions."""
+        """Stored bars as Parquet, Hive-partitioned by symbol/year: only the partitions holding a bar changed
+        since the last export are rewritten (the first export: every year of the range). With ``as_of``: the
+        range's years as known then, into their own directory (docs/versions.md)."""
         start, end = upstream_dates(context, partitions)
-        report = export_bars(store, batch, start, end, policy.days_per_chunk(len(source.universe())))
-        return _exported(report, "daily_bars", start, end, batch, policy)
+        days = policy.days_per_chunk(len(source.universe()))
+        moment = config.moment()
+        if moment is not None:
+            target = config.engine(batch, moment)
+            report = export_bars(store, target, start, end, days, moment)
+            return _exported(report, "daily_bars", start, end, target, policy, _as_of(context, store, moment))
+        changes = layer_changes(context, store)
+        if changes.first_run:
+            report = export_bars(store, batch, start, end, days)
+        else:
+            report = export_changed_bars(store, batch, changes)
+        return _exported(report, "daily_bars", start, end, batch, policy, changes_metadata(changes))
 
     @dg.asset(deps=[daily_bars_parquet], **export_asset)
     def daily_returns(
-        context: dg.AssetExecutionContext, batch: BatchEngine, policy: PipelinePolicy
+        context: dg.AssetExecutionContext,
+        config: ExportConfig,
+        store: BarStore,
+        batch: BatchEngine,
+        policy: PipelinePolicy,
     ) -> dg.MaterializeResult:
-        """Daily log returns and 20-day annualised realized volatility per symbol, as Parquet."""
+        """Daily log returns and 20-day annualised realized volatility per symbol, as Parquet: recomputed for
+        the (symbol, year)s a change reaches (the first time: every year of the range)."""
         start, end = upstream_dates(context, partitions)
-        report = export_returns(batch, start, end)
-        return _exported(report, "daily_returns", start, end, batch, policy)
+        moment = config.moment()
+        if moment is not None:
+            target = config.engine(batch, moment)
+            report = export_returns(target, start, end)
+            return _exported(report, "daily_returns", start, end, target, policy, _as_of(context, store, moment))
+        changes = layer_changes(context, store)
+        report = export_returns(batch, start, end) if changes.first_run else export_changed_returns(batch, changes)
+        return _exported(report, "daily_returns", start, end, batch, policy, changes_metadata(changes))
 
     @dg.asset(
         deps=[daily_bars_parquet, daily_returns],
@@ -108,14 +136,55 @@ def build_batch_assets(
     return [daily_bars_parquet, daily_returns, retention_audit]
 
 
+class ExportConfig(dg.Config):
+    """Run config of the export assets (``daily_bars_parquet``, ``daily_returns``)."""
+
+    as_of: str | None = Field(
+        None,
+        description="ISO-8601 moment with its offset, e.g. 2024-03-12T08:00:00Z: export every (symbol, year) of "
+        "the run's years as the store knew them then, into as_of_dir; the current export is left alone. An export "
+        "made at T and one made later with as_of=T hold the same bytes.",
+    )
+    as_of_dir: str | None = Field(None, description="where an as_of export goes; unset = <export_dir>/as_of/<moment>")
+
+    def moment(self) -> dt.datetime | None:
+        if self.as_of is None:
+            return None
+        moment = dt.datetime.fromisoformat(self.as_of)
+        if moment.tzinfo is None:
+            raise dg.Failure(f"as_of {self.as_of!r} has no offset: say which moment, e.g. {self.as_of}Z")
+        return moment.astimezone(dt.UTC)
+
+    def engine(self, batch: BatchEngine, moment: dt.datetime) -> BatchEngine:
+        """The engine writing under the as_of directory (no ':' in it: Hadoop paths refuse one)."""
+        root = self.as_of_dir or f"{batch.export_dir.rstrip('/')}/as_of/{moment.strftime('%Y%m%dT%H%M%S%fZ')}"
+        return batch.model_copy(update={"export_dir": root})
+
+
+def _as_of(context: dg.AssetExecutionContext, store: BarStore, moment: dt.datetime) -> dict[str, object]:
+    """An as_of export changes nothing the layer keeps current: the watermark it had is carried over."""
+    carried = carried_watermark(context.instance, context.asset_key, store_identity(store))
+    return {"as_of": moment.isoformat(), **carried}
+
+
 def _exported(
-    report: ExportReport, dataset: Dataset, start: dt.date, end: dt.date, batch: BatchEngine, policy: PipelinePolicy
+    report: ExportReport,
+    dataset: Dataset,
+    start: dt.date,
+    end: dt.date,
+    batch: BatchEngine,
+    policy: PipelinePolicy,
+    extra: dict[str, object],
 ) -> dg.MaterializeResult:
-    """What an export asset records: rows, the years it rewrote, the range, where the files are, the engine."""
+    """What an export asset records: rows, the years and partitions it rewrote, the range, where the files are,
+    the engine, and the changes it worked on."""
+    partitions = "every symbol of the years" if report.partitions is None else len(report.partitions)
     return dg.MaterializeResult(
         metadata={
+            **extra,
             "rows_written": report.written,
-            "years_rewritten": f"{report.years[0]}..{report.years[1]}",
+            "partitions_rewritten": partitions,
+            "years_rewritten": f"{report.years[0]}..{report.years[1]}" if report.years else "none",
             "date_range": f"{start}..{end}",
             "path": batch.dataset_path(dataset),
             "engine": batch.describe(),

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from backbone_assets.changes import changes_metadata, layer_changes
 from backbone_assets.ingest import OWNERS
 from backbone_assets.partitions import on_store, upstream_dates
 from backbone_domain.health import hit_ratio_verdict
-from backbone_domain.hot_reader import refresh, stale_symbols
+from backbone_domain.hot_reader import apply_changes, refresh, stale_symbols
 from backbone_resources.cache.base import CacheUnavailable, HotCache
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
@@ -34,12 +35,19 @@ def build_cache_assets(
     def daily_bars_hot_cache(
         context: dg.AssetExecutionContext, cache: HotCache, store: BarStore, source: BarSource, policy: PipelinePolicy
     ) -> dg.MaterializeResult:
-        """Each symbol's latest bars, hot: rewritten dates invalidated, then reloaded from the store."""
+        """Each symbol's latest bars, hot: a corrected bar replaced where cached, a symbol with new days
+        reloaded from the store (on the first run: every symbol of the run's range)."""
         start, end = upstream_dates(context, partitions)
         ping_ms = cache.ping()  # CacheUnavailable names BACKBONE_REDIS_URL; the retry policy takes it from here
-        report = refresh(cache, store, start, end, policy.days_per_chunk(len(source.universe())))
+        changes = layer_changes(context, store)
+        if changes.first_run:
+            report = refresh(cache, store, start, end, policy.days_per_chunk(len(source.universe())))
+        else:
+            report = apply_changes(cache, store, changes)
         return dg.MaterializeResult(
             metadata={
+                **changes_metadata(changes),
+                "bars_corrected_in_place": report.corrected,
                 "symbols_refreshed": report.symbols,
                 "bars_rewritten_in_range": report.rewritten_bars,
                 "bars_invalidated": report.invalidated,

@@ -5,8 +5,10 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from backbone_assets.changes import changes_metadata, layer_changes
 from backbone_assets.ingest import OWNERS, outage_retry
 from backbone_assets.partitions import on_store, partition_dates, upstream_dates
+from backbone_domain.changes import week_spans
 from backbone_domain.pipeline import validate_and_store
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
@@ -86,12 +88,18 @@ def build_storage_assets(
 
     @dg.asset(deps=[on_store(daily_bars.key.path[-1])], **storage_layer)  # weekly grain: unpartitioned
     def weekly_bars(context: dg.AssetExecutionContext, store: BarStore, policy: PipelinePolicy) -> dg.MaterializeResult:
-        """Weekly OHLCV per symbol and ISO week (a continuous aggregate on TimescaleDB, a view elsewhere)."""
+        """Weekly OHLCV per symbol and ISO week (a continuous aggregate on TimescaleDB, a view elsewhere); only
+        the weeks holding a bar changed since the last refresh are refreshed."""
         start, end = upstream_dates(context, partitions)
-        store.refresh_weekly(start, end)
+        changes = layer_changes(context, store)
+        weeks = [(start, end)] if changes.first_run else week_spans(changes.keys)
+        for first, last in weeks:
+            store.refresh_weekly(first, last)
         weekly = store.read_weekly(start - _WEEK, end)
         return dg.MaterializeResult(
             metadata={
+                "weeks_refreshed": [f"{first}..{last}" for first, last in weeks],
+                **changes_metadata(changes),
                 "weeks_in_range": len(weekly),
                 "symbols": int(weekly["symbol"].nunique()),
                 "date_range": f"{start}..{end}",

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from backbone_assets.changes import changes_metadata, layer_changes
 from backbone_assets.ingest import OWNERS
 from backbone_assets.jobs import kind_tags
 from backbone_assets.partitions import on_store, upstream_dates
 from backbone_domain.health import GroupLag, lagging_groups
-from backbone_domain.streaming import PublishShortfall, prove_publish, publish_range
+from backbone_domain.streaming import PublishShortfall, prove_publish, publish_changes, publish_range
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
 from backbone_resources.store.base import BarStore
@@ -21,6 +22,7 @@ from backbone_resources.stream.base import PublishReport, StreamResource
 
 KAFKA_REPLAY_JOB = "kafka_replay_job"
 STREAM_DISABLED = "streaming disabled"
+MESSAGES_DUE = "messages_due"  # what a publish had to deliver; the replay sensor's measure of a gap
 
 
 def build_stream_assets(
@@ -53,7 +55,13 @@ def build_stream_assets(
         topic = stream.ensure_topic()
         if topic.mismatches:
             context.log.warning(f"topic {topic.topic} differs from its configuration: {'; '.join(topic.mismatches)}")
-        report = publish_range(stream, store, start, end, "ingest", policy.days_per_chunk(len(source.universe())))
+        changes = layer_changes(context, store)
+        days = policy.days_per_chunk(len(source.universe()))
+        if changes.first_run:
+            report = publish_range(stream, store, start, end, "ingest", days)
+            due = store.range_counts(start, end).bars
+        else:
+            report, due = publish_changes(stream, store, changes, days), len(changes.learned)
         try:
             proof = prove_publish(stream, report)  # acknowledged is not enough: the topic must hold them (D6)
         except PublishShortfall as exc:
@@ -64,6 +72,8 @@ def build_stream_assets(
                 "status": "published",
                 **publish_metadata(report),
                 **proof.metadata(),
+                **changes_metadata(changes),
+                MESSAGES_DUE: due,
                 "stored_bars": store.range_counts(start, end).bars,
                 "topic_created": topic.created,
                 "topic_mismatches": list(topic.mismatches),

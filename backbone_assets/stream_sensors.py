@@ -1,10 +1,11 @@
 """The replay sensor: starts ``kafka_replay_job`` when the store holds more bars than reached Kafka, or when an
 operator asked for a replay (``backbone replay --request``).
 
-A gap is measured per finished run of ``daily_bars``: bars stored for its date range now, against messages that
-run's ``daily_bars_kafka`` delivered and the topic was shown to hold (none when that step failed, including a
-publish whose messages the topic did not hold, was skipped or streaming was off). Requests sit
-in the Dagster instance's key-value store, so they work the same on every tier and survive restarts.
+A gap is measured per finished run of ``daily_bars``: the messages that run's ``daily_bars_kafka`` was due to
+publish (``messages_due``: the bars changed since the previous publish; every bar stored for its date range when
+it did not say), against the messages it delivered and the topic was shown to hold (none when that step failed,
+including a publish whose messages the topic did not hold, was skipped or streaming was off). Requests sit in
+the Dagster instance's key-value store, so they work the same on every tier and survive restarts.
 """
 
 import datetime as dt
@@ -12,7 +13,7 @@ import json
 
 import dagster as dg
 
-from backbone_assets.stream import KAFKA_REPLAY_JOB, STREAM_DISABLED
+from backbone_assets.stream import KAFKA_REPLAY_JOB, MESSAGES_DUE, STREAM_DISABLED
 from backbone_resources.store.base import BarStore
 from backbone_resources.stream.base import StreamResource
 
@@ -46,7 +47,9 @@ def _replay(start: str, end: str, symbols: list[str], run_key: str, reason: str)
     return dg.RunRequest(run_key=run_key, run_config=config, tags={"backbone/replay_reason": reason})
 
 
-def _delivered_by_run(instance: dg.DagsterInstance, run_id: str) -> int:
+def _delivered_by_run(instance: dg.DagsterInstance, run_id: str) -> tuple[int, int | None]:
+    """What the run's publish delivered, and what it was due to deliver when it said so (None: every stored bar
+    of its range, as runs did before publishing only the bars changed since the previous publish)."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_bars_kafka")), limit=_BATCH
     ).records
@@ -54,11 +57,12 @@ def _delivered_by_run(instance: dg.DagsterInstance, run_id: str) -> int:
         if record.run_id == run_id:
             meta = record.asset_materialization.metadata  # type: ignore[union-attr]
             if meta.get("status") and meta["status"].value == STREAM_DISABLED:
-                return 0
+                return 0, None
             # what the topic was shown to hold (runs before the publish proof recorded only the deliveries)
             counted = meta.get("messages_verified") or meta["messages_delivered"]
-            return int(counted.value)
-    return 0  # no materialization: the step failed (a publish the topic did not hold, too) or was skipped
+            due = meta.get(MESSAGES_DUE)
+            return int(counted.value), None if due is None else int(due.value)
+    return 0, None  # no materialization: the step failed (a publish the topic did not hold, too) or was skipped
 
 
 @dg.sensor(job_name=KAFKA_REPLAY_JOB, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -92,8 +96,8 @@ def kafka_replay_sensor(context: dg.SensorEvaluationContext, store: BarStore, st
             seen_runs.add(record.run_id)
             date_range = record.asset_materialization.metadata["date_range"].value  # type: ignore[union-attr]
             start, end = (dt.date.fromisoformat(d) for d in str(date_range).split(".."))
-            stored = store.range_counts(start, end).bars
-            delivered = _delivered_by_run(instance, record.run_id)
+            delivered, due = _delivered_by_run(instance, record.run_id)
+            stored = store.range_counts(start, end).bars if due is None else due
             if stored > delivered:
                 context.log.info(f"gap in {date_range}: {stored} bars stored, {delivered} delivered")
                 key, reason = f"gap:{record.run_id}", f"gap {stored}>{delivered}"

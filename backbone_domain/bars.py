@@ -60,6 +60,10 @@ WEEKLY_DTYPES: Final = dict.fromkeys(WEEKLY_COLUMNS, "float64") | {
     "bars": "int64",
 }
 
+# An intraday bar as a source returns it: ``ts`` = start of its interval (UTC), which lasts ``interval_s``
+# seconds or ends at the session's close; ``session`` = the trading date (datetime.date) of its daily bar.
+INTRADAY_COLUMNS: Final = ("symbol", "session", "ts", "interval_s", *PRICE_COLUMNS, "volume", "source")
+
 
 def utc_midnight(day: dt.date) -> pd.Timestamp:
     """The bar timestamp of a trading date."""

@@ -3,12 +3,14 @@
 At-least-once delivery plus a version filter gives the handler each (symbol, ts, version) once: Kafka may
 redeliver after a crash (offsets are committed only after the handler returned), a retried publish or a replay
 adds copies, and an older version arriving after a newer one is skipped. SIGTERM stops the loop after the batch
-in hand is handled and committed, then the consumer leaves its group.
+in hand is handled and committed, then the consumer leaves its group. ``bus.stream_feed.BusBridge`` is this loop
+with the hand-off replaced by the event bus's subscribers.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -16,10 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from backbone_domain.bar_messages import BarMessage, VersionFilter, decode
+from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES
 
 if TYPE_CHECKING:
-    from backbone_resources.stream.base import StreamResource
+    from backbone_resources.stream.base import Record, StreamResource
 
 log = logging.getLogger("backbone.bridge")
 Handler = Callable[[Sequence[BarMessage]], None]
@@ -34,17 +39,30 @@ class BridgeReport:
 
 
 class CacheInvalidator:
-    """Default handler: keeps the hot cache current by dropping cached bars a message supersedes, so the next
-    read takes the new version from the store (the cache never holds a bar the store does not)."""
+    """Default handler: keeps the hot cache current by replacing each cached bar a message supersedes with the
+    message's version (``HotCache.replace_bars``: only a date the cache holds, never with an older version).
+
+    It used to drop the bar instead; dropped inside a symbol's cached window, the window had a hole and
+    ``last_bars(n)`` answered n bars that skipped that date. A replaced bar keeps the window whole."""
 
     def __init__(self, cache: Any) -> None:
         self._cache = cache
 
     def __call__(self, bars: Sequence[BarMessage]) -> None:
-        dates: dict[str, list[Any]] = {}
-        for bar in bars:
-            dates.setdefault(bar.symbol, []).append(bar.ts.date())
-        self._cache.invalidate(dates)
+        self._cache.replace_bars(messages_frame(bars))
+
+
+def messages_frame(bars: Sequence[BarMessage]) -> pd.DataFrame:
+    """The messages' bars as a BAR_COLUMNS frame (``BAR_DTYPES``; a null adj_close as NaN)."""
+    rows = [
+        (b.symbol, b.ts, b.open, b.high, b.low, b.close, _number(b.adj_close), b.volume, b.source, b.ingested_at)
+        for b in bars
+    ]
+    return pd.DataFrame(rows, columns=list(BAR_COLUMNS)).astype(BAR_DTYPES)
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 # How long a member may wait for its partitions before idle time counts regardless.
@@ -52,10 +70,23 @@ JOIN_WAIT_S = 30.0
 
 
 class Bridge:
-    """Subscribes ``group`` to the stream and feeds ``handler`` batches of new bars."""
+    """Subscribes ``group`` to the stream and feeds ``handler`` batches of new bars.
 
-    def __init__(self, stream: StreamResource, group: str, handler: Handler, batch_size: int = 500) -> None:
+    ``handler`` may be None only in a subclass that overrides ``_hand_off``.
+    """
+
+    def __init__(
+        self,
+        stream: StreamResource,
+        group: str,
+        handler: Handler | None,
+        batch_size: int = 500,
+        decoder: Callable[[bytes, dict[str, bytes]], Any] = decode,
+    ) -> None:
+        """``decoder`` turns a record into a bar: the daily contract's by default, ``intraday_messages.decode`` for
+        the intraday topic (any bar with ``identity`` and ``ingested_at`` passes the version filter)."""
         self.stream, self.group, self.handler, self.batch_size = stream, group, handler, batch_size
+        self.decoder = decoder
         self.versions = VersionFilter()
         self._stop = threading.Event()
 
@@ -85,16 +116,16 @@ class Bridge:
                             break
                         continue
                     quiet_since = now
-                    bars = [decode(r.value, r.headers) for r in records]
+                    bars = [self.decoder(r.value, r.headers) for r in records]
                     fresh = self.versions.select(bars)
-                    if fresh:
-                        self.handler(fresh)  # raises: nothing committed, the batch is redelivered
-                    consumer.commit(records)
-                    self.versions.remember(fresh)
+                    done, handled = self._hand_off(records, bars, fresh)
+                    if done:
+                        consumer.commit(done)
+                        report.commits += 1
+                    self.versions.remember(handled)
                     report.received += len(records)
-                    report.handled += len(fresh)
+                    report.handled += len(handled)
                     report.skipped += len(records) - len(fresh)
-                    report.commits += 1
                     if max_records is not None and report.received >= max_records:
                         break
         finally:
@@ -102,6 +133,17 @@ class Bridge:
                 signal.signal(signal.SIGTERM, previous)
         log.info("bridge %s stopped: %s", self.group, report)
         return report
+
+    def _hand_off(
+        self, records: list[Record], bars: list[BarMessage], fresh: list[BarMessage]
+    ) -> tuple[list[Record], list[BarMessage]]:
+        """Hand ``fresh`` (the new bars among ``bars``, decoded from ``records`` in order) on; return the records
+        that may be committed and the fresh bars that were handled. Here: all or, if the handler raises, nothing
+        (the exception ends the run and the batch is redelivered to the next one)."""
+        if fresh:
+            assert self.handler is not None, "a Bridge without a handler must override _hand_off"
+            self.handler(fresh)
+        return records, fresh
 
     def _install_sigterm(self) -> Any:
         if threading.current_thread() is not threading.main_thread():

@@ -8,6 +8,12 @@ and the freshness check (how many trading days the newest bar lags) cannot disag
   interbank market does not close for them.
 - Everything else is an equity on the New York Stock Exchange (``XNYS`` in ``exchange_calendars``).
 
+Session hours (``session_hours``, for intraday bars): an equity session runs from the exchange's open to its
+close as ``exchange_calendars`` has them (09:30-16:00 New York, 13:00 on early-close days; daylight saving
+included). An FX session dated D runs from 00:00 UTC of D to 00:00 UTC of the next day, except that the week
+opens on Sunday at 17:00 New York and closes on Friday at 17:00 New York (the interbank convention), so Sunday's
+session is a few hours long and Friday's ends early.
+
 Sessions are held per calendar kind as one sorted ``int64`` array of day numbers (days since 1970-01-01),
 built once and cached, so every query is a binary search: 500 symbols x 10 years cost microseconds each.
 Dates outside ``[CALENDAR_START, CALENDAR_END]`` raise ``CalendarRangeError`` rather than answering silently
@@ -18,7 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -36,6 +43,11 @@ _CURRENCY_LIST: Final = (
 )
 CURRENCIES: Final = frozenset(_CURRENCY_LIST.split())
 _EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
+_NEW_YORK: Final = ZoneInfo("America/New_York")
+_FX_WEEK_EDGE: Final = dt.time(17, 0)  # New York time the FX week opens (Sunday) and closes (Friday)
+
+if TYPE_CHECKING:
+    from exchange_calendars import ExchangeCalendar
 
 
 class CalendarRangeError(ValueError):
@@ -75,16 +87,39 @@ def sessions(kind: CalendarKind) -> np.ndarray:
         # 1970-01-01 was a Thursday: (n + 3) % 7 is the ISO weekday minus one, so 5 is Saturday.
         days = days[(days + 3) % 7 != 5]
     elif kind == "equity":
-        import exchange_calendars  # heavy import, needed only for equities
-
-        calendar = exchange_calendars.get_calendar(
-            EQUITY_EXCHANGE, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat()
-        )
-        days = calendar.sessions.values.astype("datetime64[D]").astype(np.int64)
+        days = _equity_calendar().sessions.values.astype("datetime64[D]").astype(np.int64)
     else:
         raise ValueError(f"unknown calendar kind {kind!r}")
     days.setflags(write=False)
     return days
+
+
+@lru_cache(maxsize=1)
+def _equity_calendar() -> ExchangeCalendar:
+    import exchange_calendars  # heavy import, needed only for equities
+
+    return exchange_calendars.get_calendar(
+        EQUITY_EXCHANGE, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat()
+    )
+
+
+def session_hours(symbol: str, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """When the symbol's session dated ``day`` opens and closes, as UTC datetimes (see the module docstring).
+
+    Raises ValueError when ``day`` is not one of the symbol's trading days.
+    """
+    if not is_trading_day(symbol, day):
+        raise ValueError(f"{day.isoformat()} is not a trading day of {symbol}")
+    if calendar_kind(symbol) == "equity":
+        opens: Any = _equity_calendar().session_open_close(day.isoformat())
+        return opens[0].to_pydatetime().astimezone(dt.UTC), opens[1].to_pydatetime().astimezone(dt.UTC)
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=1)
+    if day.weekday() == 6:  # Sunday: the week opens in New York's evening
+        start = dt.datetime.combine(day, _FX_WEEK_EDGE, _NEW_YORK).astimezone(dt.UTC)
+    elif day.weekday() == 4:  # Friday: the week closes in New York's evening
+        end = dt.datetime.combine(day, _FX_WEEK_EDGE, _NEW_YORK).astimezone(dt.UTC)
+    return start, end
 
 
 def session_numbers(symbol: str, start: dt.date, end: dt.date) -> np.ndarray:

@@ -19,6 +19,7 @@ from backbone_domain.bars import VALUE_COLUMNS, empty_bars
 from backbone_resources.cache.base import CacheUnavailable
 
 if TYPE_CHECKING:
+    from backbone_domain.changes import Changes
     from backbone_resources.cache.base import HotCache
     from backbone_resources.store.base import BarStore
 
@@ -40,6 +41,7 @@ class RefreshReport:
     rewritten_bars: int
     invalidated: int
     written: int
+    corrected: int = 0  # cached bars replaced in place by their corrected version
 
 
 def store_latest(store: BarStore, symbols: Sequence[str], n: int) -> pd.DataFrame:
@@ -115,6 +117,54 @@ def refresh(cache: HotCache, store: BarStore, start: dt.date, end: dt.date, chun
     invalidated = cache.invalidate_spans(spans)
     written = cache.replace_symbols(store_latest(store, sorted(spans), cache.keep_bars)) if spans else 0
     return RefreshReport(symbols=len(spans), rewritten_bars=rewritten, invalidated=invalidated, written=written)
+
+
+def apply_changes(cache: HotCache, store: BarStore, changes: Changes) -> RefreshReport:
+    """Bring the cache up to date with the keys the store changed since the cache's last refresh.
+
+    A correction touches its cached copy only: the cached bar of that symbol and date is replaced by the stored
+    one (``replace_bars``; a date the cache does not hold is left alone) and a retired bar is dropped, so a
+    handful of corrections costs a handful of writes, never a rewrite of the symbol. A symbol with a bar newer
+    than its newest cached one (new days) is reloaded whole, as ``refresh`` does: its window of newest bars
+    moved. So is every stored symbol the cache does not hold (Redis restarted empty, an entry expired or
+    evicted): one materialization warms the cache again even when the store has not changed.
+    """
+    newest = {str(s): t.date() for s, t in zip(*_latest(cache), strict=True)}
+    learned = changes.dates_learned()
+    cold = set(store.latest_bar_dates()) - set(newest)
+    reload = sorted(cold | {s for s, days in learned.items() if s not in newest or days[-1] > newest[s]})
+    # Only dates inside a cached window can be held: older corrections cost no store read.
+    in_window = [
+        (s, d)
+        for s, days in learned.items()
+        if s not in reload
+        for d in days
+        if d >= hot_bars.window_start(newest[s], cache.keep_bars)
+    ]
+    corrected = cache.replace_bars(_stored_bars(store, in_window)) if in_window else 0
+    gone = {s: d for s, d in changes.dates_retired().items() if s not in reload}
+    invalidated = cache.invalidate(gone) if gone else 0
+    written = cache.replace_symbols(store_latest(store, reload, cache.keep_bars)) if reload else 0
+    return RefreshReport(
+        symbols=len(set(learned) | set(gone) | cold),
+        rewritten_bars=len(changes.keys),
+        invalidated=invalidated,
+        written=written,
+        corrected=corrected,
+    )
+
+
+def _latest(cache: HotCache) -> tuple[list[str], list[pd.Timestamp]]:
+    cached = cache.latest_cached()
+    return list(cached["symbol"]), list(cached["ts"])
+
+
+def _stored_bars(store: BarStore, keys: Sequence[tuple[str, dt.date]]) -> pd.DataFrame:
+    """The stored bars of these (symbol, date) keys: one read over their symbols and span, then the keys."""
+    wanted = {(s, d) for s, d in keys}
+    bars = store.read_bars(min(d for _, d in keys), max(d for _, d in keys), sorted({s for s, _ in keys}))
+    picked = [(s, t.date()) in wanted for s, t in zip(bars["symbol"], bars["ts"], strict=True)]
+    return bars[picked].reset_index(drop=True)
 
 
 def stale_symbols(cache: HotCache, store: BarStore) -> dict[str, str]:

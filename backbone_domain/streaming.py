@@ -16,6 +16,7 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from backbone_domain.bar_messages import EncodedBars, Origin, encode_table, headers
 from backbone_domain.message_batch import MessageBatch
@@ -25,6 +26,7 @@ PREFETCH = 2  # chunks read and encoded ahead of the producer, in parallel
 if TYPE_CHECKING:
     import pandas as pd
 
+    from backbone_domain.changes import Changes
     from backbone_resources.store.base import BarStore
     from backbone_resources.stream.base import PublishReport, StreamResource
 
@@ -46,6 +48,7 @@ def publish_range(
     origin: Origin,
     chunk_days: int = 31,
     symbols: Sequence[str] | None = None,
+    learned_after: dt.datetime | None = None,
 ) -> PublishReport:
     """Publish the stored bars of [start, end], chunk by chunk (each symbol in ts order), through one producer;
     every message is confirmed before returning.
@@ -55,11 +58,17 @@ def publish_range(
     of a publish on a busy 2-core machine. At most ``PREFETCH`` + 1 chunks are in memory, and the messages keep the
     chunks' order. The first reads start before the producer is set up, and the first chunks are smaller, so
     producing starts early rather than after a whole chunk's work.
+
+    ``learned_after``: only the bars whose stored version was learned after that moment (``ingested_at``, the
+    message's version): what changed since the last publish, so a correction goes out once, as a higher version,
+    and a re-run that changed nothing publishes nothing.
     """
     hdrs = headers(origin)
+    after = None if learned_after is None else pa.scalar(learned_after, type=pa.timestamp("us", tz="UTC"))
 
     def load(chunk: tuple[dt.date, dt.date]) -> EncodedBars:
-        return encode_table(store.read_bars_table(chunk[0], chunk[1], symbols))
+        table = store.read_bars_table(chunk[0], chunk[1], symbols)
+        return encode_table(table if after is None else table.filter(pc.greater(table.column("ingested_at"), after)))
 
     chunks = iter(ramped_chunks(start, end, chunk_days))
     with ThreadPoolExecutor(max_workers=PREFETCH, thread_name_prefix="publish-prefetch") as pool:
@@ -80,6 +89,18 @@ def publish_range(
         finally:
             for pending in ahead:
                 pending.cancel()
+
+
+def publish_changes(stream: StreamResource, store: BarStore, changes: Changes, chunk_days: int = 31) -> PublishReport:
+    """Publish the current version of every key learned since the layer's watermark, once: the bars of the
+    changed symbols over the changed dates whose ``ingested_at`` is after it (``publish_range``). A retired bar
+    has no message (the topic carries versions, not deletions). Nothing learned: an empty publish."""
+    learned = changes.learned
+    if learned.empty or changes.since is None:
+        return stream.publish(iter(()))
+    first, last = learned["ts"].min().date(), learned["ts"].max().date()
+    symbols = sorted(learned["symbol"].unique())
+    return publish_range(stream, store, first, last, "ingest", chunk_days, symbols, changes.since)
 
 
 def ramped_chunks(start: dt.date, end: dt.date, days: int) -> Iterator[tuple[dt.date, dt.date]]:

@@ -21,6 +21,7 @@ COMMANDS = {
     "cache": "backbone_ops.cli_cache:cache",
     "consume": "backbone_ops.cli_stream:consume",
     "replay": "backbone_ops.cli_stream:replay",
+    "stream": "backbone_ops.cli_intraday:stream",
     "status": "backbone_ops.cli_status:status",
 }
 EXIT_CODES_HELP = (

@@ -1,56 +1,89 @@
 """`backbone consume` and `backbone replay`: the consumer bridge and Kafka replays from the command line.
 
-``consume`` builds only the stream (and cache) resources, runs until SIGTERM / Ctrl-C (or ``--idle-timeout``)
-and commits offsets after each handled batch. ``replay`` runs ``kafka_replay_job`` in the Dagster instance so the
-run shows in the UI, or with ``--request`` leaves the request for ``kafka_replay_sensor``.
+``consume`` builds only the stream resource and what its handlers need, feeds the handlers through the event bus
+until SIGTERM / Ctrl-C (or ``--idle-timeout``), and commits offsets once every required handler accepted them.
+``replay`` runs ``kafka_replay_job`` in the Dagster instance so the run shows in the UI, or with ``--request``
+leaves the request for ``kafka_replay_sensor``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
-from collections.abc import Sequence
 
+import anyio
 import click
 
-from backbone_domain.bar_messages import BarMessage
-from backbone_domain.bridge import Bridge, CacheInvalidator
+from backbone_domain.bridge import BridgeReport
+from backbone_domain.bus import BusStats, EventBus
+from backbone_domain.bus.stream_feed import BusBridge
 from backbone_ops import exit_codes
 from backbone_ops.exit_codes import UsageError, expected_errors
+from backbone_ops.handlers import LoadedHandler, load_handler
 from backbone_ops.resources import tier_resources
 from backbone_ops.secrets import echo
 from backbone_resources.settings import load_settings
-from backbone_resources.stream.base import StreamDisabled
-
-
-def _print_bars(bars: Sequence[BarMessage]) -> None:
-    for bar in bars:
-        click.echo(
-            json.dumps({"symbol": bar.symbol, "ts": bar.ts.isoformat(), "close": bar.close, "origin": bar.origin})
-        )
+from backbone_resources.stream.base import StreamDisabled, StreamResource
 
 
 @click.command()
 @click.option("--group", required=True, help="consumer group id (offsets are committed under it)")
-@click.option("--handler", type=click.Choice(["cache", "print"]), default="cache", show_default=True)
+@click.option(
+    "--handler",
+    "handlers",
+    multiple=True,
+    metavar="NAME|MODULE:CALLABLE",
+    help="a required handler: a name in the backbone.handlers entry points (cache, print, ...) or "
+    "package.module:callable; repeatable [default: cache]",
+)
+@click.option(
+    "--optional-handler",
+    "optional",
+    multiple=True,
+    metavar="NAME|MODULE:CALLABLE",
+    help="a handler that never holds the bridge back: when it falls behind its oldest bars are dropped; repeatable",
+)
 @click.option("--idle-timeout", type=float, default=None, help="stop after this many seconds without messages")
-def consume(group: str, handler: str, idle_timeout: float | None) -> None:
-    """Hand each new bar from the stream to a handler (default: keep the hot cache current) until SIGTERM."""
-    families = ("stream", "cache") if handler == "cache" else ("stream",)
+def consume(group: str, handlers: tuple[str, ...], optional: tuple[str, ...], idle_timeout: float | None) -> None:
+    """Hand each new bar from the stream to the handlers (default: keep the hot cache current) until SIGTERM;
+    offsets are committed once every required handler accepted the bars before them."""
     try:
-        with expected_errors(), tier_resources(load_settings(), *families) as res:
-            if not res.stream.enabled:
-                raise StreamDisabled("streaming disabled (BACKBONE_STREAMING_ENABLED=false): nothing to consume")
-            fn = CacheInvalidator(res.cache) if handler == "cache" else _print_bars
-            click.echo(f"consuming {res.stream.describe()['topic']} as group {group} (SIGTERM stops cleanly)", err=True)
-            report = Bridge(res.stream, group, fn).run(idle_timeout_s=idle_timeout)
+        with expected_errors():
+            required = [load_handler(ref) for ref in handlers or (() if optional else ("cache",))]
+            extra = [load_handler(ref) for ref in optional]
+            needs = {need for h in (*required, *extra) for need in h.spec.needs}
+            with tier_resources(load_settings(), "stream", *sorted(needs)) as res:
+                if not res.stream.enabled:
+                    raise StreamDisabled("streaming disabled (BACKBONE_STREAMING_ENABLED=false): nothing to consume")
+                bus = EventBus()
+                for loaded, is_required in [(h, True) for h in required] + [(h, False) for h in extra]:
+                    _subscribe(bus, loaded, is_required, res)
+                topic = res.stream.describe()["topic"]
+                click.echo(f"consuming {topic} as group {group} (SIGTERM stops cleanly)", err=True)
+                report = anyio.run(_feed, res.stream, group, bus, idle_timeout)
     except KeyboardInterrupt:
         sys.exit(exit_codes.INTERRUPTED)
     click.echo(
         f"received {report.received}, handled {report.handled}, skipped {report.skipped} duplicate/out-of-date, "
-        f"{report.commits} commits",
+        f"{report.commits} commits; {_describe(bus.stats())}",
         err=True,
+    )
+
+
+def _subscribe(bus: EventBus, loaded: LoadedHandler, required: bool, resources: object) -> None:
+    spec = loaded.spec
+    bus.subscribe(spec.topic, spec.build(resources), name=loaded.name, required=required and spec.required)
+
+
+async def _feed(stream: StreamResource, group: str, bus: EventBus, idle_timeout: float | None) -> BridgeReport:
+    async with bus:
+        return await BusBridge(stream, group, bus).feed(idle_timeout_s=idle_timeout)
+
+
+def _describe(stats: BusStats) -> str:
+    return ", ".join(
+        f"{name}: {s.handled} handled, {s.restarts} restarts" + (f", {s.dropped} dropped" if not s.required else "")
+        for name, s in stats.subscribers.items()
     )
 
 

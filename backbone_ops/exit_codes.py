@@ -3,7 +3,8 @@
 0   done, healthy
 1   done, and something is wrong: a check or run failed, a figure breaches its threshold, or a service the command
     needs is unavailable (``BackendUnavailable``: each family seam's ``*Unavailable``)
-2   cannot run as asked: bad or missing settings, a bad request (``UsageError``), streaming switched off
+2   cannot run as asked: bad or missing settings, a bad request (``UsageError``), streaming (or intraday) switched
+    off, a source without intraday bars
 130 interrupted (Ctrl-C / SIGTERM)
 
 Anything else is a bug and keeps its traceback.
@@ -19,6 +20,7 @@ import click
 
 from backbone_ops.secrets import redact
 from backbone_resources.settings import SettingsError
+from backbone_resources.source.base import IntradayUnsupported
 from backbone_resources.stream.base import StreamDisabled
 from backbone_resources.unavailable import BackendUnavailable
 
@@ -32,7 +34,8 @@ class UsageError(ValueError):
 EXIT_CODES: dict[type[Exception], int] = {
     SettingsError: CANNOT_RUN,
     UsageError: CANNOT_RUN,
-    StreamDisabled: CANNOT_RUN,
+    StreamDisabled: CANNOT_RUN,  # IntradayDisabled too
+    IntradayUnsupported: CANNOT_RUN,  # a source without intraday bars
     BackendUnavailable: PROBLEM,  # every family's *Unavailable: store, source, cache, stream, batch
 }
 EXPECTED = tuple(EXIT_CODES)

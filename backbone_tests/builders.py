@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from backbone_domain.bar_messages import BarMessage
 from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES, RAW_COLUMNS, VALUE_COLUMNS, empty_rejected, utc_midnight
 
 MON = dt.date(2024, 1, 1)  # a Monday
@@ -90,6 +91,14 @@ def daily_bars(
         for i, t in enumerate(ts)
     ]
     return pd.DataFrame(rows).astype({"ts": "datetime64[us, UTC]", "ingested_at": "datetime64[us, UTC]"})
+
+
+def bar_message(symbol: str, day: int, ingested: str = "2024-03-01T12:00:00+00:00") -> BarMessage:
+    """A decoded daily bar of ``symbol`` on 2024-01-01 + ``day`` days; its prices are ``day``, so a test reads the
+    day back from ``close``."""
+    ts = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day)
+    ingested_at = dt.datetime.fromisoformat(ingested)
+    return BarMessage(symbol, ts, day, day, day, float(day), None, 1.0, "test", ingested_at, "ingest")
 
 
 def random_walk_bars(

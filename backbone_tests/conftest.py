@@ -12,6 +12,7 @@ pytest_plugins = [
     "backbone_tests.fixtures.postgres",
     "backbone_tests.fixtures.timescale",
     "backbone_tests.fixtures.broker",
+    "backbone_tests.fixtures.entry_points",
     "backbone_tests.fixtures.redis",
     "backbone_tests.fixtures.spark",
     "backbone_tests.hypothesis_profiles",

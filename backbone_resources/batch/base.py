@@ -12,6 +12,7 @@ Datasets live under ``export_dir``: ``daily_bars/`` and ``daily_returns/``, Hive
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -76,9 +77,10 @@ class BatchEngine(ConfigurableResource, ABC):
         an empty stage writes nothing."""
 
     @abstractmethod
-    def write_returns(self, first_year: int, last_year: int) -> int:
+    def write_returns(self, first_year: int, last_year: int, symbols: Sequence[str] | None = None) -> int:
         """Recompute ``daily_returns`` for the years [first_year, last_year] from ``daily_bars``, replacing
-        those years' partitions. ``log_return`` = ln(close / previous close), null on a symbol's first bar;
+        those years' partitions (only ``symbols``' when given: a correction rewrites its symbols alone).
+        ``log_return`` = ln(close / previous close), null on a symbol's first bar;
         ``realized_vol_20d`` = sample stdev of the last 20 log returns × √252, null until 20 returns exist.
         Windows reach back into earlier years (the last 21 bars before ``first_year``). Returns rows written."""
 

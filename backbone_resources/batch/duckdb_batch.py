@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -60,9 +60,9 @@ class DuckDBBatch(BatchEngine):
             con.sql("SELECT * FROM read_parquet($files)", params={"files": _glob(staged_dir)}).create_view("staged")
             return self._replace(con, queries.STAGED_BARS, "daily_bars")
 
-    def write_returns(self, first_year: int, last_year: int) -> int:
+    def write_returns(self, first_year: int, last_year: int, symbols: Sequence[str] | None = None) -> int:
         with self._connect() as con:
-            if not self._register(con, "daily_bars"):
+            if not self._register(con, "daily_bars", symbols):
                 return 0
             return self._replace(con, queries.returns_sql(first_year, last_year), "daily_returns")
 
@@ -93,12 +93,17 @@ class DuckDBBatch(BatchEngine):
         finally:
             con.close()
 
-    def _register(self, con: duckdb.DuckDBPyConnection, dataset: Dataset) -> bool:
-        """Create the dataset's view; False when it has no files yet."""
+    def _register(self, con: duckdb.DuckDBPyConnection, dataset: Dataset, symbols: Sequence[str] | None = None) -> bool:
+        """Create the dataset's view (of ``symbols`` only, when given); False when it has no files yet."""
         root = Path(self.dataset_path(dataset))
         if not any(root.glob("symbol=*/year=*/*.parquet")):
             return False
-        con.sql(_READ_DATASET, params={"files": _glob(root, "symbol=*/year=*/*.parquet")}).create_view(_VIEW[dataset])
+        files = {"files": _glob(root, "symbol=*/year=*/*.parquet")}
+        if symbols is None:
+            con.sql(_READ_DATASET, params=files).create_view(_VIEW[dataset])
+        else:
+            query = _READ_DATASET + " WHERE list_contains($symbols::VARCHAR[], symbol)"
+            con.sql(query, params={**files, "symbols": list(symbols)}).create_view(_VIEW[dataset])
         return True
 
     def _replace(self, con: duckdb.DuckDBPyConnection, select: str, dataset: Dataset) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from backbone_domain.changes import Changes, returns_years, symbol_years
 from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, DatasetProfile
 from backbone_resources.batch.staging import stage_bars, staging_dir, year_bounds
 from backbone_resources.store.base import BarStore
@@ -24,18 +25,43 @@ from backbone_resources.store.base import BarStore
 
 @dataclass(frozen=True)
 class ExportReport:
-    years: tuple[int, int]
+    years: tuple[int, int] | None  # the first and last year rewritten; None when nothing was
     staged: int
     written: int
+    partitions: tuple[tuple[str, int], ...] | None = None  # the (symbol, year)s rewritten; None: every one of years
 
 
-def export_bars(store: BarStore, batch: BatchEngine, start: dt.date, end: dt.date, chunk_days: int) -> ExportReport:
-    """Rewrite the daily_bars (symbol, year) partitions of the years [start, end] touches, from the store."""
+def export_bars(
+    store: BarStore,
+    batch: BatchEngine,
+    start: dt.date,
+    end: dt.date,
+    chunk_days: int,
+    as_of: dt.datetime | None = None,
+) -> ExportReport:
+    """Rewrite the daily_bars (symbol, year) partitions of the years [start, end] touches, from the store, as it
+    is now or as it was known at ``as_of`` (``BarStore.read_bars``): the same bytes as the export made then."""
     first, last = year_bounds(start, end)
     with staging_dir(batch.export_dir) as directory:
-        staged = stage_bars(store, first, last, chunk_days, directory)
+        staged = stage_bars(store, first, last, chunk_days, directory, as_of)
         written = batch.write_bars(str(directory))
     return ExportReport((first.year, last.year), staged, written)
+
+
+def export_changed_bars(store: BarStore, batch: BatchEngine, changes: Changes) -> ExportReport:
+    """Rewrite only the daily_bars (symbol, year) partitions holding a key changed since the layer's watermark:
+    each restaged whole from the store (a partition is one file), every other partition left as it was (same
+    bytes, same mtime). A partition whose every bar was retired keeps its file (nothing to stage): a known gap."""
+    partitions = symbol_years(changes.keys)
+    staged = written = 0
+    if partitions:
+        with staging_dir(batch.export_dir) as directory:
+            for year, symbols in partitions.items():
+                staged += stage_bars(
+                    store, dt.date(year, 1, 1), dt.date(year, 12, 31), 366, directory, symbols=symbols, prefix=year
+                )
+            written = batch.write_bars(str(directory))
+    return ExportReport(_years(partitions), staged, written, _pairs(partitions))
 
 
 def export_returns(batch: BatchEngine, start: dt.date, end: dt.date) -> ExportReport:
@@ -43,6 +69,22 @@ def export_returns(batch: BatchEngine, start: dt.date, end: dt.date) -> ExportRe
     first, last = year_bounds(start, end)
     written = batch.write_returns(first.year, last.year)
     return ExportReport((first.year, last.year), written, written)
+
+
+def export_changed_returns(batch: BatchEngine, changes: Changes) -> ExportReport:
+    """Recompute only the daily_returns (symbol, year) partitions a changed key reaches: its own year, and the
+    next one when it lies in that year's first windows (``changes.returns_years``)."""
+    partitions = returns_years(changes.keys)
+    written = sum(batch.write_returns(year, year, symbols) for year, symbols in partitions.items())
+    return ExportReport(_years(partitions), written, written, _pairs(partitions))
+
+
+def _years(partitions: Mapping[int, list[str]]) -> tuple[int, int] | None:
+    return (min(partitions), max(partitions)) if partitions else None
+
+
+def _pairs(partitions: Mapping[int, list[str]]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((symbol, year) for year, symbols in partitions.items() for symbol in symbols))
 
 
 @dataclass(frozen=True)

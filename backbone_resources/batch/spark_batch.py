@@ -24,6 +24,7 @@ import shutil
 import socket
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
@@ -128,8 +129,8 @@ class SparkBatch(BatchEngine):
         spark.read.parquet(staged_dir).createOrReplaceTempView("staged")
         return self._replace(spark.sql(queries.STAGED_BARS), "daily_bars")
 
-    def write_returns(self, first_year: int, last_year: int) -> int:
-        if not self._register("daily_bars"):
+    def write_returns(self, first_year: int, last_year: int, symbols: Sequence[str] | None = None) -> int:
+        if not self._register("daily_bars", symbols):
             return 0
         return self._replace(self.session().sql(queries.returns_sql(first_year, last_year)), "daily_returns")
 
@@ -161,8 +162,9 @@ class SparkBatch(BatchEngine):
 
     # -- helpers -----------------------------------------------------------------------------------------
 
-    def _register(self, dataset: Dataset) -> bool:
-        """Create the dataset's view (year as int); False when the dataset does not exist yet."""
+    def _register(self, dataset: Dataset, symbols: Sequence[str] | None = None) -> bool:
+        """Create the dataset's view (year as int; of ``symbols`` only, when given: partition pruning reads
+        only their directories); False when the dataset does not exist yet."""
         from pyspark.errors import AnalysisException
         from pyspark.sql import functions as F
 
@@ -173,6 +175,8 @@ class SparkBatch(BatchEngine):
             if "PATH_NOT_FOUND" in str(exc) or "UNABLE_TO_INFER_SCHEMA" in str(exc):
                 return False
             raise
+        if symbols is not None:
+            frame = frame.where(F.col("symbol").isin(list(symbols)))
         frame.withColumn("year", F.col("year").cast("int")).createOrReplaceTempView(_VIEW[dataset])
         return True
 

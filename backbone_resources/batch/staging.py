@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,14 +40,24 @@ def staging_dir(export_dir: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def stage_bars(store: BarStore, start: dt.date, end: dt.date, chunk_days: int, directory: Path) -> int:
-    """Write the stored bars of [start, end] as Parquet files (BAR_COLUMNS), one per chunk; returns rows."""
+def stage_bars(
+    store: BarStore,
+    start: dt.date,
+    end: dt.date,
+    chunk_days: int,
+    directory: Path,
+    as_of: dt.datetime | None = None,
+    symbols: Sequence[str] | None = None,
+    prefix: object = "",
+) -> int:
+    """Write the stored bars of [start, end] (of ``symbols``; as known at ``as_of``) as Parquet files
+    (BAR_COLUMNS), one per chunk, named ``part-<prefix><n>``; returns rows."""
     rows = 0
     for number, (first, last) in enumerate(date_chunks(start, end, chunk_days)):
-        frame = store.read_bars(first, last)
+        frame = store.read_bars(first, last, symbols, as_of)
         if frame.empty:
             continue
-        pq.write_table(frames.bars_table(frame), directory / f"part-{number:05d}.parquet")
+        pq.write_table(frames.bars_table(frame), directory / f"part-{prefix}{number:05d}.parquet")
         rows += len(frame)
     return rows
 

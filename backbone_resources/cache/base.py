@@ -155,3 +155,10 @@ class HotCache(ConfigurableResource, ABC):
     @abstractmethod
     def clear(self) -> None:
         """Remove every key of this namespace (bars, LRU index, counters)."""
+
+    @abstractmethod
+    def replace_bars(self, bars: pd.DataFrame) -> int:
+        """Replace the cached bar of each row's (symbol, date) by the row, only where the cache holds a bar on
+        that date whose version (``ingested_at``) is not newer than the row's: a correction of a stored bar
+        reaches its cached copy and nothing else (no other date, no whole-symbol rewrite, no date added, the TTL
+        and LRU untouched), and a late message never puts an older version back. Returns the bars replaced."""

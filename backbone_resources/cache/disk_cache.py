@@ -188,3 +188,26 @@ class DiskHotCache(HotCache):
         with self._errors() as cache, cache.transact():
             for key in [k for k in cache.iterkeys() if isinstance(k, str) and k.startswith(prefix)]:
                 cache.delete(key)
+
+    def replace_bars(self, bars: pd.DataFrame) -> int:
+        by_symbol: dict[str, dict[int, str]] = defaultdict(dict)
+        for symbol, ordinal, member in hot_bars.encode(bars):
+            by_symbol[symbol][ordinal] = member
+        replaced = 0
+        with self._errors() as cache, cache.transact():
+            for symbol, members in by_symbol.items():
+                key = self._key("bars", symbol)
+                cached, expire = cache.get(key, expire_time=True)
+                held = {o: m for o, m in members.items() if cached and o in cached and _older(cached[o], m)}
+                if not held:
+                    continue
+                left = None if expire is None else max(1.0, expire - time.time())
+                cache.set(key, cached | held, expire=left)
+                replaced += len(held)
+        return replaced
+
+
+def _older(cached: str, member: str) -> bool:
+    """Whether the cached member's version is not newer than ``member``'s: the last field is ``ingested_at`` as
+    fixed-width ISO text (``hot_bars``), so text order is time order ('' for none sorts first)."""
+    return cached.rsplit(hot_bars.SEP, 1)[1] <= member.rsplit(hot_bars.SEP, 1)[1]

@@ -54,6 +54,25 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+# One atomic step per batch: a member replaces the bar of its date only where one is cached (never adds a date,
+# so a symbol's window stays its newest bars) and its version is not newer: the last field of a member is
+# ingested_at as fixed-width ISO text (hot_bars), so text order is time order. KEYS[i] is row i's symbol key,
+# ARGV its ordinal and member.
+_REPLACE_HELD = """
+local replaced = 0
+for i, key in ipairs(KEYS) do
+    local ordinal, member = ARGV[2 * i - 1], ARGV[2 * i]
+    local held = redis.call('ZRANGEBYSCORE', key, ordinal, ordinal)
+    if #held > 0 and string.match(held[1], '([^|]*)$') <= string.match(member, '([^|]*)$') then
+        redis.call('ZREMRANGEBYSCORE', key, ordinal, ordinal)
+        redis.call('ZADD', key, ordinal, member)
+        replaced = replaced + 1
+    end
+end
+return replaced
+"""
+
+
 class RedisHotCache(HotCache):
     """Latest bars per symbol in Redis at BACKBONE_REDIS_URL (see the module docstring)."""
 
@@ -257,3 +276,13 @@ class RedisHotCache(HotCache):
         with self._errors() as r:
             for keys in _batched(r.scan_iter(match=self._key("*"), count=1000), 500):
                 r.delete(*keys)
+
+    def replace_bars(self, bars: pd.DataFrame) -> int:
+        rows = [(self._key("bars", s), o, m) for s, o, m in hot_bars.encode(bars)]
+        replaced = 0
+        with self._errors() as r:
+            for batch in _batched(rows, 1_000):
+                keys = [key for key, _, _ in batch]
+                args = [v for _, ordinal, member in batch for v in (ordinal, member)]
+                replaced += int(r.eval(_REPLACE_HELD, len(keys), *keys, *args))
+        return replaced

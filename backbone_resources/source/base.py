@@ -13,7 +13,11 @@ from backbone_domain.quarantined_files import QuarantinedFile
 from backbone_resources.probe import Probe, probing
 from backbone_resources.unavailable import SourceUnavailable, SourceUnreadable
 
-__all__ = ["BarSource", "SourceUnavailable", "SourceUnreadable"]
+__all__ = ["BarSource", "IntradayUnsupported", "SourceUnavailable", "SourceUnreadable"]
+
+
+class IntradayUnsupported(ValueError):
+    """The configured source has no intraday bars (the synthetic and file sources have them; Yahoo not yet)."""
 
 
 class BarSource(ConfigurableResource, ABC):
@@ -41,6 +45,22 @@ class BarSource(ConfigurableResource, ABC):
     @abstractmethod
     def fetch(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         """Raw bars of [start, end]; see the class docstring."""
+
+    def fetch_intraday(
+        self, session: dt.date, symbols: Sequence[str] | None = None, interval_minutes: int = 1
+    ) -> pd.DataFrame:
+        """The N-minute bars of one trading session; only a source that has them overrides this.
+
+        Args: session: the trading date. symbols: as for ``fetch``. interval_minutes: N, counted from the open.
+        Returns: a frame with ``backbone_domain.bars.INTRADAY_COLUMNS``, ordered by symbol then ts: every
+          interval of each symbol's session hours (``calendars.session_hours``) that the origin has a bar in
+          (the synthetic source: all of them), none for a symbol without a session that day. ``ts`` is the
+          interval's start (UTC); the last interval ends at the close.
+          The bars aggregate to the day's bar ``fetch`` returns: first open, max high, min low, last close,
+          summed volume (the synthetic source: exactly, bit for bit).
+        Raises: IntradayUnsupported when the source has no intraday bars.
+        """
+        raise IntradayUnsupported(f"the {self.name} source has no intraday bars (synthetic and csv:<dir> have)")
 
     def quarantined_files(self) -> list[QuarantinedFile]:
         """Inputs set aside whole, each with its reason (``fetch`` returns none of their rows); none by default:

@@ -304,6 +304,16 @@ class FileSource(BarSource):
     def universe(self) -> list[str]:
         return [s.upper() for s in self.symbols] if self.symbols else sorted(self._listing().files)
 
+    def fetch_intraday(
+        self, session: dt.date, symbols: Sequence[str] | None = None, interval_minutes: int = 1
+    ) -> pd.DataFrame:
+        """Bars of ``<directory>/intraday/`` (``file_intraday``: its layouts, and why a doubtful file fails)."""
+        from backbone_resources.source import file_intraday
+
+        wanted = [s.upper() for s in (self.universe() if symbols is None else symbols)]
+        root = Path(self.directory).expanduser()
+        return file_intraday.read_session(root, session, wanted, interval_minutes, self._symbol_of, self.name)
+
     def quarantined_files(self) -> list[QuarantinedFile]:
         """Every file set aside whole, by name or by content (each file of the universe is parsed, once)."""
         listing = self._listing()

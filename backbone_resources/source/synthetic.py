@@ -38,8 +38,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from backbone_domain.bars import RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
-from backbone_domain.calendars import CalendarKind, calendar_kind, session_numbers
+from backbone_domain.bars import INTRADAY_COLUMNS, RAW_COLUMNS, SYMBOL_PATTERN, VALUE_COLUMNS, empty_raw
+from backbone_domain.calendars import CalendarKind, calendar_kind, session_hours, session_numbers
+from backbone_resources.source import synthetic_intraday
 from backbone_resources.source.base import BarSource
 
 DEFAULT_UNIVERSE: Final = ("EURUSD", "GBPUSD", "USDJPY", "AAPL", "MSFT", "SPY")
@@ -247,6 +248,32 @@ class SyntheticSource(BarSource):
             "payload": _objects(np.full(total, None, dtype=object)),
         }
         return pd.DataFrame({c: columns[c] for c in RAW_COLUMNS}, copy=False)
+
+    def fetch_intraday(
+        self, session: dt.date, symbols: Sequence[str] | None = None, interval_minutes: int = 1
+    ) -> pd.DataFrame:
+        """Minute bars drawn from each symbol's daily bar of ``session`` (``synthetic_intraday``), aggregated to
+        ``interval_minutes``; they aggregate back to that daily bar exactly."""
+        daily = self.fetch(session, session, symbols)
+        frames = []
+        for row in daily.to_dict("records"):
+            symbol = row["symbol"]
+            opens_at, closes_at = session_hours(symbol, session)
+            minutes = int((closes_at - opens_at).total_seconds()) // 60
+            scale = float(_params(self.seed, symbol)[4])
+            bars = synthetic_intraday.session_minutes(self.seed, symbol, session, row, scale, minutes)
+            bars = synthetic_intraday.aggregate(bars, interval_minutes)
+            starts = pd.date_range(opens_at, periods=bars["open"].size, freq=f"{interval_minutes}min", unit="us")
+            frames.append(
+                pd.DataFrame(
+                    {"symbol": symbol, "session": session, "ts": starts, "interval_s": 60 * interval_minutes}
+                    | bars
+                    | {"source": self.name}
+                )
+            )
+        if not frames:
+            return pd.DataFrame({c: [] for c in INTRADAY_COLUMNS})
+        return pd.concat(frames, ignore_index=True).loc[:, list(INTRADAY_COLUMNS)]
 
 
 @lru_cache(maxsize=8)

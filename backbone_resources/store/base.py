@@ -19,10 +19,19 @@ from dagster import ConfigurableResource
 from backbone_domain import frames
 from backbone_domain.bar_history import BarLoad
 from backbone_domain.bars import BAR_DTYPES
+from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_resources.probe import Probe
 from backbone_resources.unavailable import StoreUnavailable
 
-__all__ = ["BarStore", "PrunedVersions", "QualityCounts", "StoreUnavailable", "VersionCounts", "WriteCounts"]
+__all__ = [
+    "CHANGED_KEY_DTYPES",
+    "BarStore",
+    "PrunedVersions",
+    "QualityCounts",
+    "StoreUnavailable",
+    "VersionCounts",
+    "WriteCounts",
+]
 
 BAR_ARROW_SCHEMA: Final = pa.schema(
     [
@@ -226,3 +235,19 @@ class BarStore(ConfigurableResource, ABC):
     @abstractmethod
     def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
         """Stored bars and rejected rows whose trading date / partition is in [start, end]."""
+
+    @abstractmethod
+    def keys_changed_since(self, since: dt.datetime) -> pd.DataFrame:
+        """The keys whose stored state changed after ``since`` (tz-aware): the change feed that lets every layer
+        downstream of the store touch only what a run changed (docs/versions.md, "Corrections through the
+        layers").
+
+        A key changed when its current version was learned after ``since`` (a new bar, or a correction:
+        ``ingested_at > since``) or when it was retired after it (``bar_versions`` reason ``retired``,
+        ``superseded_at > since``) and is not stored now. A re-run that changes nothing changes no key.
+
+        Returns:
+            CHANGED_KEY_DTYPES ordered by symbol, ts, one row a key: ``symbol`` str, ``ts`` tz-aware UTC,
+            ``changed_at`` tz-aware UTC (``ingested_at`` of the current version, or the retirement's time),
+            ``retired`` bool. The newest ``changed_at`` is the ``since`` that picks up after these.
+        """

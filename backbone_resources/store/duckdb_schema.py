@@ -283,3 +283,17 @@ VERSION_KEYS: Final = """SELECT symbol, ts, ingested_at FROM (
     WHERE ts >= $start AND ts < $stop
       AND ($symbols::VARCHAR[] IS NULL OR list_contains($symbols::VARCHAR[], symbol))
     ORDER BY symbol, ts, ingested_at"""
+# The keys changed after $since (BarStore.keys_changed_since): current versions learned since, and retirements
+# since whose key is not stored again. ingested_at correlates with insertion order, so zone maps skip most of
+# daily_bars.
+KEYS_CHANGED_SINCE: Final = """SELECT symbol, ts, changed_at, retired FROM (
+        SELECT symbol, ts, ingested_at AS changed_at, false AS retired
+        FROM market_data.daily_bars WHERE ingested_at > $since
+        UNION ALL
+        SELECT v.symbol, v.ts, max(v.superseded_at), true
+        FROM market_data.bar_versions AS v
+        WHERE v.reason = 'retired' AND v.superseded_at > $since
+          AND NOT EXISTS (SELECT 1 FROM market_data.daily_bars AS d WHERE d.symbol = v.symbol AND d.ts = v.ts)
+        GROUP BY v.symbol, v.ts
+    )
+    ORDER BY symbol, ts"""

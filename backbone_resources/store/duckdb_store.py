@@ -30,6 +30,7 @@ from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_rando
 from backbone_domain import frames
 from backbone_domain.bar_history import HISTORY_DTYPES, BarLoad
 from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
@@ -222,6 +223,11 @@ class DuckDBBarStore(BarStore):
         with self._transaction(read_only=True) as con:
             bars, rejected = con.execute(sql.RANGE_COUNTS, span).fetchone()
         return WriteCounts(bars=bars, rejected=rejected)
+
+    def keys_changed_since(self, since: dt.datetime) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            table = con.sql(sql.KEYS_CHANGED_SINCE, params={"since": _utc(since, "since")}).to_arrow_table()
+        return frames.typed(table.to_pandas(), CHANGED_KEY_DTYPES)
 
     # -- connections -------------------------------------------------------------------------------------
 

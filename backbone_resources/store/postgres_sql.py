@@ -296,6 +296,19 @@ class Statements:
             " (SELECT count(*) FROM {rejected} WHERE partition_date BETWEEN %s AND %s)"
         ).format(daily=self.daily, rejected=self.rejected)
 
+    def keys_changed_since(self) -> sql.Composed:
+        """The keys changed after a moment (``since``): current versions learned since, and retirements since
+        whose key is not stored again (``BarStore.keys_changed_since``). Selects symbol, ts and changed_at as
+        epoch microseconds, retired as 0/1."""
+        return sql.SQL(
+            "SELECT symbol, {ts}, {changed}, retired FROM ("
+            "SELECT symbol, ts, ingested_at AS changed_at, 0 AS retired FROM {daily} WHERE ingested_at > %(since)s"
+            " UNION ALL SELECT v.symbol, v.ts, max(v.superseded_at), 1 FROM {versions} AS v"
+            " WHERE v.reason = 'retired' AND v.superseded_at > %(since)s"
+            " AND NOT EXISTS (SELECT 1 FROM {daily} AS d WHERE d.symbol = v.symbol AND d.ts = v.ts)"
+            " GROUP BY v.symbol, v.ts) AS changed ORDER BY symbol, ts"
+        ).format(ts=epoch_us("ts"), changed=epoch_us("changed_at"), daily=self.daily, versions=self.versions)
+
 
 def _only_symbols(with_symbols: bool) -> sql.Composable:
     return sql.SQL(" AND symbol = ANY(%s)") if with_symbols else sql.SQL("")

@@ -29,6 +29,7 @@ from pydantic import Field, PrivateAttr
 from backbone_domain import frames
 from backbone_domain.bar_history import HISTORY_COLUMNS, HISTORY_DTYPES, BarLoad
 from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
+from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_domain.source_truth import KEPT_REASONS
@@ -382,6 +383,14 @@ class PostgresBarStore(BarStore):
             row = cur.execute(self._sql.range_counts(), (*_span(start, end, None), start, end)).fetchone()
         bars, rejected = row or (0, 0)
         return WriteCounts(bars=bars, rejected=rejected)
+
+    def keys_changed_since(self, since: dt.datetime) -> pd.DataFrame:
+        if since.tzinfo is None:
+            raise ValueError(f"since must be timezone-aware, got {since!r}")
+        types = {"symbol": pa.string(), "ts": pa.int64(), "changed_at": pa.int64(), "retired": pa.int8()}
+        with self._cursor() as cur:
+            table = pgcopy.copy_out(cur, self._sql.keys_changed_since(), {"since": since}, types)
+        return pgcopy.to_frame(table, ["ts", "changed_at"], CHANGED_KEY_DTYPES)
 
 
 def _midnight(day: dt.date) -> dt.datetime:

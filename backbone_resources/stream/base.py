@@ -22,6 +22,7 @@ from backbone_resources.stream.settings import StreamPolicy
 from backbone_resources.unavailable import StreamUnavailable
 
 __all__ = [
+    "IntradayDisabled",
     "MessageBatch",
     "PartitionLag",
     "PublishReport",
@@ -36,6 +37,10 @@ __all__ = [
 
 class StreamDisabled(RuntimeError):
     """Streaming is off (BACKBONE_STREAMING_ENABLED=false) and an operation needs it."""
+
+
+class IntradayDisabled(StreamDisabled):
+    """Intraday bars are off (BACKBONE_INTRADAY_ENABLED=false, the default) and an operation needs them."""
 
 
 @dataclass(frozen=True)

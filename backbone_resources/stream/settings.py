@@ -18,7 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from backbone_resources.env import from_env_field
 
 DEFAULT_TOPIC = "market-data.daily-bars"
+DEFAULT_INTRADAY_TOPIC = "market-data.intraday-bars"
 KAFKA_PREFIX = "BACKBONE_KAFKA_"
+INTRADAY_PREFIX = "BACKBONE_INTRADAY_"
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 Properties = Annotated[dict[str, str], NoDecode]  # librdkafka properties, a JSON object in the environment
 
@@ -74,9 +76,28 @@ class KafkaSettings(dg.Config):
         return value
 
 
+class IntradaySettings(dg.Config):
+    """``BACKBONE_INTRADAY_<FIELD>``: the intraday bars' stream (docs/streaming.md, "Intraday bars").
+
+    Off by default: a local run that only wants daily bars never publishes or reads a second topic. The topic
+    lives on the same stream backend as the daily one (same partitions and Kafka settings), under its own name.
+    """
+
+    enabled: bool = Field(False, description="true: `backbone stream intraday` publishes; false: it says it is off")
+    topic: str = Field(DEFAULT_INTRADAY_TOPIC, min_length=1, max_length=249)
+    interval_minutes: int = Field(1, ge=1, le=240, description="length of a bar, from the session's open")
+
+
 class StreamSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BACKBONE_", extra="ignore", frozen=True)
 
     streaming_enabled: bool = Field(True, description="false: daily_bars_kafka reports 'streaming disabled'")
     policy: StreamPolicy = from_env_field(StreamPolicy, KAFKA_PREFIX)
     kafka: KafkaSettings = from_env_field(KafkaSettings, KAFKA_PREFIX)
+    intraday: IntradaySettings = from_env_field(IntradaySettings, INTRADAY_PREFIX)
+
+    def for_intraday(self) -> StreamSettings:
+        """These settings with the intraday topic in place of the daily one: the tier's stream backend built from
+        them publishes and consumes intraday bars, with every other knob unchanged."""
+        policy = StreamPolicy(**{**self.policy.model_dump(), "topic": self.intraday.topic})
+        return self.model_copy(update={"policy": policy})

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from backbone_assets import cache as cache_assets
 from backbone_domain.calendars import trading_days
+from backbone_domain.hot_reader import apply_changes as real_apply
 from backbone_domain.hot_reader import read_last, stale_symbols
 from backbone_domain.hot_reader import refresh as real_refresh
 from backbone_ops import runner
@@ -57,7 +58,9 @@ def test_outage_drill(institutional, spark_options, tmp_path, monkeypatch):  # t
 
         # Outage mid-run: Redis stops as the run reaches the cache step, after the store's steps have written.
         with monkeypatch.context() as patch:
+            # the cache step's first call after its ping, on a first run or after one (the change feed)
             patch.setattr(cache_assets, "refresh", lambda *a, **k: server.stop() or real_refresh(*a, **k))
+            patch.setattr(cache_assets, "apply_changes", lambda *a, **k: server.stop() or real_apply(*a, **k))
             during = runner.materialize(settings, JAN, FEB_END, CACHE_FLOW)
         assert not during.success
 

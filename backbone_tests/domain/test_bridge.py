@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+import pandas as pd
 import pytest
 
 from backbone_domain.bridge import Bridge
@@ -87,3 +88,30 @@ def test_idle_time_counts_from_the_assignment_not_from_the_join() -> None:
 
     assert report.received == 0
     assert joining.polls >= joining.join_polls + 3  # it waited out the join, then idled 0.2 s after the assignment
+
+
+def test_the_cache_handler_replaces_a_cached_bar_with_a_newer_version_and_keeps_the_window_whole(tmp_path) -> None:
+    from backbone_domain.bar_messages import decode, encode_bars, headers
+    from backbone_domain.bars import BAR_DTYPES
+    from backbone_domain.bridge import CacheInvalidator
+    from backbone_resources.cache.disk_cache import DiskHotCache
+    from backbone_resources.cache.settings import CachePolicy
+
+    cache = DiskHotCache(directory=str(tmp_path / "hc"), policy=CachePolicy(bars=10))
+    try:
+        bars = daily_bars(days=10, ingested="2024-03-01T12:00:00")
+        cache.replace_symbols(bars)
+        symbol = bars["symbol"].iloc[0]
+        mine = bars[bars["symbol"] == symbol].reset_index(drop=True)
+        corrected = mine.iloc[[4]].assign(
+            close=mine["close"].iloc[4] + 1, ingested_at=mine["ingested_at"].iloc[4] + pd.Timedelta(hours=1)
+        )
+        older = mine.iloc[[5]].assign(close=-1.0, ingested_at=mine["ingested_at"].iloc[5] - pd.Timedelta(days=1))
+        _, values = encode_bars(pd.concat([corrected, older]))
+        CacheInvalidator(cache)([decode(v, headers("ingest")) for v in values])
+
+        expected = mine.copy()
+        expected.loc[4, ["close", "ingested_at"]] = corrected[["close", "ingested_at"]].iloc[0].to_numpy()
+        pd.testing.assert_frame_equal(cache.last_bars(symbol, len(mine)), expected.astype(BAR_DTYPES))
+    finally:
+        cache.close()

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import pandas as pd
 import pytest
 
-from backbone_domain.hot_reader import read_last, read_on, refresh, stale_symbols, store_latest
+from backbone_domain.changes import Changes, since_watermark
+from backbone_domain.hot_reader import apply_changes, read_last, read_on, refresh, stale_symbols, store_latest
 from backbone_resources.cache.disk_cache import DiskHotCache
 from backbone_resources.cache.redis_cache import RedisHotCache
 from backbone_resources.cache.settings import CachePolicy, RedisSettings
@@ -98,3 +99,28 @@ def test_stale_symbols_reports_a_cache_behind_the_store(cache, store):
     newer = business_day_bars(["AAPL"], 401).tail(1)
     store.write(newer)
     assert set(stale_symbols(cache, store)) == {"AAPL"}
+
+
+def _changed(bars: pd.DataFrame, since: dt.datetime) -> Changes:
+    keys = bars[["symbol", "ts"]].assign(changed_at=bars["ingested_at"], retired=False)
+    return since_watermark(keys.reset_index(drop=True), since)
+
+
+def test_changes_correct_cached_bars_in_place_and_warm_only_cold_or_newer_symbols(cache, store):
+    since = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    refresh(cache, store, dt.date(2024, 1, 1), dt.date(2025, 12, 31), 90)
+    eurusd = store.bars[store.bars["symbol"] == "EURUSD"]
+    picked = eurusd.iloc[[-2, -30, 0]]  # two inside the cached window, one long before it
+    fixed = picked.assign(close=picked["close"] + 0.5, ingested_at=pd.Timestamp(since) + pd.Timedelta(hours=1))
+    store.write(fixed)
+
+    report = apply_changes(cache, store, _changed(fixed, since))
+    assert (report.corrected, report.written, report.invalidated) == (2, 0, 0)  # no symbol rewritten
+    for row in fixed.iloc[:2].itertuples():
+        assert cache.bar_on("EURUSD", row.ts.date())["close"].item() == row.close
+    assert stale_symbols(cache, store) == {}
+
+    cache.clear()  # Redis restarted empty: nothing changed in the store, one refresh warms every symbol again
+    cold = apply_changes(cache, store, _changed(fixed.iloc[0:0], since))
+    assert (cold.written, cold.corrected) == (2 * 260, 0)
+    assert read_last(cache, store, "AAPL", 260).served_by == "cache"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backbone_domain.bars import empty_rejected
+from backbone_domain.changes import since_watermark
+from backbone_resources.batch.exports import export_bars, export_changed_bars, export_changed_returns, export_returns
+from backbone_resources.store.duckdb_store import DuckDBBarStore
 from backbone_tests.builders import random_walk_bars
 from backbone_tests.resources.batch.conftest import (
     dataset_files,
@@ -156,3 +161,44 @@ def test_spark_and_duckdb_produce_the_same_rows_and_returns(spark_options, tmp_p
     for column in ("log_return", "realized_vol_20d"):
         assert s[column].isna().equals(d[column].isna())
         np.testing.assert_allclose(s[column], d[column], rtol=0, atol=1e-9)
+
+
+def test_an_export_as_of_a_moment_is_the_export_made_then_byte_for_byte(engine, tmp_path):
+    """Export at T (the first run: every year), correct five bars after T and export the changes (only their
+    (symbol, year) partitions are rewritten, the others keep their bytes and mtime), then export as_of=T into
+    another directory: the same files, names and bytes as at T, in both datasets."""
+    store = DuckDBBarStore(path=str(tmp_path / "store.duckdb"))
+    bars = random_walk_bars(symbols=("AAA", "BBB", "CCC"), start="2022-06-01", end="2024-03-29", seed=5)
+    first, last = bars["ts"].min().date(), bars["ts"].max().date()
+    store.write_validated(first, last, bars, empty_rejected())
+    export_bars(store, engine, first, last, chunk_days=400)
+    export_returns(engine, first, last)
+    datasets = ("daily_bars", "daily_returns")
+    then = {d: file_digests(engine, d) for d in datasets}
+    then_mtimes = _mtimes(engine, "daily_bars")
+    moment = dt.datetime.now(dt.UTC)
+
+    picked = bars[bars["symbol"].isin(["AAA", "CCC"]) & (bars["ts"].dt.year == 2023)].iloc[[3, 50, 100, 300, 400]]
+    corrected = picked.assign(close=picked["close"] * 1.01, ingested_at=pd.Timestamp.now(tz="UTC"))
+    corrected = corrected.assign(high=corrected[["high", "close"]].max(axis=1))
+    store.write_validated(first, last, corrected, empty_rejected())
+    changes = since_watermark(store.keys_changed_since(moment), moment)
+    report = export_changed_bars(store, engine, changes)
+    export_changed_returns(engine, changes)
+    touched = {f"symbol={s}/year={y}" for s, y in report.partitions}
+    assert touched == {"symbol=AAA/year=2023", "symbol=CCC/year=2023"}
+    now = file_digests(engine, "daily_bars")
+    assert {k.rsplit("/", 1)[0] for k in now if now[k] != then["daily_bars"][k]} == touched
+    untouched_mtimes = {k: v for k, v in _mtimes(engine, "daily_bars").items() if k.rsplit("/", 1)[0] not in touched}
+    assert untouched_mtimes == {k: v for k, v in then_mtimes.items() if k.rsplit("/", 1)[0] not in touched}
+
+    later = engine.model_copy(update={"export_dir": str(tmp_path / "as_of")})
+    export_bars(store, later, first, last, chunk_days=400, as_of=moment)
+    export_returns(later, first, last)
+    assert {d: file_digests(later, d) for d in datasets} == then
+    assert file_digests(engine, "daily_returns") != then["daily_returns"]  # the current export moved on
+
+
+def _mtimes(engine, dataset) -> dict[str, int]:
+    root = Path(engine.dataset_path(dataset))
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*.parquet"))}

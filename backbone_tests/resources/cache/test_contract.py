@@ -142,3 +142,29 @@ def test_clear_and_describe(make_cache):
     assert described["backend"] in {"redis", "diskcache"}
     assert described["keep_bars"] == 260
     assert cache.ping() >= 0
+
+
+def test_replace_bars_corrects_only_the_cached_dates_named(make_cache):
+    cache = make_cache(keep_bars=10)
+    bars = business_day_bars(["AAPL", "EURUSD"], 30)
+    cache.replace_symbols(bars)
+    aapl = bars[bars["symbol"] == "AAPL"].reset_index(drop=True)
+    held, older = aapl.iloc[[-3]], aapl.iloc[[0]]  # inside the newest 10, and outside them
+    later = held.assign(ts=held["ts"] + pd.Timedelta(days=7), close=1.0)  # a date the cache does not hold
+    corrected = pd.concat([held.assign(close=held["close"] + 0.25), older.assign(close=2.0), later])
+    stats = cache.stats()
+
+    assert cache.replace_bars(corrected) == 1
+    expected = aapl.tail(10).reset_index(drop=True)
+    expected.loc[7, "close"] += 0.25
+    pd.testing.assert_frame_equal(cache.last_bars("AAPL", 10), expected)
+    assert cache.last_bars("AAPL", 11) is None  # no date added
+    eurusd = bars[bars["symbol"] == "EURUSD"].tail(10).reset_index(drop=True)
+    pd.testing.assert_frame_equal(cache.last_bars("EURUSD", 10), eurusd)
+    assert cache.stats().keys == stats.keys
+    assert cache.replace_bars(corrected) == 1  # the same correction again: the same state
+    pd.testing.assert_frame_equal(cache.last_bars("AAPL", 10), expected)
+    assert cache.replace_bars(corrected.iloc[0:0]) == 0
+    stale = held.assign(close=3.0, ingested_at=held["ingested_at"] - pd.Timedelta(days=1))  # an older version
+    assert cache.replace_bars(stale) == 0
+    pd.testing.assert_frame_equal(cache.last_bars("AAPL", 10), expected)

@@ -297,3 +297,52 @@ def test_as_of_reads_return_what_was_known_at_each_moment(store: BarStore) -> No
     assert store.read_bars(days[0], days[-1], ["MSFT"], as_of=t1.to_pydatetime())["symbol"].unique().tolist() == [
         "MSFT"
     ]
+
+
+def test_keys_changed_since_are_the_keys_learned_or_retired_after_a_moment(store: BarStore) -> None:
+    days = week(5)
+    t1, t2 = (pd.Timestamp(f"2024-03-0{d}T08:00:00", tz="UTC") for d in (1, 2))
+    first = bars(["AAPL", "MSFT"], days, ingested_at=t1)
+    corrected = first.iloc[[1, 6]].assign(close=first["close"].iloc[[1, 6]] + 0.5, ingested_at=t2)
+    store.write_validated(days[0], days[-1], first, empty_rejected())
+    store.write_validated(days[0], days[-1], corrected, empty_rejected())
+    store.write_validated(days[0], days[-1], corrected, empty_rejected())  # a re-run changes no key
+    before_retiring = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=5)
+    store.write_validated(days[0], days[-1], first.iloc[0:0], empty_rejected(), retired=first.iloc[[9]])
+
+    def keys(since: pd.Timestamp) -> list[tuple[str, dt.date, bool]]:
+        changed = store.keys_changed_since(since.to_pydatetime())
+        assert list(changed.columns) == ["symbol", "ts", "changed_at", "retired"]
+        assert str(changed["ts"].dtype) == str(changed["changed_at"].dtype) == "datetime64[us, UTC]"
+        return [(r.symbol, r.ts.date(), bool(r.retired)) for r in changed.itertuples(index=False)]
+
+    everything = keys(t1 - pd.Timedelta(seconds=1))
+    assert len(everything) == 10  # ten keys: nine stored, one retired
+    assert everything == sorted(everything)
+    assert [k for k in everything if k[2]] == [("MSFT", days[4], True)]
+    assert keys(t1) == [("AAPL", days[1], False), ("MSFT", days[1], False), ("MSFT", days[4], True)]
+    assert keys(t2) == [("MSFT", days[4], True)]
+    assert keys(before_retiring) == [("MSFT", days[4], True)]
+    assert keys(pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=1)) == []
+    newest = store.keys_changed_since(t1.to_pydatetime())
+    assert newest.loc[~newest["retired"], "changed_at"].tolist() == [t2, t2]
+
+
+def test_refreshing_one_week_leaves_the_other_weeks_as_materialized(store: BarStore) -> None:
+    """What ``weekly_bars`` relies on to refresh only the weeks a correction touched: on a continuous aggregate,
+    a week not refreshed keeps its materialized values; a plain view is always current."""
+    days = [MON + dt.timedelta(days=i) for i in range(19) if (MON + dt.timedelta(days=i)).weekday() < 5]  # 3 weeks
+    original = bars(["AAPL"], days)
+    store.write_validated(days[0], days[-1], original, empty_rejected())
+    store.refresh_weekly(days[0], days[-1])
+    corrected = bars(["AAPL"], [days[1], days[12]], T1 + pd.Timedelta(hours=1), 900)  # weeks one and three
+    store.write_validated(days[0], days[-1], corrected, empty_rejected())
+    store.refresh_weekly(MON, MON + dt.timedelta(days=6))  # the first week only
+
+    high = store.read_weekly(days[0], days[-1]).set_index("week")["high"]
+    assert high[pd.Timestamp(MON, tz="UTC")] == corrected["high"].iloc[0]
+    third = high[pd.Timestamp(MON + dt.timedelta(days=14), tz="UTC")]
+    in_third = original[original["ts"] >= pd.Timestamp(MON + dt.timedelta(days=14), tz="UTC")]
+    current = corrected["high"].iloc[1]
+    assert current > in_third["high"].max()
+    assert third == (current if store.describe()["weekly_bars"] == "view" else in_third["high"].max())
