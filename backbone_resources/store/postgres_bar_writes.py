@@ -52,7 +52,7 @@ def write_bars(
         # day, and a re-run that changes nothing moves none (``Statements.delete_changed_keys``).
         changed = cur.execute(statements.changed_keys(stage), box).fetchall()
         if changed:
-            cur.execute(statements.delete_changed_keys(), _named_keys(changed))
+            cur.executemany(statements.delete_changed_keys(), [_named_keys(keys) for keys in _by_symbol(changed)])
     else:
         cur.execute(statements.delete_replaced(stage), box)
     cur.execute(statements.insert_absent(stage))
@@ -70,6 +70,20 @@ def replace_rejected(
         with cur.copy(statements.copy_rejected()) as copy:
             for row in refused:  # few rows: write_row is fine here
                 copy.write_row(row)
+
+
+# Up to this many symbols changed in one write, their keys are deleted a symbol at a time: the constants are then
+# exact to the (symbol, day) pair (a batch of A holding only the day of B's correction stays compressed). Past it,
+# one statement: most of those symbols' batches hold a changed day anyway, and a statement each costs more.
+_SYMBOL_AT_A_TIME_UP_TO = 16
+
+
+def _by_symbol(changed: list[tuple[str, dt.datetime, dt.datetime]]) -> list[list[tuple[str, dt.datetime, dt.datetime]]]:
+    """``changed_keys``' rows as one group a symbol when few symbols changed, else as one group."""
+    groups: dict[str, list[tuple[str, dt.datetime, dt.datetime]]] = {}
+    for key in changed:
+        groups.setdefault(key[0], []).append(key)
+    return list(groups.values()) if len(groups) <= _SYMBOL_AT_A_TIME_UP_TO else [changed]
 
 
 def _named_keys(changed: list[tuple[str, dt.datetime, dt.datetime]]) -> dict[str, object]:

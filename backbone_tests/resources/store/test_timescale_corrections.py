@@ -95,8 +95,10 @@ def test_a_correction_in_compressed_chunks_moves_only_the_batches_it_touches(
         unchanged = ts_store.write_validated(DAYS[0], DAYS[-1], again, empty_rejected(), load=_load(T3))
         moved_again = _rowstore(conn, schema)
 
-        # A restatement of one bar in another chunk moves that one batch more.
-        late = fixed.loc[[fixed.index[fixed["symbol"] == "BBB"][-1]]].assign(close=lambda f: f["close"] + 1)
+        # One write restating BBB's last bar (another chunk) and DDD's first: those two batches more, not BBB's
+        # batch holding DDD's day nor DDD's holding BBB's.
+        pair = [fixed.index[fixed["symbol"] == "BBB"][-1], fixed.index[fixed["symbol"] == "DDD"][0]]
+        late = fixed.loc[pair].assign(close=lambda f: f["close"] + 1)
         late["ingested_at"] = T4
         ts_store.write_validated(DAYS[0], DAYS[-1], late, empty_rejected(), load=_load(T4))
         moved_late = _rowstore(conn, schema)
@@ -106,7 +108,7 @@ def test_a_correction_in_compressed_chunks_moves_only_the_batches_it_touches(
     assert compressed[0] > 1
     assert compressed[0] == compressed[1]  # every chunk still compressed
     batch_rows = Counter((chunk, symbol) for (symbol, _), chunk in chunk_of.items())
-    batches = {(chunk_of[(s, ts)], s) for s, ts in fixed.loc[[*rows, late.index[0]], ["symbol", "ts"]].values}
+    batches = {(chunk_of[(s, ts)], s) for s, ts in fixed.loc[[*rows, *pair], ["symbol", "ts"]].values}
     [first_chunk] = {chunk for chunk, symbol in batches if symbol != "BBB"}
     [(late_chunk, _)] = [batch for batch in batches if batch[1] == "BBB"]
     assert late_chunk != first_chunk
@@ -114,7 +116,8 @@ def test_a_correction_in_compressed_chunks_moves_only_the_batches_it_touches(
     assert moved == restated  # whole batches of the restated (chunk, symbol) pairs, nothing else
     assert unchanged.bars == 0
     assert moved_again == moved
-    assert moved_late == restated | {(late_chunk, "BBB"): batch_rows[(late_chunk, "BBB")]}
+    two_more = {batch: batch_rows[batch] for batch in ((late_chunk, "BBB"), (first_chunk, "DDD"))}
+    assert moved_late == restated | two_more
 
     current = fixed.copy()
     current.loc[late.index, "close"] = late["close"]
