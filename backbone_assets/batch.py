@@ -12,6 +12,7 @@ from pydantic import Field
 from backbone_assets.changes import carried_watermark, changes_metadata, layer_changes, store_identity
 from backbone_assets.ingest import OWNERS
 from backbone_assets.partitions import last_partition_date, on_store, upstream_dates
+from backbone_domain.version_audit import LayerVersions, layer_versions
 from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset
 from backbone_resources.batch.exports import (
     ExportReport,
@@ -23,9 +24,10 @@ from backbone_resources.batch.exports import (
     retention_table,
 )
 from backbone_resources.batch.staging import store_coverage
+from backbone_resources.cache.base import HotCache
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
-from backbone_resources.store.base import BarStore
+from backbone_resources.store.base import BarStore, VersionCounts
 
 AUDIT_GROUP = "audit"
 
@@ -90,7 +92,7 @@ def build_batch_assets(
 
     @dg.asset(
         deps=[daily_bars_parquet, daily_returns],
-        required_resource_keys={"store", "source", "batch", "policy"},
+        required_resource_keys={"store", "source", "batch", "policy", "cache"},
         group_name=AUDIT_GROUP,
         backfill_policy=dg.BackfillPolicy.single_run(),  # unpartitioned: one run whatever is asked
         kinds=kinds["batch"],
@@ -98,7 +100,8 @@ def build_batch_assets(
         pool="batch",
     )
     def retention_audit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        """What each holder keeps per symbol (first/last date, rows): the store and the exports."""
+        """What each holder keeps per symbol (first/last date, rows), the versions the store keeps, and any layer
+        holding a bar version the store no longer has."""
         resources = context.resources
         first = partitions.start.date()
         holdings = {
@@ -112,11 +115,21 @@ def build_batch_assets(
             "export:daily_returns": resources.batch.coverage("daily_returns"),
         }
         table = retention_table(holdings)
+        layers = [_cache_versions(resources.store, resources.cache)]
+        for layer in layers:
+            if not layer.consistent:
+                context.log.warning(
+                    f"{layer.layer} holds {layer.unknown} bar version(s) the store no longer has "
+                    f"(neither current nor kept), e.g. {', '.join(layer.examples)}"
+                )
         return dg.MaterializeResult(
             metadata={
                 "retention": dg.MetadataValue.md(_markdown(table)),
                 "symbols": int(table["symbol"].nunique()),
                 "holders": sorted(holdings),
+                **_store_versions(resources.store.version_counts()),
+                "versions_per_layer": dg.MetadataValue.md(_layer_markdown(layers)),
+                "layers_with_unknown_versions": [layer.layer for layer in layers if not layer.consistent],
             }
         )
 
@@ -246,4 +259,32 @@ def _markdown(table: pd.DataFrame, limit: int = 200) -> str:
         lines.append("| " + " | ".join(str(v) for v in row) + " |")
     if len(table) > limit:
         lines.append(f"\n{len(table) - limit} more rows")
+    return "\n".join(lines)
+
+
+def _store_versions(counts: VersionCounts) -> dict[str, object]:
+    """The store's side of the version audit: what as-of reads can still answer."""
+    oldest = counts.oldest_superseded_at
+    return {
+        "store_current_bars": counts.current,
+        "store_superseded_versions": counts.superseded,
+        "store_oldest_superseded_at": "none kept" if oldest is None else oldest.isoformat(),
+    }
+
+
+def _cache_versions(store: BarStore, cache: HotCache) -> LayerVersions:
+    """The hot cache's versions against the store's. The cache interface lists each symbol's newest cached bar
+    (``latest_cached``: no read counted, no LRU touch), so that is what is checked; the exports are not checked
+    yet (the batch engine lists no exported versions)."""
+    held = cache.latest_cached()
+    if held.empty:
+        return layer_versions("cache", held, held)
+    days = held["ts"].dt.tz_convert("UTC").dt.date
+    known = store.version_keys(days.min(), days.max(), sorted(held["symbol"].unique()))
+    return layer_versions("cache", held, known)
+
+
+def _layer_markdown(layers: list[LayerVersions]) -> str:
+    lines = ["| layer | versions checked | unknown to the store | e.g. |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {x.layer} | {x.held} | {x.unknown} | {'; '.join(x.examples)} |" for x in layers]
     return "\n".join(lines)

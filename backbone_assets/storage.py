@@ -59,6 +59,7 @@ def build_storage_assets(
             run_id=context.run_id,  # recorded with each stamp (bar_loads): `backbone history` names the run
             source=source.name,
         )
+        pruned = _prune_versions(store, policy)
         if report.kept_over_source or report.retired:
             context.log.warning(
                 f"the source no longer says what the store holds for {report.kept_over_source} bar(s), still "
@@ -79,6 +80,7 @@ def build_storage_assets(
                 "reject_reasons": dict(report.reasons.most_common(20)),
                 "date_range": f"{start}..{end}",
                 "chunks": report.chunks,
+                **pruned,
                 "store": store.describe(),
                 **policy.tier_metadata(),
             }
@@ -107,3 +109,17 @@ def build_storage_assets(
         )
 
     return [daily_bars, weekly_bars]
+
+
+def _prune_versions(store: BarStore, policy: PipelinePolicy) -> dict[str, object]:
+    """Retention of versions, once per run after the chunks' writes (not inside each chunk's transaction: the
+    write path stays as it was, and one DELETE a run is enough for a horizon measured in days)."""
+    horizon = policy.version_horizon(dt.datetime.now(dt.UTC))
+    if horizon is None:
+        return {}
+    pruned = store.prune_versions(horizon)
+    return {
+        "versions_pruned": pruned.versions,
+        "loads_pruned": pruned.loads,
+        "versions_kept_from": horizon.isoformat(timespec="seconds"),
+    }

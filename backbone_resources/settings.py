@@ -46,6 +46,9 @@ class BackboneSettings(BaseSettings):
     vanished_rows: Literal["keep", "retire"] = Field(
         "keep", description="a stored bar the source no longer has: keep serving it (reported) or retire it"
     )
+    version_retention_days: int | None = Field(
+        None, ge=0, description="days a superseded bar version is kept after it was replaced; unset: forever"
+    )
     source_bad_files: Literal["quarantine", "fail"] = Field(
         "quarantine", description="a file set aside whole: quarantine it and go on, or fail the run naming it"
     )

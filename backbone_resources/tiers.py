@@ -199,6 +199,7 @@ def build_resources(settings: BackboneSettings) -> dict[str, Any]:
         rejected_rate_warn=settings.rejected_rate_warn,
         bad_files=settings.source_bad_files,
         vanished_rows=settings.vanished_rows,
+        version_retention_days=settings.version_retention_days,
     )
     log.info("backbone tier: %s (%s)", choice.tier, choice.reason)
     return resources

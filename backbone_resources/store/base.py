@@ -23,7 +23,15 @@ from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_resources.probe import Probe
 from backbone_resources.unavailable import StoreUnavailable
 
-__all__ = ["CHANGED_KEY_DTYPES", "BarStore", "QualityCounts", "StoreUnavailable", "WriteCounts"]
+__all__ = [
+    "CHANGED_KEY_DTYPES",
+    "BarStore",
+    "PrunedVersions",
+    "QualityCounts",
+    "StoreUnavailable",
+    "VersionCounts",
+    "WriteCounts",
+]
 
 BAR_ARROW_SCHEMA: Final = pa.schema(
     [
@@ -33,6 +41,10 @@ BAR_ARROW_SCHEMA: Final = pa.schema(
         ("source", pa.string()),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
     ]
+)
+
+VERSION_KEY_SCHEMA: Final = pa.schema(
+    [("symbol", pa.string()), ("ts", pa.timestamp("us", tz="UTC")), ("ingested_at", pa.timestamp("us", tz="UTC"))]
 )
 
 
@@ -51,6 +63,23 @@ class QualityCounts:
     ohlc_violations: int
     rejected: int
     kept_over_source: int = 0  # rejected rows saying the stored value stays served (``source_truth.disagrees``)
+
+
+@dataclass(frozen=True)
+class PrunedVersions:
+    """What ``prune_versions`` deleted."""
+
+    versions: int
+    loads: int
+
+
+@dataclass(frozen=True)
+class VersionCounts:
+    """The versions the store holds (``version_counts``): what as-of reads can still answer."""
+
+    current: int  # rows of daily_bars
+    superseded: int  # rows of bar_versions
+    oldest_superseded_at: dt.datetime | None  # the earliest kept version's end (UTC); None when none is kept
 
 
 class BarStore(ConfigurableResource, ABC):
@@ -169,6 +198,27 @@ class BarStore(ConfigurableResource, ABC):
             ``bar_loads``, None where no load was recorded. Consecutive versions meet: one's ``known_to`` is
             the next one's ``known_from`` when a correction replaced it.
         """
+
+    @abstractmethod
+    def prune_versions(self, superseded_before: dt.datetime) -> PrunedVersions:
+        """Delete the superseded versions whose ``superseded_at`` is before ``superseded_before`` (tz-aware), and
+        the loads (``bar_loads``) stamped before it that neither a current bar nor a kept version refers to any
+        more, in one transaction. Current bars are never touched.
+
+        Afterwards as-of reads at ``superseded_before`` or later are exact; earlier ones miss the deleted versions
+        (a bar corrected since reads as absent then). Run it once per run, not per chunk: it scans
+        ``bar_versions`` and, only when it deleted versions, looks up their loads in ``daily_bars``.
+        """
+
+    @abstractmethod
+    def version_counts(self) -> VersionCounts:
+        """Current bars, superseded versions kept, and the earliest ``superseded_at`` among them."""
+
+    @abstractmethod
+    def version_keys(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every version the store holds of the bars in [start, end]: the current ones and the kept superseded
+        ones, as ``version_audit.VERSION_KEY`` (symbol; ts and ingested_at tz-aware UTC, microseconds), ordered
+        by symbol, ts, ingested_at. What a layer's versions are checked against (``retention_audit``)."""
 
     @abstractmethod
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:

@@ -265,6 +265,24 @@ BAR_HISTORY: Final = """SELECT v.symbol, v.ts, v.open, v.high, v.low, v.close, v
     LEFT JOIN market_data.bar_loads AS wrote ON wrote.ingested_at = v.ingested_at
     LEFT JOIN market_data.bar_loads AS replaced ON replaced.ingested_at = v.known_to
     ORDER BY v.ts, known_from, known_to NULLS LAST"""
+
+# Retention (``BarStore.prune_versions``): versions superseded before $before, then the loads stamped before it
+# that no current bar and no kept version refers to (run only when versions went: nothing else orphans a load).
+PRUNE_VERSIONS: Final = "DELETE FROM market_data.bar_versions WHERE superseded_at < $before"
+PRUNE_LOADS: Final = """DELETE FROM market_data.bar_loads AS l WHERE l.ingested_at < $before
+    AND NOT EXISTS (SELECT 1 FROM market_data.bar_versions AS v
+                    WHERE v.ingested_at = l.ingested_at OR v.superseded_at = l.ingested_at)
+    AND NOT EXISTS (SELECT 1 FROM market_data.daily_bars AS d WHERE d.ingested_at = l.ingested_at)"""
+VERSION_COUNTS: Final = """SELECT (SELECT count(*) FROM market_data.daily_bars),
+    count(*), min(superseded_at) FROM market_data.bar_versions"""
+# Every version the store holds in a span (``BarStore.version_keys``): the current ones and the kept ones.
+VERSION_KEYS: Final = """SELECT symbol, ts, ingested_at FROM (
+        SELECT symbol, ts, ingested_at FROM market_data.daily_bars
+        UNION ALL
+        SELECT symbol, ts, ingested_at FROM market_data.bar_versions)
+    WHERE ts >= $start AND ts < $stop
+      AND ($symbols::VARCHAR[] IS NULL OR list_contains($symbols::VARCHAR[], symbol))
+    ORDER BY symbol, ts, ingested_at"""
 # The keys changed after $since (BarStore.keys_changed_since): current versions learned since, and retirements
 # since whose key is not stored again. ingested_at correlates with insertion order, so zone maps skip most of
 # daily_bars.

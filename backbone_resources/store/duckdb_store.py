@@ -35,7 +35,16 @@ from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTI
 from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import duckdb_schema as sql
-from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.base import (
+    BAR_ARROW_SCHEMA,
+    VERSION_KEY_SCHEMA,
+    BarStore,
+    PrunedVersions,
+    QualityCounts,
+    StoreUnavailable,
+    VersionCounts,
+    WriteCounts,
+)
 
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?\(PID \d+\))")
 # Two store instances of one process migrating at once would conflict on the catalog; processes serialize on
@@ -175,6 +184,23 @@ class DuckDBBarStore(BarStore):
         with self._transaction(read_only=True) as con:
             frame = con.sql(sql.BAR_HISTORY, params=key).to_arrow_table().to_pandas()
         return frames.typed(frame, HISTORY_DTYPES)
+
+    def prune_versions(self, superseded_before: dt.datetime) -> PrunedVersions:
+        before = {"before": _utc(superseded_before, "superseded_before")}
+        with self._transaction() as con:
+            (versions,) = con.execute(sql.PRUNE_VERSIONS, before).fetchone()
+            (loads,) = con.execute(sql.PRUNE_LOADS, before).fetchone() if versions else (0,)
+        return PrunedVersions(versions=int(versions), loads=int(loads))
+
+    def version_counts(self) -> VersionCounts:
+        with self._transaction(read_only=True) as con:
+            current, superseded, oldest = con.execute(sql.VERSION_COUNTS).fetchone()
+        return VersionCounts(current, superseded, None if oldest is None else oldest.astimezone(dt.UTC))
+
+    def version_keys(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        with self._transaction(read_only=True) as con:
+            table = con.sql(sql.VERSION_KEYS, params=_span(start, end, symbols)).to_arrow_table()
+        return table.cast(VERSION_KEY_SCHEMA).to_pandas()
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         with self._transaction(read_only=True) as con:

@@ -123,6 +123,7 @@ REJECTED_TYPES: dict[str, pa.DataType] = {
     "reasons": pa.string(),
     "rejected_at": pa.int64(),
 }
+VERSION_KEY_TYPES: dict[str, pa.DataType] = {"symbol": pa.string(), "ts": pa.int64(), "ingested_at": pa.int64()}
 WEEKLY_TYPES: dict[str, pa.DataType] = {
     "symbol": pa.string(),
     "week": pa.int64(),

@@ -73,6 +73,42 @@ class Statements:
             loads=self.loads,
         )
 
+    def version_keys(self, with_symbols: bool) -> sql.Composed:
+        """(symbol, ts, ingested_at) of the current and the kept versions in [start, stop) (``version_keys``)."""
+        return sql.SQL(
+            "SELECT symbol, {ts}, {ingested} FROM ("
+            "SELECT symbol, ts, ingested_at FROM {daily} UNION ALL SELECT symbol, ts, ingested_at FROM {versions}"
+            ") AS held WHERE ts >= %s AND ts < %s{only} ORDER BY symbol, ts, ingested_at"
+        ).format(
+            ts=epoch_us("ts"),
+            ingested=epoch_us("ingested_at"),
+            daily=self.daily,
+            versions=self.versions,
+            only=_only_symbols(with_symbols),
+        )
+
+    def prune_versions(self) -> sql.Composed:
+        """Delete the versions superseded before the parameter (retention: ``BarStore.prune_versions``)."""
+        return sql.SQL("DELETE FROM {} WHERE superseded_at < %s").format(self.versions)
+
+    def prune_loads(self) -> sql.Composed:
+        """Delete the loads stamped before the parameter that no current bar and no kept version refers to. Run
+        only after versions went (nothing else orphans a load); the daily_bars lookup is one anti-join."""
+        return sql.SQL(
+            "DELETE FROM {loads} AS l WHERE l.ingested_at < %(before)s"
+            " AND NOT EXISTS (SELECT 1 FROM {versions} AS v"
+            " WHERE v.ingested_at = l.ingested_at OR v.superseded_at = l.ingested_at)"
+            " AND NOT EXISTS (SELECT 1 FROM {daily} AS d"
+            " WHERE d.ingested_at = l.ingested_at AND d.ingested_at < %(before)s)"
+        ).format(loads=self.loads, versions=self.versions, daily=self.daily)
+
+    def version_counts(self) -> sql.Composed:
+        """Current bars, kept versions, the earliest superseded_at (epoch microseconds, as every read has it)."""
+        return sql.SQL(
+            "SELECT (SELECT count(*) FROM {daily}), count(*),"
+            " (extract(epoch FROM min(superseded_at)) * 1000000)::bigint FROM {versions}"
+        ).format(daily=self.daily, versions=self.versions)
+
     def delete_quarantined(self) -> sql.Composed:
         return sql.SQL("DELETE FROM {} WHERE source = %s").format(self.quarantined)
 
@@ -98,6 +134,17 @@ class Statements:
     def create_stage(self, stage: sql.Identifier) -> sql.Composed:
         return sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, self.daily)
 
+    @staticmethod
+    def _changes() -> sql.Composed:
+        """What makes a staged bar a change of the stored one: same key, other values, stored version not newer."""
+        values = [c for c in BAR_COLUMNS if c not in KEY and c != "ingested_at"]
+        stored = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in values)
+        staged = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in values)
+        return sql.SQL(
+            "d.symbol = s.symbol AND d.ts = s.ts AND d.ingested_at <= s.ingested_at"
+            " AND ({stored}) IS DISTINCT FROM ({staged})"
+        ).format(stored=stored, staged=staged)
+
     def delete_replaced(self, stage: sql.Identifier) -> sql.Composed:
         """Delete the stored bars that a staged bar replaces (same key, values changed, stored version not
         newer), keeping each in ``bar_versions`` as superseded by the staged bar's ``ingested_at``.
@@ -105,17 +152,52 @@ class Statements:
         Parameters: the staged symbols and their first and last ts, so that the join walks the primary key
         (and TimescaleDB excludes chunks) instead of scanning the table.
         """
-        values = [c for c in BAR_COLUMNS if c not in KEY and c != "ingested_at"]
-        stored = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in values)
-        staged = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in values)
+        joined = self._changes()
         kept = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in BAR_COLUMNS)
         return sql.SQL(
             "WITH gone AS (DELETE FROM {daily} AS d USING {stage} AS s"
-            " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s AND d.symbol = s.symbol AND d.ts = s.ts"
-            " AND d.ingested_at <= s.ingested_at AND ({stored}) IS DISTINCT FROM ({staged})"
+            " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s AND {joined}"
             " RETURNING {kept}, s.ingested_at AS superseded_at)"
             " INSERT INTO {versions} SELECT *, 'corrected' FROM gone"
-        ).format(daily=self.daily, stage=stage, stored=stored, staged=staged, kept=kept, versions=self.versions)
+        ).format(daily=self.daily, stage=stage, joined=joined, kept=kept, versions=self.versions)
+
+    def changed_keys(self, stage: sql.Identifier) -> sql.Composed:
+        """The staged bars that change a stored bar: (symbol, ts, the staged ingested_at). A read: on TimescaleDB
+        it decompresses compressed batches in memory only; nothing leaves the columnstore.
+
+        Parameters: the staged symbols and their first and last ts, so that the join walks the primary key
+        (and TimescaleDB excludes chunks) instead of scanning the table.
+        """
+        joined = self._changes()
+        return sql.SQL(
+            "SELECT s.symbol, s.ts, s.ingested_at FROM {daily} AS d JOIN {stage} AS s ON {joined}"
+            " WHERE d.symbol = ANY(%s) AND d.ts BETWEEN %s AND %s"
+        ).format(daily=self.daily, stage=stage, joined=joined)
+
+    def delete_changed_keys(self) -> sql.Composed:
+        """``delete_replaced`` for a compressed hypertable, in two steps: delete the stored bars ``changed_keys``
+        found, keeping each in ``bar_versions`` as superseded by the staged bar's ``ingested_at``, unless a newer
+        one was stored meanwhile.
+
+        Parameters (named): ``keys_symbol``, ``keys_ts``, ``keys_superseded_at``, the changed keys as parallel
+        arrays; ``symbols`` and ``days``, their distinct symbols and ts; ``first`` and ``last``, their ts range.
+        The last four are constants the planner sees: TimescaleDB moves out of a compressed chunk only the
+        batches (one symbol's run within a chunk: ``compress_segmentby = 'symbol'``) of a changed symbol whose
+        ts range and rows hold one of the changed ts. A join condition filters nothing there: joined to the
+        staged table alone, every batch of every staged symbol in the staged range left the columnstore, changed
+        or not (docs/versions.md, "Corrections in compressed chunks"). On plain PostgreSQL the extra read would
+        only cost time (docs/benchmarks.md): ``delete_replaced`` does it in one statement there.
+        """
+        kept = sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c)) for c in BAR_COLUMNS)
+        return sql.SQL(
+            "WITH gone AS (DELETE FROM {daily} AS d USING unnest(%(keys_symbol)s::text[], %(keys_ts)s::timestamptz[],"
+            " %(keys_superseded_at)s::timestamptz[]) AS c (symbol, ts, superseded_at)"
+            " WHERE d.symbol = ANY(%(symbols)s::text[]) AND d.ts = ANY(%(days)s::timestamptz[])"
+            " AND d.ts BETWEEN %(first)s AND %(last)s"
+            " AND d.symbol = c.symbol AND d.ts = c.ts AND d.ingested_at <= c.superseded_at"
+            " RETURNING {kept}, c.superseded_at)"
+            " INSERT INTO {versions} SELECT *, 'corrected' FROM gone"
+        ).format(daily=self.daily, kept=kept, versions=self.versions)
 
     def insert_absent(self, stage: sql.Identifier) -> sql.Composed:
         """Insert the staged bars whose key is not stored: new bars, and those ``delete_replaced`` removed."""

@@ -36,7 +36,16 @@ from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_raw
-from backbone_resources.store.base import BAR_ARROW_SCHEMA, BarStore, QualityCounts, StoreUnavailable, WriteCounts
+from backbone_resources.store.base import (
+    BAR_ARROW_SCHEMA,
+    VERSION_KEY_SCHEMA,
+    BarStore,
+    PrunedVersions,
+    QualityCounts,
+    StoreUnavailable,
+    VersionCounts,
+    WriteCounts,
+)
 from backbone_resources.store.postgres_bar_writes import replace_rejected, write_bars
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
 from backbone_resources.store.postgres_sql import Statements
@@ -273,7 +282,8 @@ class PostgresBarStore(BarStore):
             if retired is not None:
                 symbols, stamps = retired.column("symbol").to_pylist(), retired.column("ts").to_pylist()
                 cur.execute(self._sql.delete_keys(), (symbols, stamps, retired_at))
-            written = write_bars(cur, self._sql, bars, direct=direct) if bars.num_rows else 0
+            columnstore = self._server is not None and self._server.timescaledb_version is not None
+            written = write_bars(cur, self._sql, bars, direct=direct, columnstore=columnstore) if bars.num_rows else 0
             if load is not None and (written or retired is not None):
                 cur.execute(
                     self._sql.record_load(),
@@ -331,6 +341,26 @@ class PostgresBarStore(BarStore):
         for column in ("ts", "known_from", "known_to"):
             frame[column] = pd.to_datetime(frame[column].astype("Int64"), unit="us", utc=True)
         return frames.typed(frame, HISTORY_DTYPES)
+
+    def prune_versions(self, superseded_before: dt.datetime) -> PrunedVersions:
+        if superseded_before.tzinfo is None:
+            raise ValueError(f"superseded_before must be timezone-aware, got {superseded_before!r}")
+        with self._cursor(transaction=True) as cur:
+            versions = cur.execute(self._sql.prune_versions(), (superseded_before,)).rowcount
+            loads = cur.execute(self._sql.prune_loads(), {"before": superseded_before}).rowcount if versions else 0
+        return PrunedVersions(versions=versions, loads=loads)
+
+    def version_counts(self) -> VersionCounts:
+        with self._cursor() as cur:
+            current, superseded, oldest = cur.execute(self._sql.version_counts()).fetchone() or (0, 0, None)
+        at = None if oldest is None else dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=oldest)
+        return VersionCounts(current, superseded, at)
+
+    def version_keys(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        with self._cursor() as cur:
+            query, types = self._sql.version_keys(symbols is not None), pgcopy.VERSION_KEY_TYPES
+            table = pgcopy.copy_out(cur, query, _span(start, end, symbols), types)
+        return pgcopy.epoch_to_utc(table, ["ts", "ingested_at"]).cast(VERSION_KEY_SCHEMA).to_pandas()
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         query = self._sql.read_weekly(symbols is not None)

@@ -54,6 +54,8 @@ def test_institutional_without_database_url_names_the_setting(monkeypatch):
         ("BACKBONE_SOURCE_SYMBOL_MAP", "BRK B", "BACKBONE_SOURCE_SYMBOL_MAP"),
         ("BACKBONE_SOURCE_SYMBOL_MAP", "BRK B=not a symbol", "BACKBONE_SOURCE_SYMBOL_MAP"),
         ("BACKBONE_SOURCE_BAD_FILES", "ignore", "BACKBONE_SOURCE_BAD_FILES"),
+        ("BACKBONE_VERSION_RETENTION_DAYS", "-1", "BACKBONE_VERSION_RETENTION_DAYS"),
+        ("BACKBONE_VERSION_RETENTION_DAYS", "a year", "BACKBONE_VERSION_RETENTION_DAYS"),
     ],
 )
 def test_malformed_settings_name_the_variable(monkeypatch, name, value, message):
@@ -73,3 +75,15 @@ def test_symbols_are_a_comma_list(monkeypatch):
     settings = load_settings()
     assert settings.symbols == ["EURUSD", "AAPL"]
     assert settings.start_date == dt.date(2020, 1, 2)
+
+
+def test_version_retention_reaches_the_policy_and_defaults_to_forever(monkeypatch):
+    now = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC)
+    monkeypatch.delenv("BACKBONE_VERSION_RETENTION_DAYS", raising=False)
+    assert build_resources(load_settings())["policy"].version_horizon(now) is None
+
+    monkeypatch.setenv("BACKBONE_VERSION_RETENTION_DAYS", "30")
+    policy = build_resources(load_settings())["policy"]
+
+    assert policy.version_retention_days == 30
+    assert policy.version_horizon(now) == dt.datetime(2026, 11, 6, 9, 30, tzinfo=dt.UTC)

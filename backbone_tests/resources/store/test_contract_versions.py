@@ -12,7 +12,8 @@ import pandas as pd
 
 from backbone_domain.bar_history import HISTORY_COLUMNS, HISTORY_DTYPES, BarLoad
 from backbone_domain.bars import empty_rejected, utc_midnight
-from backbone_resources.store.base import BarStore
+from backbone_domain.version_audit import VERSION_KEY, layer_versions
+from backbone_resources.store.base import BarStore, PrunedVersions, VersionCounts
 from backbone_tests.builders import bars, week
 
 DAYS = week(3)
@@ -74,3 +75,58 @@ def test_a_retired_bar_names_the_run_that_retired_it_and_an_unrecorded_run_reads
     assert store.read_bars(DAYS[1], DAYS[1], as_of=T5.to_pydatetime()).empty
     [kept] = store.bar_history("MSFT", DAYS[0]).itertuples()
     assert (kept.run_id, kept.reason) == (None, None)  # written without a load: provenance unknown
+
+
+def test_retention_deletes_versions_superseded_before_the_horizon_and_loads_nothing_refers_to(store: BarStore) -> None:
+    first = bars(["AAPL", "MSFT"], DAYS, ingested_at=T1)
+    second = first.iloc[[0]].assign(close=first["close"].iloc[[0]] + 0.5, ingested_at=T2)
+    third = second.assign(close=second["close"] + 0.5, ingested_at=T4)
+    for frame, at in ((first, T1), (second, T2), (third, T4)):
+        store.write_validated(DAYS[0], DAYS[-1], frame, empty_rejected(), load=_load(at, f"run-{at.day}"))
+    current = store.read_bars(DAYS[0], DAYS[-1])
+    assert store.version_counts() == VersionCounts(len(first), 2, T2.to_pydatetime())
+
+    # T3: the first version (T1..T2) goes; run-1 stays (its other bars are current), run-2 too (a kept version).
+    assert store.prune_versions(T3.to_pydatetime()) == PrunedVersions(versions=1, loads=0)
+    history = store.bar_history("AAPL", DAYS[0])
+    assert history["known_from"].tolist() == [T2, T4]
+    assert history["run_id"].tolist() == ["run-2", "run-4"]
+    assert store.read_bars(DAYS[0], DAYS[0], ["AAPL"], as_of=T3.to_pydatetime())["close"].tolist() == [
+        second["close"].iloc[0]
+    ]  # exact from the horizon on
+    assert store.read_bars(DAYS[0], DAYS[0], ["AAPL"], as_of=(T1 + pd.Timedelta(hours=1)).to_pydatetime()).empty
+    assert store.version_counts() == VersionCounts(len(first), 1, T4.to_pydatetime())
+
+    # T5: the second version goes, and run-2 with it: nothing refers to it any more. run-1 and run-4 stay.
+    assert store.prune_versions(T5.to_pydatetime()) == PrunedVersions(versions=1, loads=1)
+    [only] = store.bar_history("AAPL", DAYS[0]).itertuples()
+    assert (only.known_from, only.run_id, only.reason) == (T4, "run-4", None)
+    assert store.bar_history("MSFT", DAYS[0])["run_id"].tolist() == ["run-1"]
+    assert store.version_counts() == VersionCounts(len(first), 0, None)
+    assert store.prune_versions(T5.to_pydatetime()) == PrunedVersions(versions=0, loads=0)
+    pd.testing.assert_frame_equal(store.read_bars(DAYS[0], DAYS[-1]), current)  # current bars never touched
+
+
+def test_version_keys_list_current_and_kept_versions_and_a_pruned_one_becomes_unknown(store: BarStore) -> None:
+    first = bars(["AAPL", "MSFT"], DAYS[:2], ingested_at=T1)
+    store.write_validated(DAYS[0], DAYS[-1], first, empty_rejected(), load=_load(T1, "run-1"))
+    corrected = first.iloc[[0]].assign(close=first["close"].iloc[[0]] + 0.5, ingested_at=T2)
+    store.write_validated(DAYS[0], DAYS[-1], corrected, empty_rejected(), load=_load(T2, "run-2"))
+    day0, day1 = (utc_midnight(d) for d in DAYS[:2])
+
+    held = store.version_keys(DAYS[0], DAYS[-1])
+
+    assert list(held.columns) == list(VERSION_KEY)
+    assert held["ts"].dtype == held["ingested_at"].dtype == "datetime64[us, UTC]"
+    assert held.values.tolist() == [
+        ["AAPL", day0, T1],
+        ["AAPL", day0, T2],
+        ["AAPL", day1, T1],
+        ["MSFT", day0, T1],
+        ["MSFT", day1, T1],
+    ]
+    assert store.version_keys(DAYS[1], DAYS[1], ["MSFT"]).values.tolist() == [["MSFT", day1, T1]]
+
+    store.prune_versions(T3.to_pydatetime())  # a layer that kept AAPL's first version now holds an unknown one
+    verdict = layer_versions("cache", held, store.version_keys(DAYS[0], DAYS[-1]))
+    assert (verdict.unknown, verdict.examples) == (1, (f"AAPL {DAYS[0]} ingested {T1.isoformat()}",))
