@@ -120,7 +120,7 @@ class IntradayVerdict:
     @property
     def description(self) -> str:
         if self.session is None:
-            return "no session has both stored intraday bars and daily bars: nothing to compare"
+            return "nothing to compare: no stored intraday bars of the newest stored daily session"
         if self.passed:
             return f"{self.session}: the minutes of {self.compared} symbols aggregate to their daily bars"
         return f"{self.session}: {len(self.mismatches)} of {self.compared} symbols differ: " + "; ".join(
@@ -129,12 +129,12 @@ class IntradayVerdict:
 
 
 def verdict(
-    session: dt.date | None, minutes: pd.DataFrame, daily: pd.DataFrame, tolerance: float = 0.0
+    session: dt.date | None, minutes: pd.DataFrame | None, daily: pd.DataFrame | None, tolerance: float = 0.0
 ) -> IntradayVerdict:
     """Compare ``session``'s stored minutes (``STORED_INTRADAY_COLUMNS``) with its stored daily bars
     (BAR_COLUMNS). A symbol with minutes but no daily bar is a mismatch; a symbol with a daily bar and no
     minutes is not (intraday bars may cover part of the universe)."""
-    if session is None:
+    if session is None or minutes is None or daily is None:
         return IntradayVerdict(None, 0, tolerance=tolerance)
     day_minutes = minutes[minutes["session"] == session]
     finals = {row.symbol: row for row in daily[daily["ts"].dt.date == session].itertuples(index=False)}
