@@ -68,10 +68,19 @@ def typed_intraday(frame: pd.DataFrame) -> pd.DataFrame:
     return out.astype({c: t for c, t in INTRADAY_DTYPES.items() if c not in ("ts", "ingested_at")})
 
 
-def intraday_table(frame: pd.DataFrame) -> pa.Table:
-    """The Arrow table a store writes: one row a key, the newest ``ingested_at`` winning (ties: the last row),
-    because an upsert cannot touch one key twice in a statement."""
-    newest = frame.sort_values("ingested_at", kind="stable").drop_duplicates(list(INTRADAY_KEY), keep="last")
+def intraday_table(bars: pd.DataFrame | pa.Table | Sequence[IntradayBar]) -> pa.Table:
+    """The Arrow table a store writes (``INTRADAY_ARROW_SCHEMA``): one row a key, the newest ``ingested_at``
+    winning (ties: the last row), because an upsert cannot touch one key twice in a statement. Bus events go
+    straight to Arrow: the intraday handler writes one at a time, and a pandas frame would cost more than the
+    write."""
+    if isinstance(bars, pa.Table):
+        return bars
+    if not isinstance(bars, pd.DataFrame):
+        rows = [{c: getattr(bar, c) for c in STORED_INTRADAY_COLUMNS} for bar in bars]
+        if len(rows) == 1:
+            return pa.Table.from_pylist(rows, schema=INTRADAY_ARROW_SCHEMA)
+        bars = pd.DataFrame(rows, columns=list(STORED_INTRADAY_COLUMNS))
+    newest = bars.sort_values("ingested_at", kind="stable").drop_duplicates(list(INTRADAY_KEY), keep="last")
     return pa.Table.from_pandas(typed_intraday(newest), schema=INTRADAY_ARROW_SCHEMA, preserve_index=False)
 
 

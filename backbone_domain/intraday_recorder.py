@@ -1,10 +1,12 @@
-"""The intraday handler's work (``backbone consume --handler intraday-store``): store each minute, then refresh the
-symbol's provisional daily bar in the hot cache from what the store now holds.
+"""The intraday handler's work (``backbone consume --handler intraday-store``): store each minute, then bring the
+symbol's provisional daily bar in the hot cache up to it.
 
-The provisional bar is recomputed from the stored minutes of the session rather than folded into the cached one:
-the store's upsert makes a redelivered minute (a restarted bridge's version filter starts empty) a no-op, so the
-aggregate counts every minute once, and a cache that was lost or down is whole again at the next minute. A
-session holds at most a few hundred bars a symbol (1,440 for FX), one indexed read.
+The store is the truth: its upsert by (symbol, ts, interval_s) makes a redelivered minute (a restarted bridge's
+version filter starts empty) a no-op. The cached provisional bar is then advanced by the new minute when it is
+the next one (``provisional.fold``: one symbol's bars arrive in time order), which costs no read; it is
+recomputed from the session's stored minutes when the cache holds nothing of this session (the first minute, a
+lost or restarted cache) or the minute corrects one already counted. A copy the store took nothing from changes
+nothing. So the provisional bar always counts each stored minute once.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from backbone_domain import provisional
-from backbone_domain.intraday_bars import intraday_frame
+from backbone_domain.intraday_bars import intraday_table
 from backbone_domain.intraday_messages import IntradayBar
 from backbone_resources.cache.base import CacheUnavailable
 
@@ -32,11 +34,21 @@ class IntradayRecorder:
 
     def __call__(self, bar: IntradayBar) -> None:
         # Raises what the store raises (StoreUnavailable): the bus retries the minute, nothing is committed past it.
-        self._store.write_intraday(intraday_frame([bar]))
-        minutes = self._store.read_intraday(bar.session, bar.session, [bar.symbol])
-        for folded in provisional.from_minutes(minutes):
-            try:
-                self._cache.put_provisional(folded)
-            except CacheUnavailable as exc:
-                # The minute is stored, so it is accepted: the cache is rebuilt from the store by the next minute.
-                log.warning("provisional bar of %s %s not cached: %s", folded.symbol, folded.session, exc)
+        changed = self._store.write_intraday(intraday_table([bar]))
+        try:
+            self._advance(bar, changed > 0)
+        except CacheUnavailable as exc:
+            # The minute is stored, so it is accepted: the next minute recomputes the bar from the store.
+            log.warning("provisional bar of %s %s not cached: %s", bar.symbol, bar.session, exc)
+
+    def _advance(self, bar: IntradayBar, changed: bool) -> None:
+        held = self._cache.provisional(bar.symbol)
+        if held is not None and held.session > bar.session:
+            return  # a replay of a past session: today's provisional bar stays
+        folded = provisional.fold(held, bar)
+        if folded is None:
+            if not changed and held is not None and held.session == bar.session:
+                return  # a copy of a minute already counted
+            minutes = self._store.read_intraday(bar.session, bar.session, [bar.symbol])
+            (folded,) = provisional.from_minutes(minutes)
+        self._cache.put_provisional(folded)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 
 from backbone_domain.intraday_bars import aggregate
+from backbone_domain.intraday_messages import IntradayBar
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,25 @@ def from_minutes(minutes: pd.DataFrame) -> list[ProvisionalBar]:
         )
         for row in aggregate(minutes).itertuples(index=False)
     ]
+
+
+def fold(held: ProvisionalBar | None, bar: IntradayBar) -> ProvisionalBar | None:
+    """``held`` with ``bar`` folded in when ``bar`` is the next bar of ``held``'s session (one symbol's bars arrive
+    in time order); None when only the stored minutes can say: no held bar of this session yet, or ``bar`` falls
+    inside what ``held`` already counts (a redelivered copy, which the caller skips when the store took nothing
+    new, or a correction)."""
+    if held is None or held.session != bar.session or held.symbol != bar.symbol or bar.ts < held.through:
+        return None
+    return replace(
+        held,
+        high=max(held.high, bar.high),
+        low=min(held.low, bar.low),
+        close=bar.close,
+        volume=held.volume + bar.volume,
+        bars=held.bars + 1,
+        through=(bar.ts + dt.timedelta(seconds=bar.interval_s)).astimezone(dt.UTC),
+        source=bar.source,
+    )
 
 
 def shown(bar: ProvisionalBar | None, newest_final: dt.date | None) -> ProvisionalBar | None:

@@ -183,7 +183,7 @@ class DuckDBBarStore(BarStore):
             frame = con.execute(sql.READ_WEEKLY, _span(start, end, symbols)).df()
         return frames.typed(frame, WEEKLY_DTYPES)
 
-    def write_intraday(self, bars: pd.DataFrame) -> int:
+    def write_intraday(self, bars: pd.DataFrame | pa.Table) -> int:
         incoming = intraday_table(bars)
         with self._transaction() as con:
             con.register("incoming", incoming)

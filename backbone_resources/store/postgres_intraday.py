@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
 from backbone_domain.frames import typed
@@ -59,7 +60,7 @@ def read(schema: str, with_symbols: bool) -> sql.Composed:
     )
 
 
-def write(cur: psycopg.Cursor[Any], schema: str, bars: pd.DataFrame) -> int:
+def write(cur: psycopg.Cursor[Any], schema: str, bars: pd.DataFrame | pa.Table) -> int:
     table = intraday_table(bars)
     if not table.num_rows:
         return 0

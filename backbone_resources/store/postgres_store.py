@@ -338,7 +338,7 @@ class PostgresBarStore(BarStore):
             table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.WEEKLY_TYPES)
         return pgcopy.to_frame(table, ["week"], WEEKLY_DTYPES)
 
-    def write_intraday(self, bars: pd.DataFrame) -> int:
+    def write_intraday(self, bars: pd.DataFrame | pa.Table) -> int:
         with self._cursor(transaction=True) as cur:
             return postgres_intraday.write(cur, self.schema_name, bars)
 

@@ -75,7 +75,8 @@ def test_a_changed_minute_a_missing_daily_bar_and_a_partial_session_are_named() 
     assert not found.passed
     assert sorted(found.mismatches) == ["AAPL", "EURUSD", "MSFT"]
     assert found.mismatches["AAPL"].endswith("no daily bar")
-    assert "volume" in found.mismatches["MSFT"] and "close" not in found.mismatches["MSFT"]
+    assert "volume" in found.mismatches["MSFT"]
+    assert "close" not in found.mismatches["MSFT"]
     assert "close" in found.mismatches["EURUSD"]
     assert found.description.startswith("2024-01-02: 3 of 3 symbols differ: AAPL: ")
 
@@ -83,7 +84,8 @@ def test_a_changed_minute_a_missing_daily_bar_and_a_partial_session_are_named() 
 def test_a_daily_bar_without_minutes_is_not_a_mismatch_and_nothing_to_compare_passes() -> None:
     assert verdict(SESSION, _minutes(["AAPL"]), _daily()).passed
     nothing = verdict(None, None, None)
-    assert nothing.passed and nothing.compared == 0
+    assert nothing.passed
+    assert nothing.compared == 0
     assert nothing.description.startswith("nothing to compare")
 
 
