@@ -49,3 +49,19 @@ def test_encoding_round_trips_and_orders_by_session() -> None:
     assert provisional.newer_or_same(older, text)
     assert provisional.newer_or_same(text, text)
     assert not provisional.newer_or_same(text.encode(), older)
+
+
+def test_fold_advances_by_the_next_bar_only() -> None:
+    frame = SyntheticSource(symbols=["AAPL"]).fetch_intraday(SESSION, interval_minutes=30)
+    bars = session_bars(frame)
+    (held,) = provisional.from_minutes(intraday_frame(bars[:4]))
+
+    folded = provisional.fold(held, bars[4])
+
+    assert folded == provisional.from_minutes(intraday_frame(bars[:5]))[0]
+    assert provisional.fold(held, bars[3]) is None  # already counted: a copy or a correction
+    assert provisional.fold(None, bars[4]) is None  # nothing held: only the store can say
+    other_day = session_bars(
+        SyntheticSource(symbols=["AAPL"]).fetch_intraday(dt.date(2024, 1, 3), interval_minutes=30)
+    )[0]
+    assert provisional.fold(held, other_day) is None

@@ -18,6 +18,7 @@ from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.tiers import build_store
 from backbone_tests.ops.cli_runner import run_in_process
 
+pytestmark = pytest.mark.slow
 SYMBOLS = ("AAPL", "EURUSD", "MSFT")
 SESSION = dt.date(2024, 1, 3)
 BEFORE = dt.date(2024, 1, 2)
