@@ -1,11 +1,13 @@
-"""The intraday-store handler over the bootstrap backends (a DuckDB file, a diskcache directory): every stored
-minute counted once in the provisional bar, whatever is redelivered, corrected, lost or down."""
+"""The intraday-store handler over real backends (a DuckDB file and a diskcache directory; PostgreSQL and Redis):
+every stored minute counted once in the provisional bar, whatever is redelivered, corrected, lost or down."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,14 @@ from backbone_domain import provisional
 from backbone_domain.intraday_messages import IntradayBar
 from backbone_domain.intraday_recorder import IntradayRecorder
 from backbone_domain.intraday_replay import session_bars
+from backbone_resources.cache.base import HotCache
 from backbone_resources.cache.disk_cache import DiskHotCache
+from backbone_resources.cache.redis_cache import RedisHotCache
+from backbone_resources.cache.settings import CachePolicy
 from backbone_resources.source.synthetic import SyntheticSource
+from backbone_resources.store.base import BarStore
 from backbone_resources.store.duckdb_store import DuckDBBarStore
+from backbone_resources.store.postgres_store import PostgresBarStore
 
 SESSION = dt.date(2024, 1, 3)
 
@@ -25,19 +32,36 @@ def _session(day: dt.date = SESSION) -> list[IntradayBar]:
     return session_bars(SyntheticSource(symbols=["AAPL"]).fetch_intraday(day, interval_minutes=30))
 
 
-def _expected(store: DuckDBBarStore, day: dt.date = SESSION) -> provisional.ProvisionalBar:
+def _expected(store: BarStore, day: dt.date = SESSION) -> provisional.ProvisionalBar:
     (bar,) = provisional.from_minutes(store.read_intraday(day, day, ["AAPL"]))
     return bar
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> DuckDBBarStore:
-    return DuckDBBarStore(path=str(tmp_path / "store.duckdb"))
+@pytest.fixture(params=["bootstrap", pytest.param("institutional", marks=[pytest.mark.postgres, pytest.mark.redis])])
+def tier(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture
-def cache(tmp_path: Path) -> DiskHotCache:
-    return DiskHotCache(directory=str(tmp_path / "hot_cache"))
+def store(tier: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BarStore]:
+    if tier == "bootstrap":
+        yield DuckDBBarStore(path=str(tmp_path / "store.duckdb"))
+        return
+    pg = PostgresBarStore(url=request.getfixturevalue("pg_url"), schema_name=f"t_{uuid.uuid4().hex[:12]}")
+    yield pg
+    pg.close()
+
+
+@pytest.fixture
+def cache(tier: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HotCache]:
+    if tier == "bootstrap":
+        made: HotCache = DiskHotCache(directory=str(tmp_path / "hot_cache"))
+    else:
+        policy = CachePolicy(namespace=request.getfixturevalue("redis_namespace"))
+        made = RedisHotCache(url=request.getfixturevalue("redis_server_url"), policy=policy)
+    yield made
+    made.clear()
+    made.close()  # type: ignore[attr-defined]
 
 
 def test_redelivered_minutes_are_counted_once(store, cache) -> None:
