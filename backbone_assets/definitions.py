@@ -13,6 +13,7 @@ from backbone_assets.batch import build_batch_assets, build_batch_checks
 from backbone_assets.cache import build_cache_assets, build_cache_checks
 from backbone_assets.checks import build_daily_bars_checks
 from backbone_assets.ingest import build_ingest_assets, build_ingest_checks
+from backbone_assets.intraday_checks import build_intraday_checks
 from backbone_assets.jobs import build_jobs
 from backbone_assets.partitions import daily_partitions
 from backbone_assets.schedules import build_schedules
@@ -40,6 +41,7 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
         asset_checks=[
             *build_ingest_checks(),
             *build_daily_bars_checks(partitions),
+            *build_intraday_checks(settings.stream.intraday.check_tolerance),
             *build_cache_checks(),
             *build_batch_checks(),
             *build_stream_checks(),

@@ -1,6 +1,7 @@
 """`backbone consume` and `backbone replay`: the consumer bridge and Kafka replays from the command line.
 
-``consume`` builds only the stream resource and what its handlers need, feeds the handlers through the event bus
+``consume`` builds only the stream resource and what its handlers need, reads the topic its handlers follow (the
+daily bars, or the intraday bars for ``intraday-store``), feeds the handlers through the event bus
 until SIGTERM / Ctrl-C (or ``--idle-timeout``), and commits offsets once every required handler accepted them.
 ``replay`` runs ``kafka_replay_job`` in the Dagster instance so the run shows in the UI, or with ``--request``
 leaves the request for ``kafka_replay_sensor``.
@@ -10,20 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from typing import Any
 
 import anyio
 import click
 
 from backbone_domain.bridge import BridgeReport
-from backbone_domain.bus import BusStats, EventBus
+from backbone_domain.bus import BARS_INTRADAY, BusStats, EventBus, Topic
 from backbone_domain.bus.stream_feed import BusBridge
 from backbone_ops import exit_codes
 from backbone_ops.exit_codes import UsageError, expected_errors
 from backbone_ops.handlers import LoadedHandler, load_handler
 from backbone_ops.resources import tier_resources
 from backbone_ops.secrets import echo
-from backbone_resources.settings import load_settings
-from backbone_resources.stream.base import StreamDisabled, StreamResource
+from backbone_resources.settings import BackboneSettings, load_settings
+from backbone_resources.stream.base import IntradayDisabled, StreamDisabled, StreamResource
 
 
 @click.command()
@@ -52,7 +54,9 @@ def consume(group: str, handlers: tuple[str, ...], optional: tuple[str, ...], id
             required = [load_handler(ref) for ref in handlers or (() if optional else ("cache",))]
             extra = [load_handler(ref) for ref in optional]
             needs = {need for h in (*required, *extra) for need in h.spec.needs}
-            with tier_resources(load_settings(), "stream", *sorted(needs)) as res:
+            bus_topic = _one_topic([*required, *extra])
+            settings = _on_topic(load_settings(), bus_topic)
+            with tier_resources(settings, "stream", *sorted(needs)) as res:
                 if not res.stream.enabled:
                     raise StreamDisabled("streaming disabled (BACKBONE_STREAMING_ENABLED=false): nothing to consume")
                 bus = EventBus()
@@ -60,7 +64,7 @@ def consume(group: str, handlers: tuple[str, ...], optional: tuple[str, ...], id
                     _subscribe(bus, loaded, is_required, res)
                 topic = res.stream.describe()["topic"]
                 click.echo(f"consuming {topic} as group {group} (SIGTERM stops cleanly)", err=True)
-                report = anyio.run(_feed, res.stream, group, bus, idle_timeout)
+                report = anyio.run(_feed, res.stream, group, bus, idle_timeout, bus_topic)
     except KeyboardInterrupt:
         sys.exit(exit_codes.INTERRUPTED)
     click.echo(
@@ -75,9 +79,33 @@ def _subscribe(bus: EventBus, loaded: LoadedHandler, required: bool, resources: 
     bus.subscribe(spec.topic, spec.build(resources), name=loaded.name, required=required and spec.required)
 
 
-async def _feed(stream: StreamResource, group: str, bus: EventBus, idle_timeout: float | None) -> BridgeReport:
+def _one_topic(handlers: list[LoadedHandler]) -> Topic[Any]:
+    """The bus topic every handler follows: one consume reads one stream topic."""
+    topics = {h.spec.topic.name: h.spec.topic for h in handlers}
+    if len(topics) > 1:
+        named = "; ".join(f"{h.name}: {h.spec.topic.name}" for h in handlers)
+        raise UsageError(f"handlers follow different topics ({named}): run one consume per topic")
+    return next(iter(topics.values()))
+
+
+def _on_topic(settings: BackboneSettings, topic: Topic[Any]) -> BackboneSettings:
+    """The settings whose stream reads ``topic``'s stream topic: the intraday one needs intraday bars on."""
+    if topic.name != BARS_INTRADAY.name:
+        return settings
+    intraday = settings.stream.intraday
+    if not intraday.enabled:
+        raise IntradayDisabled(
+            f"intraday bars are off (BACKBONE_INTRADAY_ENABLED=false, the default): nothing to consume from "
+            f"{intraday.topic}"
+        )
+    return settings.model_copy(update={"stream": settings.stream.for_intraday()})
+
+
+async def _feed(
+    stream: StreamResource, group: str, bus: EventBus, idle_timeout: float | None, topic: Topic[Any]
+) -> BridgeReport:
     async with bus:
-        return await BusBridge(stream, group, bus).feed(idle_timeout_s=idle_timeout)
+        return await BusBridge(stream, group, bus, topic=topic).feed(idle_timeout_s=idle_timeout)
 
 
 def _describe(stats: BusStats) -> str:

@@ -7,7 +7,8 @@ the ``backbone.handlers`` entry-point group, so a package adds a handler by decl
     record = "mypkg.handlers:record"
 
 The object may be a plain handler (``def record(bar: BarMessage) -> None``, or ``async def``) or a
-``HandlerSpec`` when it needs backbone's resources (the hot cache) or is optional. Entry points are read from
+``HandlerSpec`` when it needs backbone's resources (the hot cache, the store), is optional, or follows the
+intraday topic (``topic=BARS_INTRADAY``; backbone's own ``intraday-store``). Entry points are read from
 the installed package metadata: backbone's own (``cache``, ``print``) appear once the package is installed
 (``pip install -e .``), and reappear changed only after reinstalling.
 """
@@ -25,7 +26,9 @@ import click
 
 from backbone_domain.bar_messages import BarMessage
 from backbone_domain.bridge import CacheInvalidator
-from backbone_domain.bus import BARS_DAILY, Handler, Topic
+from backbone_domain.bus import BARS_DAILY, BARS_INTRADAY, Handler, Topic
+from backbone_domain.intraday_messages import IntradayBar
+from backbone_domain.intraday_recorder import IntradayRecorder
 from backbone_ops.exit_codes import UsageError
 
 GROUP = "backbone.handlers"
@@ -34,8 +37,10 @@ GROUP = "backbone.handlers"
 @dataclass(frozen=True)
 class HandlerSpec:
     """A handler that needs more than the event: ``build(resources)`` returns the bus handler, given the command's
-    resources (``resources.cache`` when ``needs`` names ``"cache"``). Optional handlers never hold the bridge
-    back and never gate a commit (see ``EventBus.subscribe``)."""
+    resources (``resources.cache`` when ``needs`` names ``"cache"``, ``resources.store`` for ``"store"``).
+    ``topic``: the bus topic it subscribes to, which decides the stream ``consume`` reads (the daily or the
+    intraday topic). Optional handlers never hold the bridge back and never gate a commit (``EventBus.subscribe``).
+    """
 
     build: Callable[[Any], Handler[Any]]
     needs: tuple[str, ...] = ()
@@ -90,3 +95,11 @@ cache = HandlerSpec(build=_cache_invalidator, needs=("cache",))  # the default: 
 def printer(bar: BarMessage) -> None:
     """One JSON line per new bar on stdout."""
     click.echo(json.dumps({"symbol": bar.symbol, "ts": bar.ts.isoformat(), "close": bar.close, "origin": bar.origin}))
+
+
+def _intraday_recorder(resources: Any) -> Handler[IntradayBar]:
+    return IntradayRecorder(resources.store, resources.cache)
+
+
+# Intraday bars into the store, and each symbol's provisional daily bar into the hot cache (docs/streaming.md).
+intraday_store = HandlerSpec(build=_intraday_recorder, needs=("cache", "store"), topic=BARS_INTRADAY)

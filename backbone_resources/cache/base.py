@@ -21,6 +21,7 @@ import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from backbone_domain.provisional import ProvisionalBar
 from backbone_resources.cache.settings import CachePolicy
 from backbone_resources.probe import Probe
 from backbone_resources.unavailable import CacheUnavailable
@@ -143,6 +144,18 @@ class HotCache(ConfigurableResource, ABC):
     @abstractmethod
     def latest_cached(self) -> pd.DataFrame:
         """Each cached symbol's newest bar, ordered by symbol; not counted as a read, not an LRU touch."""
+
+    @abstractmethod
+    def put_provisional(self, bar: ProvisionalBar) -> bool:
+        """Make ``bar`` the symbol's provisional daily bar (``backbone_domain.provisional``), in its own key beside
+        the final bars: never counted, never in the LRU index or ``keep_bars``, expiring ``ttl_seconds`` after
+        its last write. A bar of an older session than the one held is refused (returns False), atomically: a
+        replay of a past session never hides the current one."""
+
+    @abstractmethod
+    def provisional(self, symbol: str) -> ProvisionalBar | None:
+        """The symbol's provisional daily bar, or None; not counted as a read, not an LRU touch. Whether to show
+        it beside the final bars is the reader's rule (``provisional.shown``)."""
 
     @abstractmethod
     def stats(self) -> CacheStats:

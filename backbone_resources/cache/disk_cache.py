@@ -8,6 +8,7 @@ process opens. Keys under the namespace ``ns``:
 - ``ns:lru:SYMBOL``   time of the symbol's last read or write (a separate key, so a read never rewrites bars).
 - ``ns:stats:hits`` / ``ns:stats:misses``  counters (``Cache.incr`` is atomic across processes).
 - ``ns:window``       the counters as the previous check saw them.
+- ``ns:provisional:SYMBOL``  the provisional daily bar of a session under way (``backbone_domain.provisional``).
 
 diskcache's own size-based eviction is off (``eviction_policy="none"``): only the documented policy evicts.
 """
@@ -29,8 +30,9 @@ import pandas as pd
 from dagster import InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from backbone_domain import hot_bars
+from backbone_domain import hot_bars, provisional
 from backbone_domain.bars import empty_bars
+from backbone_domain.provisional import ProvisionalBar
 from backbone_resources.cache.base import CacheStats, CacheUnavailable, CacheWindow, HotCache
 from backbone_resources.probe import Probe, probing
 
@@ -162,6 +164,20 @@ class DiskHotCache(HotCache):
                 if cached:
                     frames.append(hot_bars.decode(symbol, [next(reversed(cached.values()))]))
         return pd.concat(frames, ignore_index=True) if frames else empty_bars()
+
+    def put_provisional(self, bar: ProvisionalBar) -> bool:
+        text = provisional.encode(bar)
+        key = self._key("provisional", bar.symbol)
+        with self._errors() as cache, cache.transact():
+            if not provisional.newer_or_same(cache.get(key), text):
+                return False
+            cache.set(key, text, expire=self.ttl_seconds)
+        return True
+
+    def provisional(self, symbol: str) -> ProvisionalBar | None:
+        with self._errors() as cache:
+            text = cache.get(self._key("provisional", symbol))
+        return None if text is None else provisional.decode(text)
 
     def stats(self) -> CacheStats:
         with self._errors() as cache:

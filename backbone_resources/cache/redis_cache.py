@@ -7,6 +7,8 @@ Layout under the namespace ``ns`` (one symbol = one key, so TTL and eviction act
 - ``ns:lru``          sorted set, symbol -> time of its last read or write; eviction pops the lowest scores.
 - ``ns:stats``        hash of hit/miss counters (``HINCRBY``: every process adds to the same figures).
 - ``ns:window``       the counters as the previous check saw them (the check's window starts there).
+- ``ns:provisional:SYMBOL``  string: the provisional daily bar of a session under way
+  (``backbone_domain.provisional``), with its own TTL; outside the LRU index, so eviction never counts it.
 
 Writes go in MULTI/EXEC batches of symbols: a reader sees a symbol's old bars or its new ones, never a mix.
 """
@@ -29,8 +31,9 @@ from pydantic import Field, PrivateAttr
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from backbone_domain import hot_bars
+from backbone_domain import hot_bars, provisional
 from backbone_domain.bars import empty_bars
+from backbone_domain.provisional import ProvisionalBar
 from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_resources.cache.base import CacheStats, CacheUnavailable, CacheWindow, HotCache
 from backbone_resources.cache.settings import RedisSettings
@@ -44,6 +47,14 @@ local prev = redis.call('HMGET', KEYS[2], 'hits', 'misses')
 local h, m = cur[1] or '0', cur[2] or '0'
 redis.call('HSET', KEYS[2], 'hits', h, 'misses', m)
 return {h, m, prev[1] or '0', prev[2] or '0'}
+"""
+
+# Keep the newer session: the stored text and the new one both start with their session's ISO date.
+_PUT_PROVISIONAL = """
+local old = redis.call('GET', KEYS[1])
+if old and string.sub(old, 1, 10) > string.sub(ARGV[1], 1, 10) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
 """
 
 
@@ -248,6 +259,16 @@ class RedisHotCache(HotCache):
                 pipe.zrange(self._key("bars", symbol), -1, -1)
             frames = [hot_bars.decode(s, m) for s, m in zip(symbols, pipe.execute(), strict=True) if m]
         return pd.concat(frames, ignore_index=True).sort_values("symbol", ignore_index=True) if frames else empty_bars()
+
+    def put_provisional(self, bar: ProvisionalBar) -> bool:
+        key = self._key("provisional", bar.symbol)
+        with self._errors() as r:
+            return bool(r.eval(_PUT_PROVISIONAL, 1, key, provisional.encode(bar), self.ttl_seconds))
+
+    def provisional(self, symbol: str) -> ProvisionalBar | None:
+        with self._errors() as r:
+            text = r.get(self._key("provisional", symbol))
+        return None if text is None else provisional.decode(text)
 
     def stats(self) -> CacheStats:
         with self._errors() as r:

@@ -225,6 +225,24 @@ class BarStore(ConfigurableResource, ABC):
         """Weekly bars whose week starts in [start, end] (WEEKLY_COLUMNS), ordered by symbol, week."""
 
     @abstractmethod
+    def write_intraday(self, bars: pd.DataFrame | pa.Table) -> int:
+        """Upsert intraday bars (``intraday_bars.STORED_INTRADAY_COLUMNS``, or the Arrow table
+        ``intraday_bars.intraday_table`` makes of them) by (symbol, ts, interval_s), in one
+        transaction: a newer ``ingested_at`` replaces the stored values, an older one never does, and a bar equal
+        to the stored one is left alone, so a replayed session writes the same rows again and changes nothing.
+        Duplicate keys in ``bars``: the newest ``ingested_at`` wins. Returns the bars inserted or changed."""
+
+    @abstractmethod
+    def read_intraday(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Stored intraday bars of sessions [start, end] (by ``session``, the trading date they aggregate to),
+        ordered by symbol, ts, interval_s.
+
+        Returns:
+            ``STORED_INTRADAY_COLUMNS`` typed ``INTRADAY_DTYPES`` (``session`` as datetime.date, timestamps
+            tz-aware UTC), empty with those columns when there are none.
+        """
+
+    @abstractmethod
     def latest_bar_dates(self) -> dict[str, dt.date]:
         """The trading date of each symbol's newest stored bar."""
 

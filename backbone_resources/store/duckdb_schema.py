@@ -128,6 +128,27 @@ MIGRATIONS: Final = (
                 loaded_at TIMESTAMPTZ NOT NULL)""",
         ),
     ),
+    Migration(
+        6,
+        "intraday bars",
+        # N-minute bars of sessions (docs/streaming.md, "Storing intraday bars"); session: the trading date
+        # whose daily bar they aggregate to (an FX Monday session starts on Sunday).
+        (
+            """CREATE TABLE IF NOT EXISTS market_data.intraday_bars (
+                symbol VARCHAR NOT NULL,
+                session DATE NOT NULL,
+                ts TIMESTAMPTZ NOT NULL,
+                interval_s INTEGER NOT NULL,
+                open DOUBLE NOT NULL,
+                high DOUBLE NOT NULL,
+                low DOUBLE NOT NULL,
+                close DOUBLE NOT NULL,
+                volume DOUBLE NOT NULL,
+                source VARCHAR NOT NULL,
+                ingested_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (symbol, ts, interval_s))""",
+        ),
+    ),
 )
 
 CREATE_MIGRATIONS_TABLE: Final = (

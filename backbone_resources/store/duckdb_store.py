@@ -31,9 +31,11 @@ from backbone_domain import frames
 from backbone_domain.bar_history import HISTORY_DTYPES, BarLoad
 from backbone_domain.bars import KEY, RAW_DTYPES, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnight
 from backbone_domain.changes import CHANGED_KEY_DTYPES
+from backbone_domain.intraday_bars import INTRADAY_DTYPES, intraday_table
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
+from backbone_resources.store import duckdb_intraday
 from backbone_resources.store import duckdb_schema as sql
 from backbone_resources.store.base import (
     BAR_ARROW_SCHEMA,
@@ -206,6 +208,19 @@ class DuckDBBarStore(BarStore):
         with self._transaction(read_only=True) as con:
             frame = con.execute(sql.READ_WEEKLY, _span(start, end, symbols)).df()
         return frames.typed(frame, WEEKLY_DTYPES)
+
+    def write_intraday(self, bars: pd.DataFrame | pa.Table) -> int:
+        incoming = intraday_table(bars)
+        with self._transaction() as con:
+            con.register("incoming", incoming)
+            (written,) = con.execute(duckdb_intraday.UPSERT_INTRADAY).fetchone()
+        return int(written)
+
+    def read_intraday(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        params = {"start": start, "end": end, "symbols": None if symbols is None else list(symbols)}
+        with self._transaction(read_only=True) as con:
+            table = con.sql(duckdb_intraday.READ_INTRADAY, params=params).to_arrow_table()
+        return frames.typed(table.to_pandas(), INTRADAY_DTYPES)
 
     def latest_bar_dates(self) -> dict[str, dt.date]:
         with self._transaction(read_only=True) as con:

@@ -30,6 +30,11 @@ from psycopg import sql
 CHUNK_INTERVAL = "365 days"
 # Bars older than a quarter are rarely rewritten; upserts into compressed chunks still work (2.11+).
 COMPRESS_AFTER = "90 days"
+# Intraday bars: ~400 rows a symbol a session (1,440 for FX), so a few thousand symbols make millions of rows a
+# day: a day per chunk. A session is rewritten only while it runs or is replayed soon after; a week on, its
+# chunk is compressed (segmentby symbol like the daily bars: reads are one symbol's session).
+INTRADAY_CHUNK_INTERVAL = "1 day"
+INTRADAY_COMPRESS_AFTER = "7 days"
 
 Applies = Literal["always", "timescale", "plain"]
 
@@ -222,6 +227,40 @@ def _bar_loads(conn: psycopg.Connection, n: Names) -> None:
     )
 
 
+def _intraday_bars(conn: psycopg.Connection, n: Names) -> None:
+    """N-minute bars of sessions; ``session``: the trading date whose daily bar they aggregate to."""
+    conn.execute(
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {intraday} (
+                symbol text NOT NULL, session date NOT NULL, ts timestamptz NOT NULL, interval_s integer NOT NULL,
+                open double precision NOT NULL, high double precision NOT NULL,
+                low double precision NOT NULL, close double precision NOT NULL,
+                volume double precision NOT NULL, source text NOT NULL, ingested_at timestamptz NOT NULL,
+                PRIMARY KEY (symbol, ts, interval_s))"""
+        ).format(intraday=n.table("intraday_bars"))
+    )
+
+
+def _intraday_hypertable(conn: psycopg.Connection, n: Names) -> None:
+    """The intraday table as a hypertable of daily chunks with its own compression policy."""
+    intraday = n.regclass("intraday_bars")
+    conn.execute(
+        "SELECT create_hypertable(%s::regclass, by_range('ts', %s::interval),"
+        " if_not_exists => TRUE, migrate_data => TRUE)",
+        (intraday, INTRADAY_CHUNK_INTERVAL),
+    )
+    conn.execute(
+        sql.SQL(
+            "ALTER TABLE {intraday} SET (timescaledb.compress,"
+            " timescaledb.compress_segmentby = 'symbol', timescaledb.compress_orderby = 'ts DESC, interval_s')"
+        ).format(intraday=n.table("intraday_bars"))
+    )
+    conn.execute(
+        "SELECT add_compression_policy(%s::regclass, compress_after => %s::interval, if_not_exists => TRUE)",
+        (intraday, INTRADAY_COMPRESS_AFTER),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base_tables", "always", _base_tables),
     Migration(2, "daily_bars_hypertable_compression", "timescale", _hypertable),
@@ -231,6 +270,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "quarantined_files", "always", _quarantined_files),
     Migration(7, "bar_versions", "always", _bar_versions),
     Migration(8, "bar_loads", "always", _bar_loads),
+    Migration(9, "intraday_bars", "always", _intraday_bars),
+    Migration(10, "intraday_bars_hypertable_compression", "timescale", _intraday_hypertable),
 )
 
 

@@ -35,7 +35,7 @@ from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
-from backbone_resources.store import postgres_raw
+from backbone_resources.store import postgres_intraday, postgres_raw
 from backbone_resources.store.base import (
     BAR_ARROW_SCHEMA,
     VERSION_KEY_SCHEMA,
@@ -367,6 +367,14 @@ class PostgresBarStore(BarStore):
         with self._cursor() as cur:
             table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.WEEKLY_TYPES)
         return pgcopy.to_frame(table, ["week"], WEEKLY_DTYPES)
+
+    def write_intraday(self, bars: pd.DataFrame | pa.Table) -> int:
+        with self._cursor(transaction=True) as cur:
+            return postgres_intraday.write(cur, self.schema_name, bars)
+
+    def read_intraday(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        with self._cursor() as cur:
+            return postgres_intraday.fetch(cur, self.schema_name, start, end, symbols)
 
     def latest_bar_dates(self) -> dict[str, dt.date]:
         with self._cursor() as cur:

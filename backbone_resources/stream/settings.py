@@ -86,6 +86,9 @@ class IntradaySettings(dg.Config):
     enabled: bool = Field(False, description="true: `backbone stream intraday` publishes; false: it says it is off")
     topic: str = Field(DEFAULT_INTRADAY_TOPIC, min_length=1, max_length=249)
     interval_minutes: int = Field(1, ge=1, le=240, description="length of a bar, from the session's open")
+    check_tolerance: float = Field(
+        0.0, ge=0, le=0.1, description="relative difference daily_bars_match_intraday still counts as equal"
+    )
 
 
 class StreamSettings(BaseSettings):

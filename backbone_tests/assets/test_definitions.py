@@ -13,6 +13,7 @@ CHECKS = {
     "daily_bars_raw_files_readable",
     "daily_bars_matches_source",
     "daily_bars_fresh",
+    "daily_bars_match_intraday",
     "daily_bars_unique_keys",
     "daily_bars_ohlc_consistent",
     "daily_bars_rejected_rate",

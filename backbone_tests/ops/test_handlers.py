@@ -12,6 +12,7 @@ from types import ModuleType
 
 import pytest
 
+from backbone_domain.bus import BARS_INTRADAY
 from backbone_domain.streaming import bar_messages
 from backbone_ops.handlers import HandlerSpec, load_handler
 from backbone_resources.settings import load_settings
@@ -105,4 +106,22 @@ def test_a_handler_that_cannot_be_loaded_is_a_usage_error_before_anything_is_con
 
     assert done.returncode == 2
     assert says in done.stderr
+    assert _lag(env, "g") == 20
+
+
+def test_backbone_registers_the_intraday_store_on_the_intraday_topic() -> None:
+    loaded = load_handler("intraday-store")
+
+    assert loaded.spec.needs == ("cache", "store")
+    assert loaded.spec.topic is BARS_INTRADAY  # consume reads the intraday topic for it
+
+
+def test_handlers_of_different_topics_or_intraday_bars_off_are_refused_before_anything_is_consumed(env) -> None:
+    mixed = run_in_process(env, "consume", "--group", "g", "--handler", "cache", "--handler", "intraday-store")
+    assert mixed.returncode == 2
+    assert "handlers follow different topics (cache: bars.daily; intraday-store: bars.intraday)" in mixed.stderr
+
+    off = run_in_process(env, "consume", "--group", "g", "--handler", "intraday-store", "--idle-timeout", "0.3")
+    assert off.returncode == 2
+    assert "intraday bars are off (BACKBONE_INTRADAY_ENABLED=false, the default): nothing to consume" in off.stderr
     assert _lag(env, "g") == 20

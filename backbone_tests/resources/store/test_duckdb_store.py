@@ -204,7 +204,7 @@ def test_overlapping_landings_in_one_process_end_with_exactly_one_copy(path: str
 def test_migrations_apply_once_and_rerun_safely(store: DuckDBBarStore, path: str) -> None:
     store.write_validated(MON, MON, bars(["AAA"], [MON]), empty_rejected())
     applied = _migrations(path)
-    assert [version for version, _ in applied] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in applied] == [1, 2, 3, 4, 5, 6]
 
     DuckDBBarStore(path=path).ping()
     assert _migrations(path) == applied
@@ -214,7 +214,7 @@ def test_migrations_apply_once_and_rerun_safely(store: DuckDBBarStore, path: str
         con.execute("DELETE FROM market_data.schema_migrations WHERE version = 2")
     again = DuckDBBarStore(path=path)
     assert len(again.read_weekly(MON, MON)) == 1
-    assert [version for version, _ in _migrations(path)] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in _migrations(path)] == [1, 2, 3, 4, 5, 6]
     assert again.quality_counts().bars == 1
 
 
@@ -233,7 +233,7 @@ def test_bar_loads_arrive_over_stored_bars_and_versions_whose_run_is_unknown(pat
     assert history["reason"].tolist() == ["corrected", None]
     assert history["run_id"].tolist() == [None, None]
     assert history["close"].tolist()[1] == 1.0
-    assert [version for version, _ in _migrations(path)] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in _migrations(path)] == [1, 2, 3, 4, 5, 6]
 
 
 # -- behaviour of the DuckDB tables -------------------------------------------------------------------------

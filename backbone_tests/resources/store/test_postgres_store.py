@@ -19,6 +19,9 @@ from dagster import asset, materialize
 from psycopg import sql
 
 from backbone_domain.bars import empty_rejected, utc_midnight
+from backbone_domain.intraday_bars import intraday_frame
+from backbone_domain.intraday_replay import session_bars
+from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.store import postgres_sql
 from backbone_resources.store.base import StoreUnavailable
 from backbone_resources.store.postgres_migrations import MIGRATIONS, NOT_PRELOADED, enable_timescale, migrate
@@ -88,6 +91,7 @@ def test_migrations_run_once_and_rerun_changes_nothing(pg_store: PostgresBarStor
         (6, "quarantined_files"),
         (7, "bar_versions"),
         (8, "bar_loads"),
+        (9, "intraday_bars"),
     ]
 
     with _connect(pg_url) as conn:
@@ -118,7 +122,7 @@ def test_bar_loads_arrive_over_stored_bars_and_versions_whose_run_is_unknown(
     assert history["reason"].tolist() == ["corrected", None]
     assert history["run_id"].tolist() == [None, None]
     assert history["close"].tolist()[1] == 1.0
-    assert [v for v, _, _ in _migrations(pg_url, pg_store.schema_name)][-1] == 8
+    assert [v for v, _, _ in _migrations(pg_url, pg_store.schema_name)] == [1, 3, 5, 6, 7, 8, 9]  # 8 again
 
 
 @pytest.mark.postgres
@@ -142,7 +146,7 @@ def test_concurrent_first_starts_apply_each_migration_once(pg_url: str) -> None:
         thread.join()
 
     assert errors == []
-    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5, 6, 7, 8]
+    assert [v for v, _, _ in _migrations(pg_url, schema)] == [1, 3, 5, 6, 7, 8, 9]
 
 
 @pytest.mark.postgres
@@ -233,21 +237,24 @@ def test_timescale_features(ts_store: PostgresBarStore, timescale_url: str) -> N
     with _connect(timescale_url) as conn:
         settings = conn.execute(
             "SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc"
-            " FROM timescaledb_information.compression_settings WHERE hypertable_schema = %s ORDER BY attname",
+            " FROM timescaledb_information.compression_settings WHERE hypertable_schema = %s"
+            " AND hypertable_name = 'daily_bars' ORDER BY attname",
             (schema,),
         ).fetchall()
         assert settings == [("symbol", 1, None, None), ("ts", None, 1, False)]
         jobs = conn.execute(
             "SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs"
-            " WHERE hypertable_schema = %s ORDER BY proc_name",
+            " WHERE hypertable_schema = %s ORDER BY proc_name, hypertable_name",
             (schema,),
         ).fetchall()
         assert [(proc, table) for proc, table, _ in jobs] == [
             ("policy_compression", "daily_bars"),
+            ("policy_compression", "intraday_bars"),
             ("policy_refresh_continuous_aggregate", "weekly_bars"),
         ]
         assert jobs[0][2]["compress_after"] == "90 days"
-    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5, 6, 7, 8]
+        assert jobs[1][2]["compress_after"] == "7 days"
+    assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 4, 5, 6, 7, 8, 9, 10]
 
 
 @pytest.mark.timescale
@@ -282,7 +289,7 @@ def test_the_compression_policy_compresses_old_chunks(ts_store: PostgresBarStore
     with _connect(timescale_url) as conn:
         job = conn.execute(
             "SELECT job_id FROM timescaledb_information.jobs"
-            " WHERE hypertable_schema = %s AND proc_name = 'policy_compression'",
+            " WHERE hypertable_schema = %s AND proc_name = 'policy_compression' AND hypertable_name = 'daily_bars'",
             (ts_store.schema_name,),
         ).fetchone()
         assert job is not None
@@ -293,6 +300,39 @@ def test_the_compression_policy_compresses_old_chunks(ts_store: PostgresBarStore
         )
         assert state.fetchone() == (True,)
     pd.testing.assert_frame_equal(ts_store.read_bars(OLD[0], OLD[-1]), bars(["AAPL"], OLD))
+
+
+@pytest.mark.timescale
+def test_intraday_bars_are_a_compressed_hypertable_a_replay_can_upsert_into(
+    ts_store: PostgresBarStore, timescale_url: str
+) -> None:
+    session = dt.date(2024, 1, 2)
+    frame = SyntheticSource(symbols=["AAPL", "MSFT"]).fetch_intraday(session, interval_minutes=30)
+    minutes = intraday_frame(session_bars(frame))
+    ts_store.write_intraday(minutes)
+    intraday = f"{ts_store.schema_name}.intraday_bars"
+    with _connect(timescale_url) as conn:
+        dims = conn.execute(
+            "SELECT column_name, time_interval FROM timescaledb_information.dimensions"
+            " WHERE hypertable_schema = %s AND hypertable_name = 'intraday_bars'",
+            (ts_store.schema_name,),
+        ).fetchall()
+        assert dims == [("ts", dt.timedelta(days=1))]
+        segments = conn.execute(
+            "SELECT attname FROM timescaledb_information.compression_settings WHERE hypertable_schema = %s"
+            " AND hypertable_name = 'intraday_bars' AND segmentby_column_index IS NOT NULL",
+            (ts_store.schema_name,),
+        ).fetchall()
+        assert segments == [("symbol",)]
+        assert conn.execute("SELECT compress_chunk(c) FROM show_chunks(%s::regclass) c", (intraday,)).fetchall()
+
+    assert ts_store.write_intraday(minutes) == 0  # a replay into the compressed chunk changes nothing
+    corrected = minutes.iloc[[0]].assign(close=minutes["close"].iloc[0] + 0.01)
+    corrected["ingested_at"] += pd.Timedelta(hours=1)
+    assert ts_store.write_intraday(corrected) == 1
+    back = ts_store.read_intraday(session, session)
+    assert len(back) == len(minutes)
+    assert back.loc[0, "close"] == corrected["close"].iloc[0]
 
 
 @pytest.mark.timescale
@@ -308,6 +348,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
             "quarantined_files",
             "bar_versions",
             "bar_loads",
+            "intraday_bars",
         ]
         rows = bars(["AAPL"], OLD)
         conn.cursor().executemany(
@@ -320,7 +361,7 @@ def test_a_database_that_gains_timescale_gets_the_features(
     try:
         described = store.describe()  # the next start applies the skipped migrations
         assert (described["hypertable"], described["compression"], described["continuous_aggregate"]) == (True,) * 3
-        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5, 6, 7, 8]
+        assert [v for v, _, _ in _migrations(timescale_url, schema)] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         pd.testing.assert_frame_equal(store.read_bars(OLD[0], OLD[-1]), sort_bars(rows))
         weekly = store.read_weekly(OLD[0], OLD[0])  # history materialized by the migration, no refresh needed
         assert weekly["week"].tolist() == [utc_midnight(OLD[0])]
