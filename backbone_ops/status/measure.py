@@ -70,7 +70,7 @@ def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> Healt
 
     store_figures = attempt("store", lambda: _store(settings, as_of, components, notes))
     cache = attempt("cache", lambda: _cache(settings, components))
-    stream = attempt("stream", lambda: _stream(settings, components))
+    stream = attempt("stream", lambda: _stream(settings, components, now))
     attempt("batch", lambda: _batch(settings, components))
     order = {name: i for i, name in enumerate(("store", "cache", "stream", "batch"))}
     components.sort(key=lambda c: order[c.name])
@@ -126,7 +126,9 @@ def _cache(settings: BackboneSettings, components: list[Component]) -> CacheFigu
     return figures
 
 
-def _stream(settings: BackboneSettings, components: list[Component]) -> StreamFigures | None:
+def _stream(
+    settings: BackboneSettings, components: list[Component], now: dt.datetime | None = None
+) -> StreamFigures | None:
     """Lag per configured group as ``kafka_consumer_lag`` measures it; with no group, a probe group's lag only
     shows whether the broker answers."""
     with tier_resources(settings, "stream") as built:
@@ -135,14 +137,13 @@ def _stream(settings: BackboneSettings, components: list[Component]) -> StreamFi
             components.append(Component("stream", "disabled", "streaming disabled (BACKBONE_STREAMING_ENABLED=false)"))
             return None
         described = stream.describe()
-        groups = []
-        for group in stream.consumer_groups:
-            groups.append(GroupLag.of(group, [p.lag for p in stream.lag(group)]))
+        at = now or dt.datetime.now(dt.UTC)
+        groups = [GroupLag.measure(group, stream.lag(group), at) for group in stream.consumer_groups]
         if not groups:
             stream.lag(PROBE_GROUP)
         endpoint = described.get("bootstrap") or described.get("path", "")
     components.append(Component("stream", "up", f"{described['backend']} {endpoint}".strip()))
-    return StreamFigures(described["backend"], described.get("topic"), stream.lag_warn, groups)
+    return StreamFigures(described["backend"], described.get("topic"), stream.lag_warn, groups, stream.lag_warn_s)
 
 
 def _batch(settings: BackboneSettings, components: list[Component]) -> None:

@@ -32,6 +32,9 @@ class StreamPolicy(dg.Config):
     partitions: int = Field(6, ge=1, le=10_000)
     consumer_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
     lag_warn: int = Field(10_000, ge=0, description="a group's total lag above which kafka_consumer_lag warns")
+    lag_warn_s: float = Field(
+        900.0, ge=0, description="seconds a group's oldest unconsumed message may wait before kafka_consumer_lag warns"
+    )
     retry_delay_s: float = Field(10.0, ge=0, description="first wait before daily_bars_kafka republishes (doubling)")
 
     @field_validator("consumer_groups", mode="before")
