@@ -272,6 +272,17 @@ class HealthSnapshot:
     def unavailable(self) -> list[Component]:
         return [c for c in self.components if c.state == "unavailable"]
 
+    @property
+    def identity(self) -> tuple[str]:
+        """A snapshot describes its tier's state: the bridge's version filter keeps, per tier, only snapshots
+        newer than the newest handled (a copy, or an older one redelivered late, is stale news)."""
+        return (self.tier,)
+
+    @property
+    def ingested_at(self) -> dt.datetime:
+        """The version the bridge's filter compares: when the snapshot was measured."""
+        return dt.datetime.fromisoformat(self.generated_at)
+
     def breaches(self) -> list[str]:
         """Each figure beyond its threshold, as a sentence; empty when everything is within bounds."""
         out = []

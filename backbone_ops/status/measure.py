@@ -54,8 +54,11 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> HealthSnapshot:
-    """Every figure `backbone status` reports, each family tried independently."""
+def measure(
+    settings: BackboneSettings, now: dt.datetime | None = None, instance: dg.DagsterInstance | None = None
+) -> HealthSnapshot:
+    """Every figure `backbone status` reports, each family tried independently. ``instance``: the Dagster
+    instance whose runs to read (a sensor's own); default the settings' (``runner.instance``)."""
     choice = settings.tier()
     notes: list[str] = []
     components: list[Component] = []
@@ -75,16 +78,17 @@ def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> Healt
     order = {name: i for i, name in enumerate(("store", "cache", "stream", "batch"))}
     components.sort(key=lambda c: order[c.name])
     freshness, bars, agreement = store_figures or (None, None, None)
-    stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    # milliseconds: health events are versioned by this stamp, and two may be measured within one second
+    stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return HealthSnapshot(
         tier=choice.tier,
         tier_reason=choice.reason,
-        generated_at=stamp.isoformat(),
+        generated_at=stamp.isoformat(timespec="milliseconds"),
         components=components,
         freshness=freshness,
         bars_stored=bars,
         source=agreement,
-        latest_run=_latest_run(settings, notes),
+        latest_run=_latest_run(settings, notes, instance),
         cache=cache,
         stream=stream,
         failures=read_run_failures(run_failures_path(settings)),
@@ -154,12 +158,17 @@ def _batch(settings: BackboneSettings, components: list[Component]) -> None:
     components.append(Component("batch", "up", f"{probe.backend} {probe.detail}"))
 
 
-def _latest_run(settings: BackboneSettings, notes: list[str]) -> LatestRun | None:
+def _latest_run(
+    settings: BackboneSettings, notes: list[str], given: dg.DagsterInstance | None = None
+) -> LatestRun | None:
     """The newest ``daily_bars`` materialization in the Dagster instance; a range run records the run's totals
     on each of its partitions, so any one of them carries the whole run's figures."""
     try:
-        with runner.instance(settings) as inst:
-            event = inst.get_latest_materialization_event(dg.AssetKey("daily_bars"))
+        if given is not None:
+            event = given.get_latest_materialization_event(dg.AssetKey("daily_bars"))
+        else:
+            with runner.instance(settings) as inst:
+                event = inst.get_latest_materialization_event(dg.AssetKey("daily_bars"))
     except Exception as exc:  # noqa: BLE001 - an unreadable instance costs this figure only
         notes.append(f"Dagster instance unreadable: {redact(str(exc), settings)}")
         return None
