@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import anyio
 import dagster as dg
@@ -74,3 +75,20 @@ def test_the_sensor_publishes_every_health_every_s_without_a_run(bootstrap):
         cursor = _tick(fast, instance, None)
         _tick(fast, instance, cursor)
     assert _health_events(fast) == 2
+
+
+def test_the_telemetry_docs_example_receives_the_health_events(bootstrap, monkeypatch, capsys):
+    """docs/telemetry.md's bus example, as written, after two events."""
+    fast = bootstrap.model_copy(update={"telemetry": bootstrap.telemetry.model_copy(update={"health_every_s": 0.01})})
+    with runner.instance(fast) as instance:
+        _tick(fast, instance, _tick(fast, instance, None))
+    monkeypatch.setenv("BACKBONE_MODE", "bootstrap")
+    monkeypatch.setenv("BACKBONE_HOME", str(bootstrap.home))
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "telemetry.md").read_text()
+    example = docs.split("## Health events", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+    exec(compile(example, "docs/telemetry.md", "exec"), {"__name__": "example"})
+
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 2
+    assert all(line.startswith(dt.date.today().isoformat()[:4]) for line in printed)
