@@ -12,6 +12,7 @@ from backbone_assets import instance_tuning
 from backbone_assets.batch import build_batch_assets, build_batch_checks
 from backbone_assets.cache import build_cache_assets, build_cache_checks
 from backbone_assets.checks import build_daily_bars_checks
+from backbone_assets.health_sensor import build_health_sensor
 from backbone_assets.ingest import build_ingest_assets, build_ingest_checks
 from backbone_assets.intraday_checks import build_intraday_checks
 from backbone_assets.jobs import build_jobs
@@ -48,7 +49,11 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
         ],
         jobs=[*jobs, kafka_replay_job],
         schedules=build_schedules(jobs[0], partitions, settings.schedules),
-        sensors=[kafka_replay_sensor, build_run_failure_sensor(run_failures_path(settings.home))],
+        sensors=[
+            kafka_replay_sensor,
+            build_run_failure_sensor(run_failures_path(settings.home)),
+            build_health_sensor(settings),
+        ],
         resources=resources,
     )
 

@@ -13,7 +13,7 @@ from backbone_assets.changes import changes_metadata, layer_changes
 from backbone_assets.ingest import OWNERS
 from backbone_assets.jobs import kind_tags
 from backbone_assets.partitions import on_store, upstream_dates
-from backbone_domain.health import GroupLag, lagging_groups
+from backbone_domain.health import GroupLag, lag_breach
 from backbone_domain.streaming import PublishShortfall, prove_publish, publish_changes, publish_range
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource
@@ -94,34 +94,48 @@ def publish_metadata(report: PublishReport) -> dict[str, object]:
 
 def build_stream_checks() -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
-        asset="daily_bars_kafka", pool="stream", description="Consumer lag (end offset - committed) per group."
+        asset="daily_bars_kafka",
+        pool="stream",
+        description="Consumer lag per group: messages (end offset - committed) and seconds (oldest unconsumed).",
     )
     def kafka_consumer_lag(stream: StreamResource) -> dg.AssetCheckResult:
         if not stream.enabled:
             return dg.AssetCheckResult(passed=True, description=STREAM_DISABLED, metadata={"status": STREAM_DISABLED})
+        now = dt.datetime.now(dt.UTC)
         per_group = {group: stream.lag(group) for group in stream.consumer_groups}
-        groups = [GroupLag.of(group, [p.lag for p in parts]) for group, parts in per_group.items()]
-        lagging = lagging_groups(groups, stream.lag_warn)  # the rule `backbone status` applies too
+        groups = [GroupLag.measure(group, parts, now) for group, parts in per_group.items()]
+        # the rule `backbone status` applies too, sentence and all
+        breaches = [b for b in (lag_breach(g, stream.lag_warn, stream.lag_warn_s) for g in groups) if b]
         if not stream.consumer_groups:
             description = "no consumer groups configured (BACKBONE_KAFKA_CONSUMER_GROUPS)"
         else:
-            description = "; ".join(f"{g.group} lags {g.total} > {stream.lag_warn}" for g in lagging) or None
+            description = "; ".join(breaches) or None
+        waits = [g.max_seconds for g in groups if g.max_seconds is not None]
         return dg.AssetCheckResult(
-            passed=not lagging,
+            passed=not breaches,
             severity=dg.AssetCheckSeverity.WARN,
             description=description,
             metadata={
                 "max_group_lag": max((g.total for g in groups), default=0),
-                "groups_over_threshold": len(lagging),
+                "groups_over_threshold": len(breaches),
                 "total_lag": sum(g.total for g in groups),
                 "max_partition_lag": max((g.max_partition for g in groups), default=0),
+                # no sentinel when unknown: a -1 would plot as a real wait
+                **({"max_lag_seconds": round(max(waits), 3)} if waits else {}),
                 "threshold": stream.lag_warn,
+                "threshold_seconds": stream.lag_warn_s,
                 "groups": len(per_group),
                 "lag_by_group": {
                     group: {
-                        str(p.partition): {"end": p.end_offset, "committed": p.committed, "lag": p.lag} for p in parts
+                        str(p.partition): {
+                            "end": p.end_offset,
+                            "committed": p.committed,
+                            "lag": p.lag,
+                            "lag_seconds": None if f.seconds is None else round(f.seconds, 3),
+                        }
+                        for p, f in zip(parts, g.by_partition, strict=True)
                     }
-                    for group, parts in per_group.items()
+                    for (group, parts), g in zip(per_group.items(), groups, strict=True)
                 },
             },
         )

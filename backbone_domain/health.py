@@ -124,24 +124,82 @@ def hit_ratio_verdict(reads: Reads, threshold: float, min_reads: int) -> Verdict
     return Verdict(True, f"hit ratio {ratio:.3f} over {total} reads", ratio)
 
 
+class UnconsumedPartition(Protocol):
+    """A partition's lag as a stream reports it (``stream.base.PartitionLag``): messages behind, and the event
+    time of the oldest message the group has not consumed (None when it is caught up or the time is unknown)."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def lag(self) -> int: ...
+    @property
+    def oldest_unconsumed_at(self) -> dt.datetime | None: ...
+
+
+@dataclass(frozen=True)
+class PartitionLagFigures:
+    partition: int
+    messages: int
+    seconds: float | None  # now - event time of the oldest unconsumed message; 0 when caught up; None unknown
+
+
+def lag_seconds(oldest_unconsumed_at: dt.datetime | None, messages: int, now: dt.datetime) -> float | None:
+    """How long the oldest unconsumed message has waited: ``now`` - its event time (the time it was published,
+    never the bar's trading date, so a replay of 2019 bars reads as seconds, not years). A caught-up partition
+    waits 0; a backlog whose time is unknown (a record written before the log kept times) is None, not 0: an
+    unknown must not read as "no lag". A clock behind the producer's gives 0, never a negative wait."""
+    if messages <= 0:
+        return 0.0
+    if oldest_unconsumed_at is None:
+        return None
+    return max(0.0, (now - oldest_unconsumed_at).total_seconds())
+
+
 @dataclass(frozen=True)
 class GroupLag:
     group: str
     total: int
     max_partition: int
     partitions: int
+    max_seconds: float | None = None  # the worst partition's wait that could be read; None when none could
+    by_partition: list[PartitionLagFigures] = field(default_factory=list)
 
     @classmethod
     def of(cls, group: str, partition_lags: Sequence[int]) -> GroupLag:
-        """A group's lag from its partitions' lags (end offset - committed, each)."""
+        """A group's lag from its partitions' lags (end offset - committed, each), in messages only."""
         return cls(group, sum(partition_lags), max(partition_lags, default=0), len(partition_lags))
 
+    @classmethod
+    def measure(cls, group: str, partitions: Sequence[UnconsumedPartition], now: dt.datetime) -> GroupLag:
+        """A group's lag in messages and seconds from its partitions, as the check and ``backbone status`` read
+        it (one function, so they cannot drift). The group waits as long as its worst partition."""
+        figures = [
+            PartitionLagFigures(p.partition, p.lag, lag_seconds(p.oldest_unconsumed_at, p.lag, now)) for p in partitions
+        ]
+        known = [f.seconds for f in figures if f.seconds is not None]
+        # the worst wait read; None only when no partition's could be read (an unknown is never a 0)
+        worst = max(known) if known else (0.0 if not figures else None)
+        lags = [f.messages for f in figures]
+        return cls(group, sum(lags), max(lags, default=0), len(lags), worst, figures)
 
-def lagging_groups(groups: Sequence[GroupLag], threshold: int) -> list[GroupLag]:
-    """The consumer-lag rule, for the asset check and ``backbone status`` alike: each group is judged alone
-    (as Burrow does), its total lag over ``threshold`` (BACKBONE_KAFKA_LAG_WARN) is a breach. Lags are never
-    summed across groups: two healthy groups do not make an unhealthy topic."""
-    return [g for g in groups if g.total > threshold]
+
+def lag_breach(group: GroupLag, threshold: int, threshold_s: float | None = None) -> str | None:
+    """The consumer-lag rule, for the asset check and ``backbone status`` alike: a group breaches when its total
+    lag exceeds ``threshold`` messages (BACKBONE_KAFKA_LAG_WARN) or its oldest unconsumed message has waited
+    longer than ``threshold_s`` seconds (BACKBONE_KAFKA_LAG_WARN_S). Returns the sentence naming the breach,
+    None when within both. A wait that could not be measured breaches nothing: its messages still count."""
+    reasons = []
+    if group.total > threshold:
+        reasons.append(f"{group.total} > {threshold} messages")
+    if threshold_s is not None and group.max_seconds is not None and group.max_seconds > threshold_s:
+        reasons.append(f"{group.max_seconds:.0f} s > {threshold_s:g} s")
+    return f"{group.group} lags {' and '.join(reasons)}" if reasons else None
+
+
+def lagging_groups(groups: Sequence[GroupLag], threshold: int, threshold_s: float | None = None) -> list[GroupLag]:
+    """The groups ``lag_breach`` names. Each group is judged alone (as Burrow does): lags are never summed
+    across groups, so two healthy groups do not make an unhealthy topic."""
+    return [g for g in groups if lag_breach(g, threshold, threshold_s)]
 
 
 @dataclass(frozen=True)
@@ -150,10 +208,15 @@ class StreamFigures:
     topic: str | None
     threshold_lag: int
     groups: list[GroupLag] = field(default_factory=list)
+    threshold_lag_s: float | None = None
 
     @property
     def breached_groups(self) -> list[str]:
-        return [g.group for g in lagging_groups(self.groups, self.threshold_lag)]
+        return [g.group for g in lagging_groups(self.groups, self.threshold_lag, self.threshold_lag_s)]
+
+    def breaches(self) -> list[str]:
+        found = (lag_breach(g, self.threshold_lag, self.threshold_lag_s) for g in self.groups)
+        return [f"consumer group {sentence}" for sentence in found if sentence]
 
 
 @dataclass(frozen=True)
@@ -209,6 +272,17 @@ class HealthSnapshot:
     def unavailable(self) -> list[Component]:
         return [c for c in self.components if c.state == "unavailable"]
 
+    @property
+    def identity(self) -> tuple[str]:
+        """A snapshot describes its tier's state: the bridge's version filter keeps, per tier, only snapshots
+        newer than the newest handled (a copy, or an older one redelivered late, is stale news)."""
+        return (self.tier,)
+
+    @property
+    def ingested_at(self) -> dt.datetime:
+        """The version the bridge's filter compares: when the snapshot was measured."""
+        return dt.datetime.fromisoformat(self.generated_at)
+
     def breaches(self) -> list[str]:
         """Each figure beyond its threshold, as a sentence; empty when everything is within bounds."""
         out = []
@@ -223,8 +297,7 @@ class HealthSnapshot:
         if self.cache and self.cache.breached:
             out.append(f"cache hit ratio {self.cache.hit_ratio:.3f} < {self.cache.threshold_hit_ratio}")
         if self.stream:
-            for group in self.stream.breached_groups:
-                out.append(f"consumer group {group} lag > {self.stream.threshold_lag}")
+            out += self.stream.breaches()
         return out
 
     @property

@@ -22,6 +22,7 @@ from backbone_ops import exit_codes
 from backbone_ops.exit_codes import expected_errors
 from backbone_ops.status import prometheus, push, render
 from backbone_ops.status.measure import measure, redact
+from backbone_ops.status.publish import publish_health
 from backbone_resources.settings import BackboneSettings, load_settings
 
 FILES = ("status.md", "status.json", "metrics.prom")
@@ -66,6 +67,12 @@ def write_files(snap: HealthSnapshot, out: Path) -> list[Path]:
     metavar="[URL]",
     help="push to this Pushgateway (default BACKBONE_METRICS_PUSHGATEWAY, which also pushes without --push)",
 )
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="also publish the snapshot as a health event on BACKBONE_HEALTH_TOPIC (for a deployment without the "
+    "Dagster daemon, whose ingest_health_sensor does it otherwise)",
+)
 def status(
     out_dir: Path | None,
     as_json: bool,
@@ -73,6 +80,7 @@ def status(
     serve_for: float | None,
     refresh: float,
     push_url: str | None,
+    publish: bool,
 ) -> None:
     """Print the platform's health and write status.md, status.json and metrics.prom."""
     with expected_errors():
@@ -83,10 +91,23 @@ def status(
     click.echo(to_json(snap) if as_json else render.console(snap))
     click.echo(f"wrote {', '.join(str(p) for p in written)}", err=as_json)
     pushed = _push(snap, settings, push_url)
+    published = _publish(snap, settings) if publish else True
     if serve is not None:
         _serve(snap, settings, serve, serve_for, refresh)
         sys.exit(exit_codes.OK)  # a clean stop of a service; its health is in what it served
-    sys.exit(exit_codes.OK if snap.healthy and pushed else exit_codes.PROBLEM)
+    sys.exit(exit_codes.OK if snap.healthy and pushed and published else exit_codes.PROBLEM)
+
+
+def _publish(snap: HealthSnapshot, settings: BackboneSettings) -> bool:
+    """The snapshot as a health event; a stream that does not take it is a problem (exit 1), like a failed push."""
+    topic = settings.stream.health_topic
+    try:
+        report = publish_health(snap, settings)
+    except Exception as exc:  # noqa: BLE001 - a broker down or refusing: report it, the files are written
+        click.echo(f"publish to {topic} failed: {redact(str(exc), settings)}", err=True)
+        return False
+    click.echo(f"published the health event to {topic}" if report else "streaming disabled: not published", err=True)
+    return True
 
 
 def _push(snap: HealthSnapshot, settings: BackboneSettings, push_url: str | None) -> bool:

@@ -24,6 +24,9 @@ class TelemetrySettings(BaseSettings):
     )
     metrics_port: int = Field(DEFAULT_METRICS_PORT, ge=1, le=65535, description="port of `backbone status --serve`")
     metrics_addr: str = Field("127.0.0.1", min_length=1, description="address `--serve` binds; 0.0.0.0 for scrapers")
+    health_every_s: float = Field(
+        300.0, gt=0, description="the longest gap between two health events the health sensor publishes"
+    )
 
     @field_validator("metrics_pushgateway")
     @classmethod

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import CancelScope
 
-from backbone_domain import bar_messages, intraday_messages
+from backbone_domain import bar_messages, health_messages, intraday_messages
 from backbone_domain.bar_messages import BarMessage
 from backbone_domain.bridge import Bridge, BridgeReport
 from backbone_domain.bus.bus import EventBus
 from backbone_domain.bus.subscription import Delivery
-from backbone_domain.bus.topics import BARS_DAILY, BARS_INTRADAY, Topic
+from backbone_domain.bus.topics import BARS_DAILY, BARS_INTRADAY, INGEST_HEALTH, Topic
+from backbone_domain.health import HealthSnapshot
 from backbone_domain.intraday_messages import IntradayBar
 
 if TYPE_CHECKING:
@@ -35,15 +36,21 @@ if TYPE_CHECKING:
 STOP_POLL_S = 0.1  # how often the hand-off looks at the bridge's stop flag (a threading.Event)
 _UNPUBLISHED = object()  # a bar the hand-off gave up before publishing
 # the bus topics a stream topic can feed, with the message contract of each
-DECODERS: dict[str, Any] = {BARS_DAILY.name: bar_messages.decode, BARS_INTRADAY.name: intraday_messages.decode}
-Bar = BarMessage | IntradayBar
+DECODERS: dict[str, Any] = {
+    BARS_DAILY.name: bar_messages.decode,
+    BARS_INTRADAY.name: intraday_messages.decode,
+    INGEST_HEALTH.name: health_messages.decode,  # a stream on BACKBONE_HEALTH_TOPIC
+}
+Bar = BarMessage | IntradayBar | HealthSnapshot  # what a record decodes to (health: not a bar, versioned alike)
 
 
 class BusBridge(Bridge):
     """Feeds ``bus`` from ``group``'s position on the stream; ``await feed()`` inside ``async with bus:``.
 
-    ``topic``: ``BARS_DAILY`` (the daily topic's stream) or ``BARS_INTRADAY`` (a stream on the intraday topic,
-    ``StreamSettings.for_intraday``); the records are decoded with that topic's message contract.
+    ``topic``: ``BARS_DAILY`` (the daily topic's stream), ``BARS_INTRADAY`` (a stream on the intraday topic,
+    ``StreamSettings.for_intraday``) or ``INGEST_HEALTH`` (the health topic, ``StreamSettings.for_health``); the
+    records are decoded with that topic's message contract. Health snapshots pass the same version filter:
+    per tier, only a snapshot newer than the newest handled.
     """
 
     def __init__(

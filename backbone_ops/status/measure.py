@@ -54,8 +54,11 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> HealthSnapshot:
-    """Every figure `backbone status` reports, each family tried independently."""
+def measure(
+    settings: BackboneSettings, now: dt.datetime | None = None, instance: dg.DagsterInstance | None = None
+) -> HealthSnapshot:
+    """Every figure `backbone status` reports, each family tried independently. ``instance``: the Dagster
+    instance whose runs to read (a sensor's own); default the settings' (``runner.instance``)."""
     choice = settings.tier()
     notes: list[str] = []
     components: list[Component] = []
@@ -70,21 +73,22 @@ def measure(settings: BackboneSettings, now: dt.datetime | None = None) -> Healt
 
     store_figures = attempt("store", lambda: _store(settings, as_of, components, notes))
     cache = attempt("cache", lambda: _cache(settings, components))
-    stream = attempt("stream", lambda: _stream(settings, components))
+    stream = attempt("stream", lambda: _stream(settings, components, now))
     attempt("batch", lambda: _batch(settings, components))
     order = {name: i for i, name in enumerate(("store", "cache", "stream", "batch"))}
     components.sort(key=lambda c: order[c.name])
     freshness, bars, agreement = store_figures or (None, None, None)
-    stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    # milliseconds: health events are versioned by this stamp, and two may be measured within one second
+    stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return HealthSnapshot(
         tier=choice.tier,
         tier_reason=choice.reason,
-        generated_at=stamp.isoformat(),
+        generated_at=stamp.isoformat(timespec="milliseconds"),
         components=components,
         freshness=freshness,
         bars_stored=bars,
         source=agreement,
-        latest_run=_latest_run(settings, notes),
+        latest_run=_latest_run(settings, notes, instance),
         cache=cache,
         stream=stream,
         failures=read_run_failures(run_failures_path(settings)),
@@ -126,7 +130,9 @@ def _cache(settings: BackboneSettings, components: list[Component]) -> CacheFigu
     return figures
 
 
-def _stream(settings: BackboneSettings, components: list[Component]) -> StreamFigures | None:
+def _stream(
+    settings: BackboneSettings, components: list[Component], now: dt.datetime | None = None
+) -> StreamFigures | None:
     """Lag per configured group as ``kafka_consumer_lag`` measures it; with no group, a probe group's lag only
     shows whether the broker answers."""
     with tier_resources(settings, "stream") as built:
@@ -135,14 +141,13 @@ def _stream(settings: BackboneSettings, components: list[Component]) -> StreamFi
             components.append(Component("stream", "disabled", "streaming disabled (BACKBONE_STREAMING_ENABLED=false)"))
             return None
         described = stream.describe()
-        groups = []
-        for group in stream.consumer_groups:
-            groups.append(GroupLag.of(group, [p.lag for p in stream.lag(group)]))
+        at = now or dt.datetime.now(dt.UTC)
+        groups = [GroupLag.measure(group, stream.lag(group), at) for group in stream.consumer_groups]
         if not groups:
             stream.lag(PROBE_GROUP)
         endpoint = described.get("bootstrap") or described.get("path", "")
     components.append(Component("stream", "up", f"{described['backend']} {endpoint}".strip()))
-    return StreamFigures(described["backend"], described.get("topic"), stream.lag_warn, groups)
+    return StreamFigures(described["backend"], described.get("topic"), stream.lag_warn, groups, stream.lag_warn_s)
 
 
 def _batch(settings: BackboneSettings, components: list[Component]) -> None:
@@ -153,12 +158,17 @@ def _batch(settings: BackboneSettings, components: list[Component]) -> None:
     components.append(Component("batch", "up", f"{probe.backend} {probe.detail}"))
 
 
-def _latest_run(settings: BackboneSettings, notes: list[str]) -> LatestRun | None:
+def _latest_run(
+    settings: BackboneSettings, notes: list[str], given: dg.DagsterInstance | None = None
+) -> LatestRun | None:
     """The newest ``daily_bars`` materialization in the Dagster instance; a range run records the run's totals
     on each of its partitions, so any one of them carries the whole run's figures."""
     try:
-        with runner.instance(settings) as inst:
-            event = inst.get_latest_materialization_event(dg.AssetKey("daily_bars"))
+        if given is not None:
+            event = given.get_latest_materialization_event(dg.AssetKey("daily_bars"))
+        else:
+            with runner.instance(settings) as inst:
+                event = inst.get_latest_materialization_event(dg.AssetKey("daily_bars"))
     except Exception as exc:  # noqa: BLE001 - an unreadable instance costs this figure only
         notes.append(f"Dagster instance unreadable: {redact(str(exc), settings)}")
         return None

@@ -80,10 +80,17 @@ def snapshot_metrics(snap: HealthSnapshot) -> list[Metric]:
         worst = GaugeMetricFamily(
             "backbone_consumer_lag_max_messages", "consumer lag of the worst partition", labels=["tier", "group"]
         )
+        waited = GaugeMetricFamily(
+            "backbone_consumer_lag_seconds",
+            "seconds the group's oldest unconsumed message has waited since it was published (worst partition)",
+            labels=["tier", "group"],
+        )
         for group in snap.stream.groups:
             total.add_metric([tier, group.group], group.total)
             worst.add_metric([tier, group.group], group.max_partition)
-        out += [total, worst]
+            if group.max_seconds is not None:  # unknown is left out, never 0
+                waited.add_metric([tier, group.group], group.max_seconds)
+        out += [total, worst, waited]
     failures = CounterMetricFamily("backbone_run_failures", "failed Dagster runs recorded", labels=["tier", "job"])
     for job, count in snap.failures.by_job.items():
         failures.add_metric([tier, job], count)

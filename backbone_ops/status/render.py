@@ -83,14 +83,20 @@ def _stream_lines(snap: HealthSnapshot, down: dict[str, str]) -> list[tuple[str,
         return [("consumer lag", f"unavailable: {down.get('stream', 'not measured')}")]
     if not stream.groups:
         return [("consumer lag", f"no consumer groups configured (BACKBONE_KAFKA_CONSUMER_GROUPS), {stream.backend}")]
+    threshold_s = "" if stream.threshold_lag_s is None else f", {stream.threshold_lag_s:g} s"
     return [
         (
             "consumer lag",
-            f"{g.group}: {g.total} total, {g.max_partition} max per partition over {g.partitions} partition(s) "
-            f"(threshold {stream.threshold_lag}, {stream.backend} {stream.topic})",
+            f"{g.group}: {g.total} total, {g.max_partition} max per partition over {g.partitions} partition(s), "
+            f"oldest unconsumed {_wait(g.max_seconds)} (threshold {stream.threshold_lag}{threshold_s}, "
+            f"{stream.backend} {stream.topic})",
         )
         for g in stream.groups
     ]
+
+
+def _wait(seconds: float | None) -> str:
+    return "unknown" if seconds is None else f"{seconds:.1f} s"
 
 
 def console(snap: HealthSnapshot) -> str:

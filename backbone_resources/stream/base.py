@@ -7,6 +7,7 @@ Two backends implement it with the same contract tests (``backbone_tests/resourc
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -83,6 +84,9 @@ class PartitionLag:
     partition: int
     end_offset: int
     committed: int | None  # None: the group never committed on this partition
+    # Event time of the oldest unconsumed message (the one at the committed offset): when it was published, as
+    # the log stamped it. None when nothing is unconsumed, or its time could not be read in time.
+    oldest_unconsumed_at: dt.datetime | None = None
 
     @property
     def lag(self) -> int:
@@ -113,7 +117,7 @@ class StreamConsumer(ABC):
 class StreamResource(ConfigurableResource, ABC):
     """The topic stored bars are mirrored to. Offsets and lag follow Apache Kafka's meaning.
 
-    ``policy.consumer_groups`` and ``policy.lag_warn`` drive the ``kafka_consumer_lag`` check.
+    ``policy.consumer_groups``, ``policy.lag_warn`` and ``policy.lag_warn_s`` drive the ``kafka_consumer_lag`` check.
     """
 
     policy: StreamPolicy = Field(default_factory=StreamPolicy, description="BACKBONE_KAFKA_TOPIC, _PARTITIONS, ...")
@@ -136,6 +140,10 @@ class StreamResource(ConfigurableResource, ABC):
     @property
     def lag_warn(self) -> int:
         return self.policy.lag_warn
+
+    @property
+    def lag_warn_s(self) -> float:
+        return self.policy.lag_warn_s
 
     @property
     def enabled(self) -> bool:
@@ -178,4 +186,11 @@ class StreamResource(ConfigurableResource, ABC):
 
     @abstractmethod
     def lag(self, group: str) -> list[PartitionLag]:
-        """Per-partition end offset and committed offset of ``group``; empty when the topic does not exist."""
+        """Per-partition end offset and committed offset of ``group``, and the event time of the oldest message
+        the group has not consumed (``PartitionLag.oldest_unconsumed_at``, UTC; None when caught up); empty when
+        the topic does not exist.
+
+        Event time is the publish time the log keeps with each record (Kafka's message timestamp, CreateTime set
+        by the producer or LogAppendTime by the broker; the local log's append time), never a field of the
+        value: a replay republishing 2019 bars makes messages published now. Reading it costs at most one
+        record per lagging partition and a bounded wait; a time not read in that wait is None."""

@@ -8,15 +8,25 @@ quirks are handled by the tests' client overrides, not here.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from operator import length_hint
 from typing import Any, ClassVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec, ResourceType
 from pydantic import Field
 
@@ -244,9 +254,47 @@ class KafkaStream(StreamResource):
             for tp in committed:
                 _, high = consumer.get_watermark_offsets(tp, timeout=wait, cached=False)
                 lags.append(PartitionLag(tp.partition, high, tp.offset if tp.offset >= 0 else None))
-            return lags
         finally:
             consumer.close()
+        behind = {p.partition: p.committed for p in lags if p.lag > 0}
+        times = self._oldest_unconsumed_times(behind) if behind else {}
+        return [replace(p, oldest_unconsumed_at=times.get(p.partition)) for p in lags]
+
+    def _oldest_unconsumed_times(self, committed: dict[int, int | None]) -> dict[int, dt.datetime]:
+        """The timestamp of the record at each partition's committed offset (the earliest record when the group
+        never committed, or when retention removed the committed one): assigned partitions, no group membership,
+        nothing committed, one record per partition, at most ``request_timeout_s``. A partition not read in
+        that time is left out (its lag in seconds is unknown, never 0)."""
+        start = [
+            TopicPartition(self.topic, p, OFFSET_BEGINNING if at is None else at) for p, at in sorted(committed.items())
+        ]
+        conf = {
+            **self._common(),
+            "group.id": f"{self.kafka.client_id}.lag-probe",  # required by the client; never joined
+            **self.kafka.consumer_config,
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+        consumer = Consumer(conf)
+        found: dict[int, dt.datetime] = {}
+        reading = set(committed)
+        deadline = time.monotonic() + self.kafka.request_timeout_s
+        try:
+            consumer.assign(start)
+            while reading and time.monotonic() < deadline:
+                for msg in consumer.consume(len(reading), min(1.0, max(0.0, deadline - time.monotonic()))):
+                    p = msg.partition()
+                    if p not in reading:
+                        continue
+                    reading.discard(p)  # the first answer per partition: its record, its end, or an error
+                    kind, millis = msg.timestamp() if msg.error() is None else (TIMESTAMP_NOT_AVAILABLE, 0)
+                    if kind != TIMESTAMP_NOT_AVAILABLE:
+                        found[p] = dt.datetime.fromtimestamp(millis / 1000, dt.UTC)
+                    consumer.pause([TopicPartition(self.topic, p)])  # one record is all this needs
+        finally:
+            consumer.close()
+        return found
 
 
 class _KafkaConsumer(StreamConsumer):

@@ -7,8 +7,10 @@ lock); a group's single consumer reads every partition (there is no rebalancing 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -30,13 +32,15 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (topic TEXT PRIMARY KEY, partitions INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
   topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" INTEGER NOT NULL,
-  key BLOB NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL,
+  key BLOB NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL, published_at REAL,
   PRIMARY KEY (topic, partition, "offset"));
 CREATE TABLE IF NOT EXISTS group_offsets (
   grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, "offset" INTEGER NOT NULL,
   PRIMARY KEY (grp, topic, partition));
 """
 _BATCH = 5000
+# Logs written before records kept their publish time gain the column; their old records' time stays unknown (NULL).
+_ADD_PUBLISHED_AT = "ALTER TABLE records ADD COLUMN published_at REAL"
 
 
 class LocalLogStream(StreamResource):
@@ -60,6 +64,8 @@ class LocalLogStream(StreamResource):
         with closing(sqlite3.connect(self.path, timeout=60, isolation_level=None)) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            if "published_at" not in {row[1] for row in conn.execute("PRAGMA table_info(records)")}:
+                conn.execute(_ADD_PUBLISHED_AT)
             yield conn
 
     def _partitions(self, conn: sqlite3.Connection) -> int | None:
@@ -96,14 +102,19 @@ class LocalLogStream(StreamResource):
             ).fetchall()
         )
         headers = json.dumps({k: v.decode() for k, v in batch.headers.items()})
+        published_at = time.time()  # the event time lag is measured from, as Kafka's CreateTime (seconds, UTC)
         rows = []
         for key, value in zip(batch.keys[part], batch.values[part], strict=True):
             p = zlib.crc32(key) % partitions
             offset = ends.get(p, 0)
             ends[p] = offset + 1
-            rows.append((self.topic, p, offset, key, value, headers))
+            rows.append((self.topic, p, offset, key, value, headers, published_at))
             report.add(p, offset, len(key) + len(value))
-        conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany(
+            'INSERT INTO records (topic, partition, "offset", key, value, headers, published_at) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         conn.execute("COMMIT")
 
     def end_offsets(self, read_back: bool = False) -> dict[int, int]:
@@ -134,7 +145,20 @@ class LocalLogStream(StreamResource):
                     'SELECT partition, "offset" FROM group_offsets WHERE grp = ? AND topic = ?', (group, self.topic)
                 ).fetchall()
             )
-        return [PartitionLag(p, end, committed.get(p)) for p, end in ends.items()]
+            lags = []
+            for p, end in ends.items():
+                at = committed.get(p, 0)
+                oldest = None
+                if at < end:  # the oldest unconsumed record is the one at the committed offset (or the first)
+                    row = conn.execute(
+                        'SELECT published_at FROM records WHERE topic = ? AND partition = ? AND "offset" >= ? '
+                        'ORDER BY "offset" LIMIT 1',
+                        (self.topic, p, at),
+                    ).fetchone()
+                    if row is not None and row[0] is not None:
+                        oldest = dt.datetime.fromtimestamp(row[0], dt.UTC)
+                lags.append(PartitionLag(p, end, committed.get(p), oldest))
+        return lags
 
 
 class _LocalConsumer(StreamConsumer):

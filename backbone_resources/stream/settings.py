@@ -19,6 +19,7 @@ from backbone_resources.env import from_env_field
 
 DEFAULT_TOPIC = "market-data.daily-bars"
 DEFAULT_INTRADAY_TOPIC = "market-data.intraday-bars"
+DEFAULT_HEALTH_TOPIC = "telemetry.ingest.health"
 KAFKA_PREFIX = "BACKBONE_KAFKA_"
 INTRADAY_PREFIX = "BACKBONE_INTRADAY_"
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -32,6 +33,9 @@ class StreamPolicy(dg.Config):
     partitions: int = Field(6, ge=1, le=10_000)
     consumer_groups: Annotated[list[str], NoDecode] = Field(default_factory=list)
     lag_warn: int = Field(10_000, ge=0, description="a group's total lag above which kafka_consumer_lag warns")
+    lag_warn_s: float = Field(
+        900.0, ge=0, description="seconds a group's oldest unconsumed message may wait before kafka_consumer_lag warns"
+    )
     retry_delay_s: float = Field(10.0, ge=0, description="first wait before daily_bars_kafka republishes (doubling)")
 
     @field_validator("consumer_groups", mode="before")
@@ -98,9 +102,19 @@ class StreamSettings(BaseSettings):
     policy: StreamPolicy = from_env_field(StreamPolicy, KAFKA_PREFIX)
     kafka: KafkaSettings = from_env_field(KafkaSettings, KAFKA_PREFIX)
     intraday: IntradaySettings = from_env_field(IntradaySettings, INTRADAY_PREFIX)
+    health_topic: str = Field(
+        DEFAULT_HEALTH_TOPIC, min_length=1, max_length=249, description="BACKBONE_HEALTH_TOPIC: health snapshots"
+    )
 
     def for_intraday(self) -> StreamSettings:
         """These settings with the intraday topic in place of the daily one: the tier's stream backend built from
         them publishes and consumes intraday bars, with every other knob unchanged."""
-        policy = StreamPolicy(**{**self.policy.model_dump(), "topic": self.intraday.topic})
+        return self._for_topic(self.intraday.topic)
+
+    def for_health(self) -> StreamSettings:
+        """These settings with the health topic in place of the daily one (docs/telemetry.md, "Health events")."""
+        return self._for_topic(self.health_topic)
+
+    def _for_topic(self, topic: str) -> StreamSettings:
+        policy = StreamPolicy(**{**self.policy.model_dump(), "topic": topic})
         return self.model_copy(update={"policy": policy})

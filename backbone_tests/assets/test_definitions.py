@@ -45,7 +45,11 @@ def test_bootstrap_definitions(tmp_path):
         {"daily_ingest_schedule", "weekly_backfill_schedule"},
         {"source", "store", "policy", "cache", "batch", "stream"},
     )
-    assert {s.name for s in defs.sensors or []} == {"kafka_replay_sensor", "run_failure_telemetry_sensor"}
+    assert {s.name for s in defs.sensors or []} == {
+        "kafka_replay_sensor",
+        "run_failure_telemetry_sensor",
+        "ingest_health_sensor",
+    }
     assert type(defs.resources["store"]).__name__ == "DuckDBBarStore"
 
 

@@ -10,6 +10,7 @@ import dagster as dg
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin
 
 from backbone_assets.definitions import build_defs
+from backbone_assets.health_sensor import INGEST_HEALTH_SENSOR
 from backbone_assets.jobs import ASSET_CHECKS_JOB, KIND_TAG
 from backbone_assets.sensors import (
     RUN_FAILURE_SENSOR,
@@ -134,7 +135,8 @@ def test_run_without_a_kind_tag_is_recorded_with_kind_null(tmp_path):
 def test_backbone_definitions_wire_the_sensors_and_kind_tags(tmp_path):
     defs = build_defs(load_settings(mode="bootstrap", home=tmp_path))
     sensors = {s.name: s for s in defs.sensors or []}  # type: ignore[union-attr]
-    assert set(sensors) == {"kafka_replay_sensor", RUN_FAILURE_SENSOR}
+    assert set(sensors) == {"kafka_replay_sensor", RUN_FAILURE_SENSOR, INGEST_HEALTH_SENSOR}
+    assert sensors[INGEST_HEALTH_SENSOR].default_status == dg.DefaultSensorStatus.RUNNING
     assert sensors[RUN_FAILURE_SENSOR].default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_job_def(ASSET_CHECKS_JOB).run_tags[KIND_TAG] == "checks"
     assert defs.resolve_job_def(KAFKA_REPLAY_JOB).run_tags[KIND_TAG] == "replay"

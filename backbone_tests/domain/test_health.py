@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 import pytest
 
@@ -14,9 +15,12 @@ from backbone_domain.health import (
     GroupLag,
     HealthSnapshot,
     LatestRun,
+    PartitionLagFigures,
     SourceAgreement,
     StreamFigures,
     hit_ratio_verdict,
+    lag_breach,
+    lag_seconds,
     read_run_failures,
     summarize_freshness,
     to_json,
@@ -60,7 +64,7 @@ def test_each_threshold_breach_is_named_and_an_unavailable_component_is_unhealth
     assert snap.breaches() == [
         "rejected rate 0.1000 > 0.05",
         "cache hit ratio 0.250 < 0.8",
-        "consumer group a lag > 100",
+        "consumer group a lags 101 > 100 messages",
     ]
     assert not snap.healthy
     assert snapshot().healthy
@@ -132,3 +136,41 @@ def test_status_reports_stored_values_kept_over_the_source_and_quarantined_files
     kept, files = SourceAgreement(2, 1).breaches()
     assert kept.startswith("2 stored bar(s) are served although the source no longer says so")
     assert files == "1 source file(s) quarantined whole (`backbone rejected` lists them)"
+
+
+@dataclass(frozen=True)
+class _Part:
+    partition: int
+    lag: int
+    oldest_unconsumed_at: dt.datetime | None
+
+
+NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+
+
+def test_a_group_waits_as_long_as_its_worst_partition_and_a_caught_up_one_waits_0():
+    parts = [_Part(0, 4, NOW - dt.timedelta(seconds=90)), _Part(1, 1, NOW - dt.timedelta(seconds=5)), _Part(2, 0, None)]
+    group = GroupLag.measure("risk", parts, NOW)
+    assert (group.total, group.max_partition, group.partitions, group.max_seconds) == (5, 4, 3, 90.0)
+    assert group.by_partition == [
+        PartitionLagFigures(0, 4, 90.0),
+        PartitionLagFigures(1, 1, 5.0),
+        PartitionLagFigures(2, 0, 0.0),
+    ]
+    assert lag_breach(group, threshold=10, threshold_s=60) == "risk lags 90 s > 60 s"
+    assert lag_breach(group, threshold=4, threshold_s=60) == "risk lags 5 > 4 messages and 90 s > 60 s"
+    assert lag_breach(group, threshold=10, threshold_s=90) is None
+
+
+def test_an_unknown_wait_is_none_not_0_and_a_clock_behind_the_producer_is_0():
+    assert lag_seconds(None, 3, NOW) is None  # records older than the log's timestamps: unknown
+    assert lag_seconds(NOW + dt.timedelta(seconds=2), 3, NOW) == 0.0  # never a negative wait
+    assert lag_seconds(None, 0, NOW) == 0.0
+    partly = GroupLag.measure("g", [_Part(0, 3, None), _Part(1, 2, NOW - dt.timedelta(seconds=9))], NOW)
+    assert partly.max_seconds == 9.0  # the worst wait that could be read still counts
+    assert [p.seconds for p in partly.by_partition] == [None, 9.0]
+    unknown = GroupLag.measure("g", [_Part(0, 3, None)], NOW)
+    assert unknown.max_seconds is None
+    assert lag_breach(unknown, threshold=10, threshold_s=1) is None  # unmeasured breaches nothing; messages count
+    assert lag_breach(unknown, threshold=2, threshold_s=1) == "g lags 3 > 2 messages"
+    assert GroupLag.measure("g", [], NOW).max_seconds == 0.0  # no partition: nothing waits

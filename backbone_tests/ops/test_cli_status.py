@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from backbone_domain import health_messages
 from backbone_domain.calendars import last_trading_day
 from backbone_ops.status.measure import redact
+from backbone_ops.status.publish import on_health_topic
 from backbone_resources.settings import load_settings
+from backbone_resources.tiers import build_stream
 from backbone_tests.clock import AWKWARD_DAYS
 from backbone_tests.fixtures.ports import free_port
 from backbone_tests.ops.cli_runner import BACKBONE, run_in_process
@@ -243,3 +246,18 @@ def test_institutional_status_on_postgres_redis_and_kafka(
     assert metrics[("backbone_consumer_lag_messages", group["group"])] == doc["bars_stored"]
     assert metrics[("backbone_cache_hit_ratio", "")] == 1.0
     assert json.loads((out / "status.json").read_text())["tier"] == "institutional"
+
+
+def test_status_publish_puts_the_snapshot_it_wrote_on_the_health_topic(env, tmp_path):
+    """`backbone status --publish` (a deployment without the daemon's health sensor): the event on the local log
+    is the snapshot of status.json, not a second measurement."""
+    done = _run(env, "status", "--publish", "--out", str(tmp_path / "out"))
+    assert "published the health event to telemetry.ingest.health" in done.stderr
+    written = json.loads((tmp_path / "out" / "status.json").read_text())
+    settings = load_settings(mode="bootstrap", home=tmp_path / "home")
+    health = build_stream(on_health_topic(settings))
+    with health.consumer("reader") as consumer:
+        [record] = consumer.poll(10, 1.0)
+    event = health_messages.decode(record.value, record.headers)
+    assert event.generated_at == written["generated_at"]
+    assert event.to_dict() == written

@@ -36,7 +36,13 @@ def full() -> HealthSnapshot:
         bars_stored=1234,
         latest_run=LatestRun("r1", GENERATED, "2026-11-27..2026-11-27", 95, 5, 0.05),
         cache=CacheFigures("redis", 30, 10, 3, 0.8, 20),
-        stream=StreamFigures("kafka", "market-data.daily-bars", 10_000, [GroupLag("trading-runtime", 42, 17, 6)]),
+        stream=StreamFigures(
+            "kafka",
+            "market-data.daily-bars",
+            10_000,
+            [GroupLag("trading-runtime", 42, 17, 6, 12.5), GroupLag("replayer", 3, 3, 6, None)],
+            900.0,
+        ),
         failures=RunFailures({"daily_bars_job": 2}, []),
     )
 
@@ -61,6 +67,10 @@ def test_prometheus_text_parses_back_with_the_fixed_names_and_the_tier_label():
     assert got[("backbone_cache_hit_ratio", (tier,))] == 0.75
     assert got[("backbone_consumer_lag_messages", (("group", "trading-runtime"), tier))] == 42.0
     assert got[("backbone_consumer_lag_max_messages", (("group", "trading-runtime"), tier))] == 17.0
+    assert got[("backbone_consumer_lag_seconds", (("group", "trading-runtime"), tier))] == 12.5
+    # a wait that could not be read is left out, never 0: 3 messages of unknown age are not "no lag"
+    assert ("backbone_consumer_lag_seconds", (("group", "replayer"), tier)) not in got
+    assert got[("backbone_consumer_lag_messages", (("group", "replayer"), tier))] == 3.0
     assert got[("backbone_run_failures_total", (("job", "daily_bars_job"), tier))] == 2.0
     assert got[("backbone_status_generated_timestamp_seconds", (tier,))] == 1796040000.0
     assert all(dict(labels).get("tier") == "institutional" for _, labels in got)
@@ -100,6 +110,8 @@ def test_markdown_has_the_verdict_and_every_figure():
     assert "**DEGRADED: cache hit ratio 0.750 < 0.8**" in md
     for figure in ("lag 1 trading day(s)", "100 rows ingested", "hit ratio 0.750 over 40 reads", "trading-runtime: 42"):
         assert figure in md
+    assert "oldest unconsumed 12.5 s (threshold 10000, 900 s," in md
+    assert "replayer: 3 total, 3 max per partition over 6 partition(s), oldest unconsumed unknown" in md
 
 
 def _free_port() -> int:

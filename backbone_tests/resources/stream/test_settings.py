@@ -36,11 +36,13 @@ def test_environment_settings_reach_the_kafka_client_and_the_password_stays_hidd
     monkeypatch.setenv("BACKBONE_KAFKA_SASL_PASSWORD", "hunter2")
     monkeypatch.setenv("BACKBONE_KAFKA_PRODUCER_CONFIG", '{"linger.ms": 50}')
     monkeypatch.setenv("BACKBONE_KAFKA_CONSUMER_GROUPS", "runtime, risk")
+    monkeypatch.setenv("BACKBONE_KAFKA_LAG_WARN_S", "120")
     settings = load_settings(**INSTITUTIONAL)
     assert "hunter2" not in repr(settings)
     stream = build_stream(settings)
     assert isinstance(stream.kafka.sasl_password, dg.EnvVar)  # the UI shows the variable, not the value
     assert stream.consumer_groups == ["runtime", "risk"]
+    assert (stream.lag_warn, stream.lag_warn_s) == (10_000, 120.0)
     assert "hunter2" not in str(stream.describe())
     with dg.build_resources({"stream": stream}) as resources:
         conf = resources.stream.producer_conf()
