@@ -98,6 +98,8 @@ def test_a_poll_returns_what_has_arrived_without_waiting_to_fill_up(stream):
         waited = time.monotonic() - began
     assert 0 < len(got) <= len(bars)
     assert waited < 4.0, f"the poll that returned {len(got)} record(s) waited {waited:.1f} s of its 8 s timeout"
+
+
 def test_lag_in_seconds_is_the_wait_of_the_oldest_unconsumed_message(stream):
     """A known backlog: the first bars published ~1 s before the second; once the first are consumed, each
     partition's oldest unconsumed message is one of the second, so the wait drops to about their age."""
