@@ -115,7 +115,7 @@ def build_batch_assets(
             "export:daily_returns": resources.batch.coverage("daily_returns"),
         }
         table = retention_table(holdings)
-        layers = [_cache_versions(resources.store, resources.cache)]
+        layers = [_cache_versions(resources.store, resources.cache), _export_versions(resources.store, resources.batch)]
         for layer in layers:
             if not layer.consistent:
                 context.log.warning(
@@ -274,14 +274,22 @@ def _store_versions(counts: VersionCounts) -> dict[str, object]:
 
 def _cache_versions(store: BarStore, cache: HotCache) -> LayerVersions:
     """The hot cache's versions against the store's. The cache interface lists each symbol's newest cached bar
-    (``latest_cached``: no read counted, no LRU touch), so that is what is checked; the exports are not checked
-    yet (the batch engine lists no exported versions)."""
-    held = cache.latest_cached()
+    (``latest_cached``: no read counted, no LRU touch), so that is what is checked."""
+    return _against_store("cache", cache.latest_cached(), store)
+
+
+def _export_versions(store: BarStore, batch: BatchEngine) -> LayerVersions:
+    """Every bar version of the ``daily_bars`` export against the store's (the returns derive from it)."""
+    return _against_store("export:daily_bars", batch.exported_versions(), store)
+
+
+def _against_store(layer: str, held: pd.DataFrame, store: BarStore) -> LayerVersions:
+    """``held`` (symbol, ts, ingested_at) against the versions the store keeps over the same days and symbols."""
     if held.empty:
-        return layer_versions("cache", held, held)
+        return layer_versions(layer, held, held)
     days = held["ts"].dt.tz_convert("UTC").dt.date
     known = store.version_keys(days.min(), days.max(), sorted(held["symbol"].unique()))
-    return layer_versions("cache", held, known)
+    return layer_versions(layer, held, known)
 
 
 def _layer_markdown(layers: list[LayerVersions]) -> str:

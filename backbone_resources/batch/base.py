@@ -45,6 +45,15 @@ class DatasetProfile:
         return sum(self.rows_by_year.values())
 
 
+def versions_frame(rows: Sequence[tuple[object, object, object]]) -> pd.DataFrame:
+    """(symbol, ts, ingested_at) rows as ``exported_versions`` returns them: times as UTC instants (an engine
+    hands back naive UTC or zoned values; both mean the same instant)."""
+    frame = pd.DataFrame(list(rows), columns=["symbol", "ts", "ingested_at"])
+    for column in ("ts", "ingested_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
 class BatchEngine(ConfigurableResource, ABC):
     """Writes and measures the export datasets. Every write replaces whole (symbol, year) partitions and
     leaves every other partition untouched; writing the same input twice leaves the same files, names and
@@ -91,3 +100,8 @@ class BatchEngine(ConfigurableResource, ABC):
     @abstractmethod
     def coverage(self, dataset: Dataset) -> pd.DataFrame:
         """Per symbol: first and last trading date (datetime.date) and rows (COVERAGE_COLUMNS), by symbol."""
+
+    @abstractmethod
+    def exported_versions(self) -> pd.DataFrame:
+        """The bar versions the ``daily_bars`` export holds: (symbol, ts, ingested_at), tz-aware UTC; empty when
+        nothing was exported. ``retention_audit`` checks them against the versions the store keeps."""

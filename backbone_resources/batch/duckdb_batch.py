@@ -26,7 +26,7 @@ import pandas as pd
 from pydantic import Field
 
 from backbone_resources.batch import queries
-from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset, DatasetProfile
+from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, Dataset, DatasetProfile, versions_frame
 from backbone_resources.probe import Probe, probing
 
 _VIEW = {"daily_bars": "bars", "daily_returns": "returns"}
@@ -78,6 +78,12 @@ class DuckDBBatch(BatchEngine):
                 return pd.DataFrame({c: pd.Series(dtype=object) for c in COVERAGE_COLUMNS})
             rows = con.execute(queries.over(queries.COVERAGE, _VIEW[dataset]) + " ORDER BY symbol").fetchall()
         return pd.DataFrame([(s, first, last, int(n)) for s, first, last, n in rows], columns=list(COVERAGE_COLUMNS))
+
+    def exported_versions(self) -> pd.DataFrame:
+        with self._connect() as con:
+            if not self._register(con, "daily_bars"):
+                return versions_frame([])
+            return versions_frame(con.execute(queries.over(queries.VERSIONS, "bars")).fetchall())
 
     # -- helpers -----------------------------------------------------------------------------------------
 

@@ -57,6 +57,9 @@ COVERAGE = """SELECT symbol, CAST(min(ts) AS DATE) AS first_day, CAST(max(ts) AS
 FROM {dataset} GROUP BY symbol"""
 
 
+VERSIONS = "SELECT symbol, ts, ingested_at FROM {dataset} ORDER BY symbol, ts"
+
+
 def returns_sql(first_year: int, last_year: int) -> str:
     """The daily_returns rows of [first_year, last_year] over the ``bars`` view (years are ints: no injection).
 

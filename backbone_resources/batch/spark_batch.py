@@ -33,7 +33,14 @@ import pandas as pd
 from pydantic import Field
 
 from backbone_resources.batch import queries
-from backbone_resources.batch.base import COVERAGE_COLUMNS, BatchEngine, BatchUnavailable, Dataset, DatasetProfile
+from backbone_resources.batch.base import (
+    COVERAGE_COLUMNS,
+    BatchEngine,
+    BatchUnavailable,
+    Dataset,
+    DatasetProfile,
+    versions_frame,
+)
 from backbone_resources.batch.settings import SparkSettings
 from backbone_resources.probe import Probe, probing
 
@@ -159,6 +166,12 @@ class SparkBatch(BatchEngine):
             return pd.DataFrame({c: pd.Series(dtype=object) for c in COVERAGE_COLUMNS})
         rows = self.session().sql(queries.over(queries.COVERAGE, _VIEW[dataset]) + " ORDER BY symbol").collect()
         return pd.DataFrame([(r[0], r[1], r[2], int(r[3])) for r in rows], columns=list(COVERAGE_COLUMNS))
+
+    def exported_versions(self) -> pd.DataFrame:
+        if not self._register("daily_bars"):
+            return versions_frame([])
+        rows = self.session().sql(queries.over(queries.VERSIONS, "bars")).collect()
+        return versions_frame([(r[0], r[1], r[2]) for r in rows])
 
     # -- helpers -----------------------------------------------------------------------------------------
 

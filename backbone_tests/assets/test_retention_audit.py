@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from backbone_assets.definitions import build_defs
+from backbone_domain.bars import empty_rejected
 from backbone_ops import runner
 from backbone_ops.resources import all_resources
 
@@ -50,3 +51,22 @@ def test_retention_audit_counts_the_store_versions_and_flags_a_cache_holding_an_
     assert flagged["layers_with_unknown_versions"] == ["cache"]
     newest = aapl["ts"].max().date()
     assert f"| cache | {len(cached)} | 1 | AAPL {newest} ingested" in str(flagged["versions_per_layer"])
+    assert f"| export:daily_bars | {len(stored)} | 0 |" in str(clean["versions_per_layer"])
+
+
+def test_an_export_holding_a_version_the_store_pruned_is_flagged(bootstrap):
+    assert runner.materialize(bootstrap, JAN, JAN_END).success  # the export holds every bar's first version
+    with all_resources(bootstrap) as resources:
+        stored = resources.store.read_bars(JAN, JAN_END)
+        # EURUSD's first bar corrected in the store only (the export not re-run), then the replaced version pruned
+        first = stored[stored["symbol"] == "EURUSD"].head(1)
+        corrected = first.assign(close=first["close"] + 1.0, ingested_at=pd.Timestamp.now(tz="UTC"))
+        day = first["ts"].iloc[0].date()
+        resources.store.write_validated(day, day, corrected, empty_rejected())
+        kept = _audit(bootstrap)
+        resources.store.prune_versions(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+
+    assert kept["layers_with_unknown_versions"] == []  # the replaced version is still kept: traceable
+    pruned = _audit(bootstrap)
+    assert pruned["layers_with_unknown_versions"] == ["export:daily_bars"]
+    assert f"| export:daily_bars | {len(stored)} | 1 | EURUSD {day} ingested" in str(pruned["versions_per_layer"])

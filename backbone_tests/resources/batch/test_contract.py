@@ -41,6 +41,15 @@ def test_bars_round_trip_partitioned_by_symbol_and_year(engine, tmp_path):
     assert profile.rows_by_year == bars.groupby(bars["ts"].dt.year).size().to_dict()
 
 
+def test_exported_versions_name_each_bar_as_the_store_stamped_it(engine, tmp_path):
+    bars = random_walk_bars()
+    engine.write_bars(stage(bars, tmp_path / "stage"))
+    versions = engine.exported_versions()
+    expected = bars[["symbol", "ts", "ingested_at"]].sort_values(["symbol", "ts"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(versions, expected, check_dtype=False)
+    assert str(versions["ts"].dt.tz) == str(versions["ingested_at"].dt.tz) == "UTC"
+
+
 def test_rewrite_replaces_only_the_partitions_written(engine, tmp_path):
     bars = random_walk_bars()
     engine.write_bars(stage(bars, tmp_path / "all"))
@@ -130,6 +139,7 @@ def test_returns_are_null_until_twenty_returns_exist(engine, tmp_path):
 
 def test_coverage_and_an_empty_export(engine, tmp_path):
     assert engine.profile("daily_bars").rows == 0
+    assert engine.exported_versions().empty
     assert engine.coverage("daily_returns").empty
     assert engine.write_returns(2020, 2020) == 0
     bars = random_walk_bars()
