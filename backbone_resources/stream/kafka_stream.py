@@ -201,15 +201,7 @@ class KafkaStream(StreamResource):
         tails = [TopicPartition(self.topic, p, end - 1) for p, end in sorted(ends.items()) if end > 0]
         if not tails:
             return dict(ends)
-        conf = {
-            **self._common(),
-            "group.id": f"{self.kafka.client_id}.publish-proof",  # required by the client; never joined
-            **self.kafka.consumer_config,
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "error",
-        }
-        consumer = Consumer(conf)
+        consumer = self._reader("publish-proof", "error")
         confirmed, reading = dict(ends), {tp.partition for tp in tails}
         deadline = time.monotonic() + self.kafka.request_timeout_s
         try:
@@ -224,6 +216,20 @@ class KafkaStream(StreamResource):
         finally:
             consumer.close()
         return confirmed
+
+    def _reader(self, purpose: str, reset: str) -> Consumer:
+        """A client that reads assigned partitions only: it never joins its group (the id is required by the
+        client) and never commits; a partition ends at end-of-partition. ``reset``: where a missing offset goes."""
+        return Consumer(
+            {
+                **self._common(),
+                "group.id": f"{self.kafka.client_id}.{purpose}",
+                **self.kafka.consumer_config,
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": reset,
+            }
+        )
 
     @contextmanager
     def consumer(self, group: str) -> Iterator[StreamConsumer]:
@@ -268,15 +274,7 @@ class KafkaStream(StreamResource):
         start = [
             TopicPartition(self.topic, p, OFFSET_BEGINNING if at is None else at) for p, at in sorted(committed.items())
         ]
-        conf = {
-            **self._common(),
-            "group.id": f"{self.kafka.client_id}.lag-probe",  # required by the client; never joined
-            **self.kafka.consumer_config,
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-        }
-        consumer = Consumer(conf)
+        consumer = self._reader("lag-probe", "earliest")
         found: dict[int, dt.datetime] = {}
         reading = set(committed)
         deadline = time.monotonic() + self.kafka.request_timeout_s
