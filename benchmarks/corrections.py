@@ -44,6 +44,7 @@ from psycopg import sql
 from backbone_domain.bar_history import BarLoad
 from backbone_domain.bars import BAR_COLUMNS, BAR_DTYPES, empty_rejected
 from backbone_resources.store.postgres_store import PostgresBarStore
+from backbone_tests.builders import random_walk_bars
 
 YEARS = range(2014, 2024)
 T_LOAD, T_FEW, T_RESTATED, T_REDELIVERED, T_RERUN, T_SPARSE = (
@@ -53,28 +54,9 @@ T_LOAD, T_FEW, T_RESTATED, T_REDELIVERED, T_RERUN, T_SPARSE = (
 
 def ten_years(symbols: int, seed: int = 7) -> pd.DataFrame:
     """Business-day random-walk bars of ``symbols`` made-up tickers over 2014..2023."""
-    days = pd.bdate_range(f"{YEARS[0]}-01-01", f"{YEARS[-1]}-12-31", tz="UTC").as_unit("us")
-    rng = np.random.default_rng(seed)
-    parts = []
-    for k in range(symbols):
-        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(days))))
-        parts.append(
-            pd.DataFrame(
-                {
-                    "symbol": f"S{k:04d}",
-                    "ts": days,
-                    "open": close,
-                    "high": close * 1.01,
-                    "low": close * 0.99,
-                    "close": close,
-                    "adj_close": close,
-                    "volume": 1000.0,
-                    "source": "bench",
-                    "ingested_at": T_LOAD,
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)[list(BAR_COLUMNS)].astype(BAR_DTYPES)
+    tickers = [f"S{k:04d}" for k in range(symbols)]
+    bars = random_walk_bars(tickers, f"{YEARS[0]}-01-01", f"{YEARS[-1]}-12-31", seed)
+    return bars.assign(source="bench", ingested_at=T_LOAD)[list(BAR_COLUMNS)].astype(BAR_DTYPES)
 
 
 def by_year(frame: pd.DataFrame) -> Iterator[tuple[dt.date, dt.date, pd.DataFrame]]:
