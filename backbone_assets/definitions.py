@@ -26,7 +26,8 @@ from backbone_resources.settings import BackboneSettings, load_settings
 from backbone_resources.tiers import build_resources, layer_kinds
 
 
-def build_defs(settings: BackboneSettings) -> dg.Definitions:
+def build_pipeline_defs(settings: BackboneSettings) -> dg.Definitions:
+    """Assets, checks, jobs, schedules and the replay sensor: what runs the data flow."""
     partitions = daily_partitions(settings.start_date, settings.today)
     jobs = build_jobs(partitions)
     resources = build_resources(settings)
@@ -49,13 +50,22 @@ def build_defs(settings: BackboneSettings) -> dg.Definitions:
         ],
         jobs=[*jobs, kafka_replay_job],
         schedules=build_schedules(jobs[0], partitions, settings.schedules),
-        sensors=[
-            kafka_replay_sensor,
-            build_run_failure_sensor(run_failures_path(settings.home)),
-            build_health_sensor(settings),
-        ],
+        sensors=[kafka_replay_sensor],
         resources=resources,
     )
+
+
+def build_watcher_defs(settings: BackboneSettings) -> dg.Definitions:
+    """The instance-wide watchers: run-failure telemetry (every code location's runs) and health events. They
+    own no asset, so they can live in a code location of their own (backbone_assets/locations/)."""
+    return dg.Definitions(
+        sensors=[build_run_failure_sensor(run_failures_path(settings.home)), build_health_sensor(settings)],
+    )
+
+
+def build_defs(settings: BackboneSettings) -> dg.Definitions:
+    """Everything in one code location (``dagster dev``, the compose stack, the CLI's in-process runs)."""
+    return dg.Definitions.merge(build_pipeline_defs(settings), build_watcher_defs(settings))
 
 
 @dg.definitions

@@ -24,6 +24,7 @@ COMMANDS = {
     "replay": "backbone_ops.cli_stream:replay",
     "stream": "backbone_ops.cli_intraday:stream",
     "status": "backbone_ops.cli_status:status",
+    "stack": "backbone_ops.cli_stack:stack",
 }
 EXIT_CODES_HELP = (
     "Exit codes: 0 done and healthy; 1 a check, run or threshold failed, or a service (store, source, cache, "

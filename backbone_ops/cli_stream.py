@@ -62,6 +62,9 @@ def consume(group: str, handlers: tuple[str, ...], optional: tuple[str, ...], id
                 bus = EventBus()
                 for loaded, is_required in [(h, True) for h in required] + [(h, False) for h in extra]:
                     _subscribe(bus, loaded, is_required, res)
+                # A bridge started before the first publish creates the topic as publishers would (shaped by
+                # BACKBONE_KAFKA_*), instead of failing on a topic that does not exist yet.
+                res.stream.ensure_topic()
                 topic = res.stream.describe()["topic"]
                 click.echo(f"consuming {topic} as group {group} (SIGTERM stops cleanly)", err=True)
                 report = anyio.run(_feed, res.stream, group, bus, idle_timeout, bus_topic)
