@@ -63,9 +63,11 @@ def render(services: list[Service], paths: StackPaths, workdir: Path) -> str:
         "[supervisorctl]",
         f"serverurl=unix://{sock}",
     ]
-    for service in services:
+    for order, service in enumerate(services):
         lines += [
             f"[program:{service.name}]",
+            # supervisord stops in reverse priority: the daemon and code servers before the stores they write to
+            f"priority={100 + 10 * order}",
             f"command={_conf_value(_program_command(service, paths))}",
             f"directory={workdir}",
             "autostart=false",

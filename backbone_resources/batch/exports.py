@@ -44,7 +44,8 @@ def export_bars(
     first, last = year_bounds(start, end)
     with staging_dir(batch.export_dir) as directory:
         staged = stage_bars(store, first, last, chunk_days, directory, as_of)
-        written = batch.write_bars(str(directory))
+        # Nothing stored in those years (a first run on a weekend day): no file to read, nothing to rewrite.
+        written = batch.write_bars(str(directory)) if staged else 0
     return ExportReport((first.year, last.year), staged, written)
 
 
@@ -60,7 +61,7 @@ def export_changed_bars(store: BarStore, batch: BatchEngine, changes: Changes) -
                 staged += stage_bars(
                     store, dt.date(year, 1, 1), dt.date(year, 12, 31), 366, directory, symbols=symbols, prefix=year
                 )
-            written = batch.write_bars(str(directory))
+            written = batch.write_bars(str(directory)) if staged else 0
     return ExportReport(_years(partitions), staged, written, _pairs(partitions))
 
 

@@ -142,6 +142,10 @@ def test_coverage_and_an_empty_export(engine, tmp_path):
     assert engine.exported_versions().empty
     assert engine.coverage("daily_returns").empty
     assert engine.write_returns(2020, 2020) == 0
+    # a first run on a weekend day: nothing stored in the year, so nothing staged and nothing to read
+    empty = DuckDBBarStore(path=str(tmp_path / "empty.duckdb"))
+    report = export_bars(empty, engine, dt.date(2026, 12, 5), dt.date(2026, 12, 5), chunk_days=30)
+    assert (report.staged, report.written) == (0, 0)
     bars = random_walk_bars()
     engine.write_bars(stage(bars, tmp_path / "stage"))
     coverage = engine.coverage("daily_bars")
