@@ -121,7 +121,7 @@ def wait_ready(port: int, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            psycopg.connect(admin_url(port), connect_timeout=2).close()
+            psycopg.connect(superuser_url(port), connect_timeout=2).close()
             return
         except psycopg.OperationalError as exc:
             if time.monotonic() >= deadline:
@@ -129,7 +129,7 @@ def wait_ready(port: int, timeout_s: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def admin_url(port: int, db: str = "postgres") -> str:
+def superuser_url(port: int, db: str = "postgres") -> str:
     """The superuser's URL of the server on 127.0.0.1:``port`` (trusted on loopback: no password)."""
     return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{db}"
 
