@@ -109,7 +109,7 @@ def test_a_replica_that_does_not_catch_up_in_time_leaves_the_read_to_the_primary
 
     assert newest == {"AAA": WED}  # the primary's answer, not the paused replica's
     assert list(again["ts"].dt.date) == [MON, WED]
-    assert 0.15 < waited < 2
+    assert 0.15 < waited < 5  # the wait, then the primary: not a stall
     warnings = [r.getMessage() for r in caplog.records if "read replica" in r.getMessage()]
     assert len(warnings) == 1
     assert "behind" in warnings[0]
