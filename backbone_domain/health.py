@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 from backbone_domain import source_truth
 from backbone_domain.freshness import SymbolLag
+from backbone_domain.replica_lag import ReplicaLag
 
 COMPONENTS = ("store", "cache", "stream", "batch")
 State = Literal["up", "unavailable", "disabled"]
@@ -266,6 +267,7 @@ class HealthSnapshot:
     latest_run: LatestRun | None = None
     cache: CacheFigures | None = None
     stream: StreamFigures | None = None
+    replica: ReplicaLag | None = None  # the store's read replica; None when reads have none
     failures: RunFailures = field(default_factory=lambda: RunFailures({}, []))
     notes: list[str] = field(default_factory=list)  # figures that could not be read, and why
 
@@ -298,6 +300,8 @@ class HealthSnapshot:
             out.append(f"cache hit ratio {self.cache.hit_ratio:.3f} < {self.cache.threshold_hit_ratio}")
         if self.stream:
             out += self.stream.breaches()
+        if self.replica:
+            out += self.replica.breaches()
         return out
 
     @property

@@ -25,6 +25,7 @@ from backbone_domain.health import (
     StreamFigures,
 )
 from backbone_domain.message_batch import MessageBatch
+from backbone_domain.replica_lag import ReplicaLag
 
 SCHEMA_VERSION: Final = 1
 # status.json's figures derived from the others: written for readers, dropped when a snapshot is rebuilt
@@ -87,6 +88,7 @@ def from_dict(doc: dict[str, Any]) -> HealthSnapshot:
             latest=[Failure(**f) for f in failures["latest"]],
             unreadable_lines=failures.get("unreadable_lines", 0),
         ),
+        replica=_maybe(ReplicaLag, doc.get("replica")),
         notes=list(doc.get("notes", [])),
     )
 

@@ -60,6 +60,10 @@ class BackboneSettings(BaseSettings):
     progress_every_s: float = Field(5.0, gt=0, description="seconds between progress lines of a long step")
 
     timescale_url: SecretStr | None = None
+    timescale_read_url: SecretStr | None = Field(None, description="a streaming replica for the store's reads")
+    timescale_read_max_wait_s: float = Field(
+        1.0, ge=0, le=60, description="how long a read waits for the replica to catch up before the primary"
+    )
     dagster_pg_url: SecretStr | None = Field(None, description="PostgreSQL for the CLI's Dagster instance")
     require_timescale: bool = Field(False, description="fail when the timescaledb extension is missing")
     pg_pool_size: int = Field(4, ge=1, le=64)
@@ -136,7 +140,13 @@ class BackboneSettings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret these settings hold, as literals to remove from any text a client or server echoes: the
         passwords of each connection URL or DSN, the Redis and SASL passwords, and secret librdkafka options."""
-        urls = (self.timescale_url, self.dagster_pg_url, self.redis_url, self.telemetry.metrics_pushgateway)
+        urls = (
+            self.timescale_url,
+            self.timescale_read_url,
+            self.dagster_pg_url,
+            self.redis_url,
+            self.telemetry.metrics_pushgateway,
+        )
         found = [s for url in urls if url is not None for s in secrets_in(url.get_secret_value())]
         kafka = self.stream.kafka
         options = " ".join(

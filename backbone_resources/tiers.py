@@ -36,6 +36,11 @@ def _endpoint(settings: BackboneSettings, name: str) -> Any:
     return value_or_env_var(f"{ENV_PREFIX}{name.upper()}", settings.require(name))
 
 
+def _optional_endpoint(settings: BackboneSettings, name: str) -> Any:
+    """An endpoint the tier can do without: None when unset, else as ``_endpoint`` has it."""
+    return _endpoint(settings, name) if getattr(settings, name) else None
+
+
 def _home(settings: BackboneSettings, name: str) -> str:
     return str((settings.home / name).resolve())
 
@@ -75,6 +80,8 @@ def _postgres_store(settings: BackboneSettings) -> BarStore:
 
     return PostgresBarStore(
         url=_endpoint(settings, "timescale_url"),
+        read_url=_optional_endpoint(settings, "timescale_read_url"),
+        read_max_wait_s=settings.timescale_read_max_wait_s,
         require_timescale=settings.require_timescale,
         pool_size=settings.pg_pool_size,
         connect_timeout_s=settings.pg_connect_timeout_s,
@@ -145,7 +152,7 @@ BACKENDS: Mapping[tuple[Tier, Family], Builder] = {
     ("bootstrap", "stream"): _local_log,  # <BACKBONE_HOME>/stream.sqlite
     ("bootstrap", "batch"): _duckdb_batch,  # in process
     ("institutional", "source"): _source,
-    ("institutional", "store"): _postgres_store,  # BACKBONE_TIMESCALE_URL
+    ("institutional", "store"): _postgres_store,  # BACKBONE_TIMESCALE_URL (+ _READ_URL)
     ("institutional", "cache"): _redis_cache,  # BACKBONE_REDIS_URL
     ("institutional", "stream"): _kafka_stream,  # BACKBONE_KAFKA_BOOTSTRAP
     ("institutional", "batch"): _spark_batch,  # BACKBONE_SPARK_MASTER

@@ -10,6 +10,7 @@ from backbone_tests.clock import PINNED
 pytest_plugins = [
     "backbone_tests.containers",
     "backbone_tests.fixtures.postgres",
+    "backbone_tests.fixtures.postgres_replica",
     "backbone_tests.fixtures.timescale",
     "backbone_tests.fixtures.broker",
     "backbone_tests.fixtures.entry_points",

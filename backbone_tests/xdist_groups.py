@@ -37,6 +37,7 @@ import pytest
 GROUPS: tuple[tuple[str, frozenset[str], str], ...] = (
     ("spark", frozenset({"spark_options"}), "spark"),
     ("timescale", frozenset({"timescale_url", "timescale_store_options"}), "timescale"),
+    ("pg_replica", frozenset({"replicated_postgres"}), "pg_replica"),  # a primary and its replica, ~2 s
 )
 
 # Tests that alone take a large share of one worker's time (seconds on the 2-core machine): started first.

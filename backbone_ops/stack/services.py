@@ -29,7 +29,8 @@ PIPELINE_MODULE, WATCHER_MODULE = "backbone_assets.locations.pipeline", "backbon
 # start, so a rotation is a new file plus a restart of the readers, never a config edit.
 SECRET_NAMES = ("pg_backbone", "pg_dagster", "redis_admin", "redis_backbone")
 
-Probe = Callable[[], str | None]  # None: healthy; else what is wrong, in a few words
+Probe = Callable[[], str | None]
+_PG_USER = postgres_cluster.SERVER_USER if os.geteuid() == 0 else None  # supervisord switches user only as root  # None: healthy; else what is wrong, in a few words
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def build_services(cfg: StackSettings) -> list[Service]:
             command=tuple(postgres_cluster.server_argv(pg_primary, cfg.postgres_port)),
             probe=health.postgres(admin_pg, in_recovery=False),
             compose="timescaledb",
-            user=postgres_cluster.SERVER_USER,
+            user=_PG_USER,
             prepare=lambda: postgres_cluster.init_primary(pg_primary, cfg.postgres_port),
             on_healthy=lambda: _create_databases(admin_pg, paths),
             stop_signal="INT",  # fast shutdown: open sessions are ended, not waited for
@@ -251,7 +252,7 @@ def build_services(cfg: StackSettings) -> list[Service]:
             probe=health.postgres(f"postgresql://postgres@{HOST}:{cfg.replica_port}/postgres", in_recovery=True),
             compose="timescaledb",
             after=("postgres",),
-            user=postgres_cluster.SERVER_USER,
+            user=_PG_USER,
             prepare=lambda: postgres_cluster.init_replica(cfg.postgres_port, pg_replica, cfg.replica_port),
             stop_signal="INT",
         ),

@@ -28,6 +28,7 @@ from backbone_domain.health import (
     read_run_failures,
     summarize_freshness,
 )
+from backbone_domain.replica_lag import ReplicaLag
 from backbone_ops import runner, secrets
 from backbone_ops.resources import tier_resources
 from backbone_resources.settings import BackboneSettings, SettingsError
@@ -77,7 +78,7 @@ def measure(
     attempt("batch", lambda: _batch(settings, components))
     order = {name: i for i, name in enumerate(("store", "cache", "stream", "batch"))}
     components.sort(key=lambda c: order[c.name])
-    freshness, bars, agreement = store_figures or (None, None, None)
+    freshness, bars, agreement, replica = store_figures or (None, None, None, None)
     # milliseconds: health events are versioned by this stamp, and two may be measured within one second
     stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return HealthSnapshot(
@@ -91,6 +92,7 @@ def measure(
         latest_run=_latest_run(settings, notes, instance),
         cache=cache,
         stream=stream,
+        replica=replica,
         failures=read_run_failures(run_failures_path(settings)),
         notes=notes,
     )
@@ -98,8 +100,9 @@ def measure(
 
 def _store(
     settings: BackboneSettings, as_of: dt.date, components: list[Component], notes: list[str]
-) -> tuple[Freshness, int, SourceAgreement]:
-    """Freshness exactly as ``daily_bars_fresh`` computes it (``symbol_lags`` over the source's universe)."""
+) -> tuple[Freshness, int, SourceAgreement, ReplicaLag | None]:
+    """Freshness exactly as ``daily_bars_fresh`` computes it (``symbol_lags`` over the source's universe), and
+    the read replica's lag when the store reads from one."""
     with tier_resources(settings, "store") as built:
         store = built.store
         store.ping()
@@ -107,6 +110,7 @@ def _store(
         latest = store.latest_bar_dates()
         bars = store.range_counts(settings.start_date, as_of).bars
         agreement = SourceAgreement(store.quality_counts().kept_over_source, len(store.read_quarantined_files()))
+        replica = store.replica_lag()
     components.append(Component("store", "up", f"{described['backend']} {described.get('endpoint', '')}".strip()))
     try:
         with tier_resources(settings, "source") as built:
@@ -115,7 +119,7 @@ def _store(
         notes.append(f"source universe unreadable ({redact(str(exc), settings)}): lag over the stored symbols")
         universe = list(latest)
     lags = symbol_lags(latest, universe, as_of)
-    return summarize_freshness(lags, settings.freshness_max_lag_days, as_of), bars, agreement
+    return summarize_freshness(lags, settings.freshness_max_lag_days, as_of), bars, agreement, replica
 
 
 def _cache(settings: BackboneSettings, components: list[Component]) -> CacheFigures:

@@ -91,6 +91,17 @@ def snapshot_metrics(snap: HealthSnapshot) -> list[Metric]:
             if group.max_seconds is not None:  # unknown is left out, never 0
                 waited.add_metric([tier, group.group], group.max_seconds)
         out += [total, worst, waited]
+    replica = snap.replica
+    out += gauge(
+        "backbone_replica_lag_bytes",
+        "WAL bytes the store's read replica has not replayed yet (primary write position - replica replay position)",
+        None if replica is None else replica.bytes_behind,
+    )
+    out += gauge(
+        "backbone_replica_lag_seconds",
+        "0 when the read replica is caught up, else seconds since the last transaction it replayed committed",
+        None if replica is None else replica.seconds,
+    )
     failures = CounterMetricFamily("backbone_run_failures", "failed Dagster runs recorded", labels=["tier", "job"])
     for job, count in snap.failures.by_job.items():
         failures.add_metric([tier, job], count)

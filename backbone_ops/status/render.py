@@ -62,6 +62,8 @@ def lines(snap: HealthSnapshot) -> list[tuple[str, str]]:
     else:
         out.append(("cache", f"unavailable: {down.get('cache', 'not measured')}"))
     out += _stream_lines(snap, down)
+    if snap.replica is not None:
+        out.append(("read replica", snap.replica.sentence()))
     failures = snap.failures
     summary = ", ".join(f"{job} {n}" for job, n in failures.by_job.items()) or "none recorded"
     out.append(("run failures", f"{failures.total} ({summary})"))

@@ -20,6 +20,7 @@ from backbone_domain import frames
 from backbone_domain.bar_history import BarLoad
 from backbone_domain.bars import BAR_DTYPES
 from backbone_domain.changes import CHANGED_KEY_DTYPES
+from backbone_domain.replica_lag import ReplicaLag
 from backbone_resources.probe import Probe
 from backbone_resources.unavailable import StoreUnavailable
 
@@ -106,6 +107,11 @@ class BarStore(ConfigurableResource, ABC):
     @abstractmethod
     def probe(self) -> Probe:
         """Reachable or not, and the server's version; never raises for an unreachable store."""
+
+    def replica_lag(self) -> ReplicaLag | None:
+        """How far the read replica is behind (``backbone status``); None when reads have no replica (the default:
+        one server answers every read and write). An unreachable replica is reported as such, not raised."""
+        return None
 
     @abstractmethod
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:

@@ -3,7 +3,9 @@
 With TimescaleDB ``daily_bars`` is a compressed hypertable and ``weekly_bars`` a continuous aggregate; on
 plain PostgreSQL the same tables and an ordinary ``weekly_bars`` view, so the store also runs where the
 extension cannot be installed (``describe()`` says which). Migrations (``postgres_migrations``) run on
-first use; bulk data moves through COPY (``postgres_copy``). Pool connections are in autocommit: writes open
+first use; bulk data moves through COPY (``postgres_copy``). With a read replica (BACKBONE_TIMESCALE_READ_URL)
+the read methods go to it once it has caught up with the primary, else to the primary (``postgres_replica``:
+the policy); writes and migrations always go to the primary. Pool connections are in autocommit: writes open
 explicit transactions, and ``refresh_continuous_aggregate`` (which refuses to run inside one) works on any
 of them.
 """
@@ -32,6 +34,7 @@ from backbone_domain.bars import KEY, REJECTED_DTYPES, WEEKLY_DTYPES, utc_midnig
 from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.redaction import redact, redact_url, secrets_in
+from backbone_domain.replica_lag import ReplicaLag
 from backbone_domain.source_truth import KEPT_REASONS
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
@@ -48,6 +51,7 @@ from backbone_resources.store.base import (
 )
 from backbone_resources.store.postgres_bar_writes import replace_rejected, write_bars
 from backbone_resources.store.postgres_migrations import Names, enable_timescale, migrate, timescale_features
+from backbone_resources.store.postgres_replica import ReplicaReads
 from backbone_resources.store.postgres_sql import Statements
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,12 @@ class PostgresBarStore(BarStore):
     """Bars in PostgreSQL/TimescaleDB at BACKBONE_TIMESCALE_URL (see the module docstring)."""
 
     url: str = Field(description="BACKBONE_TIMESCALE_URL, e.g. postgresql://user:password@host:5432/db")
+    read_url: str | None = Field(
+        None, description="BACKBONE_TIMESCALE_READ_URL: a streaming replica of url for the reads; unset: url"
+    )
+    read_max_wait_s: float = Field(
+        1.0, ge=0, le=60, description="BACKBONE_TIMESCALE_READ_MAX_WAIT_S: how long a read waits for the replica"
+    )
     require_timescale: bool = Field(False, description="BACKBONE_REQUIRE_TIMESCALE: fail without it")
     pool_size: int = Field(4, ge=1, le=64, description="BACKBONE_PG_POOL_SIZE: connections at most")
     schema_name: str = Field("market_data", description="schema holding the store's tables")
@@ -80,6 +90,7 @@ class PostgresBarStore(BarStore):
 
     _pool: ConnectionPool | None = PrivateAttr(default=None)
     _server: _Server | None = PrivateAttr(default=None)
+    _replica: ReplicaReads | None = PrivateAttr(default=None)
     _guard: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -95,10 +106,14 @@ class PostgresBarStore(BarStore):
             if self._pool is not None:
                 self._pool.close()
             self._pool = None
+            if self._replica is not None:
+                self._replica.close()
+            self._replica = None
 
     def _unavailable(self, cause: object) -> StoreUnavailable:
         """The short cause (one line, no traceback), naming the setting; the password never appears."""
-        text = redact(" ".join(str(cause).split()) or type(cause).__name__, secrets_in(self.url))
+        secrets = [*secrets_in(self.url), *secrets_in(self.read_url or "")]
+        text = redact(" ".join(str(cause).split()) or type(cause).__name__, secrets)
         return StoreUnavailable(f"cannot use the bar store at {redact_url(self.url)} (BACKBONE_TIMESCALE_URL): {text}")
 
     def _connect_kwargs(self) -> dict[str, Any]:
@@ -164,13 +179,27 @@ class PostgresBarStore(BarStore):
         )
         return _Server(version[0] if version else "unknown", timescale)
 
+    def _replicas(self) -> ReplicaReads | None:
+        """The read replica, when one is configured (and is not the primary's own URL)."""
+        if not self.read_url or self.read_url == self.url:
+            return None
+        with self._guard:
+            if self._replica is None:
+                self._replica = ReplicaReads(self.read_url, self._connect_kwargs, self.pool_size, self.read_max_wait_s)
+            return self._replica
+
     @contextmanager
-    def _cursor(self, *, transaction: bool = False) -> Iterator[psycopg.Cursor[Any]]:
-        """Every method's way in. A pool that cannot connect in time (PoolTimeout) or a connection lost mid-work
-        (OperationalError: a restart, a dropped link; also deadlocks and serialization failures) is
-        StoreUnavailable, which the assets retry: a write is one transaction, so it is re-run whole."""
+    def _cursor(self, *, transaction: bool = False, read: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """Every method's way in, and the one place that picks a read's server: ``read`` goes to the replica
+        when one is configured and has caught up with the primary (``postgres_replica``), else to the primary,
+        where everything else goes. A pool that cannot connect in time (PoolTimeout) or a connection lost
+        mid-work (OperationalError: a restart, a dropped link; also deadlocks, serialization failures and a
+        replica's recovery conflicts) is StoreUnavailable, which the assets retry: a write is one transaction,
+        so it is re-run whole."""
         try:
-            with self._connect().connection() as conn:
+            primary = self._connect()
+            replicas = self._replicas() if read else None
+            with primary.connection() if replicas is None else replicas.connection(primary) as conn:
                 if transaction:
                     with conn.transaction(), conn.cursor() as cur:
                         yield cur
@@ -194,6 +223,7 @@ class PostgresBarStore(BarStore):
         return {
             "backend": "postgresql",
             "endpoint": redact_url(self.url),
+            "read_replica": None if self._replicas() is None else redact_url(self.read_url or ""),
             "schema": self.schema_name,
             "server_version": self._server.version,
             "timescaledb": self._server.timescaledb_version is not None,
@@ -216,6 +246,15 @@ class PostgresBarStore(BarStore):
 
         return probing("postgresql", redact_url(self.url), version)
 
+    def replica_lag(self) -> ReplicaLag | None:
+        replicas = self._replicas()
+        if replicas is None:
+            return None
+        try:
+            return replicas.lag(self._connect())
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise self._unavailable(exc) from None
+
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
         table = frames.raw_table(raw, keep_numbers=True)  # a day's batch holds numbers as numbers
         frames.check_partitions(table, start, end, "raw")
@@ -224,12 +263,12 @@ class PostgresBarStore(BarStore):
         return table.num_rows
 
     def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             table = postgres_raw.read(cur, self._sql, start, end)
         return frames.raw_frame(table)
 
     def read_rejected(self, start: dt.date, end: dt.date) -> pd.DataFrame:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             table = pgcopy.copy_out(cur, self._sql.read_rejected(), (start, end), pgcopy.REJECTED_TYPES)
         frame = pgcopy.to_frame(table, ["ts", "rejected_at"], REJECTED_DTYPES)
         frame["reasons"] = pd.Series([json.loads(r) for r in frame["reasons"]], index=frame.index, dtype=object)
@@ -301,7 +340,7 @@ class PostgresBarStore(BarStore):
             cur.executemany(self._sql.insert_quarantined(), rows)
 
     def read_quarantined_files(self) -> pd.DataFrame:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             rows = cur.execute(self._sql.read_quarantined()).fetchall()
         frame = pd.DataFrame(rows, columns=list(QUARANTINED_FILE_COLUMNS))
         frame["seen_at"] = pd.to_datetime(frame["seen_at"], utc=True)
@@ -329,13 +368,13 @@ class PostgresBarStore(BarStore):
                 raise ValueError(f"as_of must be timezone-aware, got {as_of!r}")
             query = self._sql.read_bars_as_of(symbols is not None)
             params = {"start": params[0], "stop": params[1], "as_of": as_of, "symbols": list(symbols or [])}
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             table = pgcopy.copy_out(cur, query, params, pgcopy.BAR_TYPES)
         return pgcopy.epoch_to_utc(table, ["ts", "ingested_at"]).cast(BAR_ARROW_SCHEMA)
 
     def bar_history(self, symbol: str, day: dt.date) -> pd.DataFrame:
         day_span = _span(day, day, None)
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             rows = cur.execute(self._sql.bar_history(), (symbol, *day_span, symbol, *day_span)).fetchall()
         frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
         for column in ("ts", "known_from", "known_to"):
@@ -351,20 +390,20 @@ class PostgresBarStore(BarStore):
         return PrunedVersions(versions=versions, loads=loads)
 
     def version_counts(self) -> VersionCounts:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             current, superseded, oldest = cur.execute(self._sql.version_counts()).fetchone() or (0, 0, None)
         at = None if oldest is None else dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=oldest)
         return VersionCounts(current, superseded, at)
 
     def version_keys(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             query, types = self._sql.version_keys(symbols is not None), pgcopy.VERSION_KEY_TYPES
             table = pgcopy.copy_out(cur, query, _span(start, end, symbols), types)
         return pgcopy.epoch_to_utc(table, ["ts", "ingested_at"]).cast(VERSION_KEY_SCHEMA).to_pandas()
 
     def read_weekly(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
         query = self._sql.read_weekly(symbols is not None)
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             table = pgcopy.copy_out(cur, query, _span(start, end, symbols), pgcopy.WEEKLY_TYPES)
         return pgcopy.to_frame(table, ["week"], WEEKLY_DTYPES)
 
@@ -373,21 +412,21 @@ class PostgresBarStore(BarStore):
             return postgres_intraday.write(cur, self.schema_name, bars)
 
     def read_intraday(self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None) -> pd.DataFrame:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             return postgres_intraday.fetch(cur, self.schema_name, start, end, symbols)
 
     def latest_bar_dates(self) -> dict[str, dt.date]:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             return {symbol: dt.date.fromisoformat(day) for symbol, day in cur.execute(self._sql.latest_dates())}
 
     def quality_counts(self) -> QualityCounts:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             row = cur.execute(self._sql.quality_counts(), (list(KEPT_REASONS),)).fetchone()
         bars, violations, duplicates, rejected, kept = row or (0, 0, 0, 0, 0)
         return QualityCounts(bars, duplicates, violations, rejected, kept)
 
     def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             row = cur.execute(self._sql.range_counts(), (*_span(start, end, None), start, end)).fetchone()
         bars, rejected = row or (0, 0)
         return WriteCounts(bars=bars, rejected=rejected)
@@ -396,7 +435,7 @@ class PostgresBarStore(BarStore):
         if since.tzinfo is None:
             raise ValueError(f"since must be timezone-aware, got {since!r}")
         types = {"symbol": pa.string(), "ts": pa.int64(), "changed_at": pa.int64(), "retired": pa.int8()}
-        with self._cursor() as cur:
+        with self._cursor(read=True) as cur:
             table = pgcopy.copy_out(cur, self._sql.keys_changed_since(), {"since": since}, types)
         return pgcopy.to_frame(table, ["ts", "changed_at"], CHANGED_KEY_DTYPES)
 

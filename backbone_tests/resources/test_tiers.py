@@ -99,3 +99,16 @@ def test_ui_kinds_come_from_the_backends_built(settings, mode):
     assert kinds["daily_bars_hot_cache"] == set(built["cache"])
     assert kinds["daily_bars_kafka"] == set(built["stream"])
     assert kinds["daily_bars_parquet"] == kinds["retention_audit"] == set(built["batch"])
+
+
+def test_the_read_replica_url_reaches_the_store_as_its_variable_and_is_a_secret(monkeypatch, tmp_path):
+    monkeypatch.setenv("BACKBONE_TIMESCALE_READ_URL", "postgresql://u:replica-pw@127.0.0.1:2/x")
+    monkeypatch.setenv("BACKBONE_TIMESCALE_READ_MAX_WAIT_S", "2.5")
+    settings = load_settings(home=tmp_path, **ENDPOINTS)
+    store = tiers.build(settings, "store", "institutional")
+    assert store.read_url == dg.EnvVar("BACKBONE_TIMESCALE_READ_URL")  # the UI shows the name, not the password
+    assert store.read_max_wait_s == 2.5
+    assert "replica-pw" in settings.secrets()
+
+    monkeypatch.delenv("BACKBONE_TIMESCALE_READ_URL")
+    assert tiers.build(load_settings(home=tmp_path, **ENDPOINTS), "store", "institutional").read_url is None
