@@ -29,8 +29,8 @@ PIPELINE_MODULE, WATCHER_MODULE = "backbone_assets.locations.pipeline", "backbon
 # start, so a rotation is a new file plus a restart of the readers, never a config edit.
 SECRET_NAMES = ("pg_backbone", "pg_dagster", "redis_admin", "redis_backbone")
 
-Probe = Callable[[], str | None]
-_PG_USER = postgres_cluster.SERVER_USER if os.geteuid() == 0 else None  # supervisord switches user only as root  # None: healthy; else what is wrong, in a few words
+Probe = Callable[[], str | None]  # None: healthy; else what is wrong, in a few words
+_PG_USER = postgres_cluster.SERVER_USER if os.geteuid() == 0 else None  # supervisord switches user only as root
 
 
 @dataclass(frozen=True)
