@@ -46,6 +46,7 @@ def commands_in(line: str) -> Iterator[list[str]]:
     except ValueError:  # an inline span cut in the middle of a quote
         tokens = line.split()
     current: list[str] | None = None
+    previous = ""
     for token in tokens:
         if token in SEPARATORS:
             if _is_invocation(current):
@@ -53,8 +54,9 @@ def commands_in(line: str) -> Iterator[list[str]]:
             current = None
         elif current is not None:
             current.append(token)
-        elif token in CLIS:
+        elif token in CLIS and not previous.startswith("-"):  # `kubectl -n backbone apply`: an option's value
             current = [token]
+        previous = token
     if _is_invocation(current):
         yield current  # type: ignore[misc]
 
