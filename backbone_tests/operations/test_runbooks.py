@@ -29,6 +29,9 @@ SEPARATORS = {"|", "||", "&&", ";", "(", ")", "&", ">", ">>", "<"}
 _FENCE = re.compile(r"^```[a-z]*\n(.*?)^```", re.M | re.S)
 
 
+_NAMING_CLIS = {"kubectl", "helm"}
+
+
 def code_snippets(text: str) -> Iterator[str]:
     """Shell lines of fenced blocks (continuations joined), then the inline code spans of the prose."""
     for block in _FENCE.findall(text):
@@ -46,15 +49,18 @@ def commands_in(line: str) -> Iterator[list[str]]:
     except ValueError:  # an inline span cut in the middle of a quote
         tokens = line.split()
     current: list[str] | None = None
-    previous = ""
+    head, previous = "", ""
     for token in tokens:
         if token in SEPARATORS:
             if _is_invocation(current):
                 yield current  # type: ignore[misc]
-            current = None
-        elif current is not None:
+            current, head, previous = None, "", ""
+            continue
+        head = head or token
+        if current is not None:
             current.append(token)
-        elif token in CLIS and not previous.startswith("-"):  # `kubectl -n backbone apply`: an option's value
+        # `kubectl -n backbone apply`, `helm repo add dagster URL`: names of Kubernetes objects, not commands
+        elif token in CLIS and head not in _NAMING_CLIS and not previous.startswith("-"):
             current = [token]
         previous = token
     if _is_invocation(current):
