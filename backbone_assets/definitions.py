@@ -52,6 +52,7 @@ def build_pipeline_defs(settings: BackboneSettings) -> dg.Definitions:
         schedules=build_schedules(jobs[0], partitions, settings.schedules),
         sensors=[kafka_replay_sensor],
         resources=resources,
+        executor=dg.in_process_executor if settings.run_executor == "in_process" else dg.multiprocess_executor,
     )
 
 

@@ -58,6 +58,9 @@ class BackboneSettings(BaseSettings):
     chunk_days: int | None = Field(None, ge=1, le=3660, description="days a chunk spans; unset: from chunk_bars")
     chunk_bars: int = Field(150_000, ge=1_000, description="bars a backfill chunk holds in memory at most")
     progress_every_s: float = Field(5.0, gt=0, description="seconds between progress lines of a long step")
+    run_executor: Literal["in_process", "multiprocess"] = Field(
+        "in_process", description="how a launched run executes its steps: one process, or a process a step"
+    )
 
     timescale_url: SecretStr | None = None
     timescale_read_url: SecretStr | None = Field(None, description="a streaming replica for the store's reads")
