@@ -33,6 +33,7 @@ from backbone_domain.changes import CHANGED_KEY_DTYPES
 from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTINED_FILE_DTYPES
 from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_domain.source_truth import KEPT_REASONS
+from backbone_resources.env import secret
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_intraday, postgres_raw
@@ -63,7 +64,8 @@ class _Server:
 class PostgresBarStore(BarStore):
     """Bars in PostgreSQL/TimescaleDB at BACKBONE_TIMESCALE_URL (see the module docstring)."""
 
-    url: str = Field(description="BACKBONE_TIMESCALE_URL, e.g. postgresql://user:password@host:5432/db")
+    url: str = Field("", description="BACKBONE_TIMESCALE_URL, e.g. postgresql://user:password@host:5432/db")
+    url_file: str | None = Field(None, description="BACKBONE_TIMESCALE_URL_FILE: a file holding the URL instead")
     require_timescale: bool = Field(False, description="BACKBONE_REQUIRE_TIMESCALE: fail without it")
     pool_size: int = Field(4, ge=1, le=64, description="BACKBONE_PG_POOL_SIZE: connections at most")
     schema_name: str = Field("market_data", description="schema holding the store's tables")
@@ -98,8 +100,13 @@ class PostgresBarStore(BarStore):
 
     def _unavailable(self, cause: object) -> StoreUnavailable:
         """The short cause (one line, no traceback), naming the setting; the password never appears."""
-        text = redact(" ".join(str(cause).split()) or type(cause).__name__, secrets_in(self.url))
-        return StoreUnavailable(f"cannot use the bar store at {redact_url(self.url)} (BACKBONE_TIMESCALE_URL): {text}")
+        text = redact(" ".join(str(cause).split()) or type(cause).__name__, secrets_in(self._url()))
+        where = redact_url(self._url())
+        return StoreUnavailable(f"cannot use the bar store at {where} (BACKBONE_TIMESCALE_URL): {text}")
+
+    def _url(self) -> str:
+        """The configured URL, or its file's content read now: a pool opened after a rotation uses the new one."""
+        return secret(self.url, self.url_file, "BACKBONE_TIMESCALE_URL") or ""
 
     def _connect_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -115,15 +122,15 @@ class PostgresBarStore(BarStore):
         with self._guard:
             if self._pool is not None:
                 return self._pool
-            if not self.url:
+            if not self._url():
                 raise StoreUnavailable("BACKBONE_TIMESCALE_URL is empty: set it to postgresql://user:password@host/db")
             try:
-                with psycopg.connect(self.url, **self._connect_kwargs()) as conn:
+                with psycopg.connect(self._url(), **self._connect_kwargs()) as conn:
                     self._server = self._prepare(conn)
             except psycopg.Error as exc:
                 raise self._unavailable(exc) from None
             pool = ConnectionPool(
-                self.url,
+                self._url(),
                 kwargs=self._connect_kwargs(),
                 min_size=1,
                 max_size=self.pool_size,
@@ -145,11 +152,11 @@ class PostgresBarStore(BarStore):
         timescale, problem = enable_timescale(conn)
         if timescale is None and self.require_timescale:
             raise StoreUnavailable(
-                f"BACKBONE_REQUIRE_TIMESCALE is set but {redact_url(self.url)} (BACKBONE_TIMESCALE_URL) "
+                f"BACKBONE_REQUIRE_TIMESCALE is set but {redact_url(self._url())} (BACKBONE_TIMESCALE_URL) "
                 f"has no TimescaleDB: {problem}"
             )
         if conn.closed:  # not preloaded: the session ended; plain PostgreSQL on a new one, as configured
-            with psycopg.connect(self.url, **self._connect_kwargs()) as fresh:
+            with psycopg.connect(self._url(), **self._connect_kwargs()) as fresh:
                 return self._migrate(fresh, version, None, problem)
         return self._migrate(conn, version, timescale, problem)
 
@@ -157,7 +164,7 @@ class PostgresBarStore(BarStore):
         applied = migrate(conn, self.schema_name, timescale is not None)
         log.info(
             "bar store %s schema %s: timescaledb %s; migrations applied: %s",
-            redact_url(self.url),
+            redact_url(self._url()),
             self.schema_name,
             timescale or f"off ({problem})",
             ", ".join(applied) or "none pending",
@@ -193,7 +200,7 @@ class PostgresBarStore(BarStore):
             features = timescale_features(cur, self.schema_name, self._server.timescaledb_version is not None)
         return {
             "backend": "postgresql",
-            "endpoint": redact_url(self.url),
+            "endpoint": redact_url(self._url()),
             "schema": self.schema_name,
             "server_version": self._server.version,
             "timescaledb": self._server.timescaledb_version is not None,
@@ -214,7 +221,7 @@ class PostgresBarStore(BarStore):
             timescale = self._server.timescaledb_version
             return self._server.version + (f", timescaledb {timescale}" if timescale else "")
 
-        return probing("postgresql", redact_url(self.url), version)
+        return probing("postgresql", redact_url(self._url()), version)
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
         table = frames.raw_table(raw, keep_numbers=True)  # a day's batch holds numbers as numbers
