@@ -56,7 +56,8 @@ def test_resources_hold_the_files_paths_never_the_secrets_and_read_them_at_each_
     assert store.url_file == str(institutional / "timescale_url")
     assert cache.redis.password_file == str(institutional / "redis")
     assert stream.kafka.sasl_password_file == str(institutional / "sasl")
-    assert store._url() == PG_URL and cache._password() == "redisFileS3cret"
+    assert store._url() == PG_URL
+    assert cache._password() == "redisFileS3cret"
     assert stream.producer_conf()["sasl.password"] == "saslFileS3cret"
 
     _file(institutional, "sasl", "saslRotatedS3cret")  # a rotation: the next client built reads the new one
