@@ -1,4 +1,4 @@
-"""`backbone stack up|down|status|restart`: the deployed topology as processes on 127.0.0.1 (backbone_ops/stack).
+"""`backbone stack up|down|status|restart|rotate`: the deployed topology as processes on 127.0.0.1 (backbone_ops/stack).
 
 ``up`` prints each process as it starts and becomes healthy, then the endpoints; ``status`` exits 1 when a
 process is not healthy (so it works as a readiness probe); ``down`` stops exactly what ``up`` started.
@@ -66,6 +66,20 @@ def restart(names: tuple[str, ...]) -> None:
         lifecycle.restart(_settings(), names, say=click.echo)
     except lifecycle.StackError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@stack.command()
+@click.argument("services", nargs=-1, required=True, type=click.Choice(["postgres", "redis"]))
+def rotate(services: tuple[str, ...]) -> None:
+    """New password for each SERVICE's user `backbone`: set on the server, written to the secret file, then one
+    rolling restart of the long-lived readers (docs/operations/runbooks/rotate-credentials.md). Prints no secret."""
+    from backbone_ops.stack import rotation
+
+    try:
+        readers = rotation.rotate(_settings(), services, say=click.echo)  # type: ignore[arg-type]
+    except lifecycle.StackError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"stack: {', '.join(services)} rotated; restarted {', '.join(readers) or 'no reader (none running)'}")
 
 
 @stack.command()

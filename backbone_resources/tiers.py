@@ -18,7 +18,7 @@ import dagster as dg
 
 from backbone_resources.batch.base import BatchEngine
 from backbone_resources.cache.base import HotCache
-from backbone_resources.env import value_or_env_var, with_env_vars
+from backbone_resources.env import endpoint, with_env_vars
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.settings import ENV_PREFIX, BackboneSettings, Tier
 from backbone_resources.source.base import BarSource
@@ -31,14 +31,15 @@ FAMILIES: tuple[Family, ...] = ("source", "store", "cache", "stream", "batch")
 Builder = Callable[[BackboneSettings], dg.ConfigurableResource]
 
 
-def _endpoint(settings: BackboneSettings, name: str) -> Any:
-    """The endpoint the tier needs (SettingsError naming it when unset), as an EnvVar when it came from one."""
-    return value_or_env_var(f"{ENV_PREFIX}{name.upper()}", settings.require(name))
+def _endpoint(settings: BackboneSettings, name: str, field: str = "url") -> dict[str, Any]:
+    """The endpoint the tier needs (SettingsError naming it when unset) as the backend's ``field``: an EnvVar when
+    it came from one, or the path of its secret file in ``<field>_file`` (the backend reads it when it connects)."""
+    return endpoint(f"{ENV_PREFIX}{name.upper()}", settings.require(name), field)
 
 
-def _optional_endpoint(settings: BackboneSettings, name: str) -> Any:
-    """An endpoint the tier can do without: None when unset, else as ``_endpoint`` has it."""
-    return _endpoint(settings, name) if getattr(settings, name) else None
+def _optional_endpoint(settings: BackboneSettings, name: str, field: str) -> dict[str, Any]:
+    """An endpoint the tier can do without: nothing when unset, else as ``_endpoint`` has it."""
+    return _endpoint(settings, name, field) if getattr(settings, name) else {}
 
 
 def _home(settings: BackboneSettings, name: str) -> str:
@@ -79,8 +80,8 @@ def _postgres_store(settings: BackboneSettings) -> BarStore:
     from backbone_resources.store.postgres_store import PostgresBarStore
 
     return PostgresBarStore(
-        url=_endpoint(settings, "timescale_url"),
-        read_url=_optional_endpoint(settings, "timescale_read_url"),
+        **_endpoint(settings, "timescale_url"),
+        **_optional_endpoint(settings, "timescale_read_url", "read_url"),
         read_max_wait_s=settings.timescale_read_max_wait_s,
         require_timescale=settings.require_timescale,
         pool_size=settings.pg_pool_size,
@@ -98,7 +99,7 @@ def _redis_cache(settings: BackboneSettings) -> HotCache:
     from backbone_resources.cache.redis_cache import RedisHotCache
 
     return RedisHotCache(
-        url=_endpoint(settings, "redis_url"),
+        **_endpoint(settings, "redis_url"),
         redis=with_env_vars(settings.cache.redis, "BACKBONE_REDIS_"),
         policy=settings.cache.policy,
     )

@@ -33,7 +33,9 @@ def resolve(secret_env: dict[str, str], secrets_dir: Path) -> dict[str, str]:
 
 def main(argv: list[str]) -> None:
     spec = json.loads(Path(argv[0]).read_text())
-    env = {**os.environ, **spec["env"], **resolve(spec["secret_env"], Path(spec["secrets_dir"]))}
+    # A value inherited from the caller must not shadow the secret file the spec names (VAR and VAR_FILE).
+    inherited = {k: v for k, v in os.environ.items() if f"{k}_FILE" not in spec["env"]}
+    env = {**inherited, **spec["env"], **resolve(spec["secret_env"], Path(spec["secrets_dir"]))}
     os.execvpe(spec["command"][0], spec["command"], env)
 
 

@@ -21,6 +21,7 @@ from backbone_ops.stack.services import (
     build_services,
     ensure_secrets,
     workspace_yaml,
+    write_url_secrets,
 )
 from backbone_ops.stack.settings import StackSettings
 from backbone_ops.stack.supervisor import Supervisor, render
@@ -79,6 +80,7 @@ def up(cfg: StackSettings, only: Iterable[str] = (), say: Say = print) -> float:
     paths = StackPaths(cfg.root)
     paths.root.mkdir(parents=True, exist_ok=True)
     ensure_secrets(paths)
+    write_url_secrets(cfg, paths)
     _write_instance(cfg, paths)
     everything = build_services(cfg)
     services = select(everything, only)

@@ -28,6 +28,8 @@ PIPELINE_MODULE, WATCHER_MODULE = "backbone_assets.locations.pipeline", "backbon
 # Secret files under <stack>/secrets, generated once by `stack up` (mode 0600) and read by the launcher at each
 # start, so a rotation is a new file plus a restart of the readers, never a config edit.
 SECRET_NAMES = ("pg_backbone", "pg_dagster", "redis_admin", "redis_backbone")
+# Derived from pg_backbone (the URLs hold it), rewritten with it: what BACKBONE_TIMESCALE_*URL_FILE name.
+URL_SECRETS = {"timescale_url": "postgres_port", "timescale_read_url": "replica_port"}
 
 Probe = Callable[[], str | None]  # None: healthy; else what is wrong, in a few words
 _PG_USER = postgres_cluster.SERVER_USER if os.geteuid() == 0 else None  # supervisord switches user only as root
@@ -87,6 +89,24 @@ def ensure_secrets(paths: StackPaths) -> None:
             path.write_text(secrets.token_urlsafe(24) + "\n")
 
 
+def write_secret(path: Path, value: str) -> None:
+    """``value`` in ``path`` (0600), atomically: a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def write_url_secrets(cfg: StackSettings, paths: StackPaths) -> None:
+    """The market-data URLs (primary, replica) with the current pg_backbone password, one file each."""
+    for name, port in URL_SECRETS.items():
+        url = f"postgresql://backbone:{paths.secret('pg_backbone')}@{HOST}:{getattr(cfg, port)}/backbone"
+        write_secret(paths.secrets / name, url)
+
+
 def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
@@ -127,6 +147,10 @@ def backbone_env(cfg: StackSettings, paths: StackPaths) -> tuple[dict[str, str],
         "BACKBONE_REQUIRE_TIMESCALE": "false",  # plain PostgreSQL 15 here: no TimescaleDB server is installable
         "BACKBONE_REDIS_URL": f"redis://{HOST}:{cfg.redis_port}/0",
         "BACKBONE_REDIS_USERNAME": "backbone",
+        # Secrets as files (read at each settings load: a run after a rotation needs no restart of anything)
+        "BACKBONE_TIMESCALE_URL_FILE": str(paths.secrets / "timescale_url"),
+        "BACKBONE_TIMESCALE_READ_URL_FILE": str(paths.secrets / "timescale_read_url"),
+        "BACKBONE_REDIS_PASSWORD_FILE": str(paths.secrets / "redis_backbone"),
         "BACKBONE_KAFKA_BOOTSTRAP": f"{HOST}:{cfg.kafka_port}",
         "BACKBONE_KAFKA_REPLICATION_FACTOR": "1",
         "BACKBONE_KAFKA_CONSUMER_GROUPS": BRIDGE_GROUP,
@@ -145,12 +169,7 @@ def backbone_env(cfg: StackSettings, paths: StackPaths) -> tuple[dict[str, str],
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": HOST,
     }
-    secret_env = {
-        "BACKBONE_TIMESCALE_URL": f"url:postgresql://backbone:{{pg_backbone}}@{HOST}:{cfg.postgres_port}/backbone",
-        "BACKBONE_TIMESCALE_READ_URL": f"url:postgresql://backbone:{{pg_backbone}}@{HOST}:{cfg.replica_port}/backbone",
-        "BACKBONE_REDIS_PASSWORD": "redis_backbone",
-        "DAGSTER_PG_PASSWORD": "pg_dagster",
-    }
+    secret_env = {"DAGSTER_PG_PASSWORD": "pg_dagster"}  # no file option in dagster-postgres: the launcher sets it
     return env, secret_env
 
 

@@ -37,6 +37,7 @@ from backbone_domain.provisional import ProvisionalBar
 from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_resources.cache.base import CacheStats, CacheUnavailable, CacheWindow, HotCache
 from backbone_resources.cache.settings import RedisSettings
+from backbone_resources.env import secret
 from backbone_resources.probe import Probe, probing
 
 SYMBOLS_PER_BATCH = 100  # ~26,000 bars a MULTI at 260 bars a symbol: few round trips, bounded replies
@@ -87,7 +88,8 @@ return replaced
 class RedisHotCache(HotCache):
     """Latest bars per symbol in Redis at BACKBONE_REDIS_URL (see the module docstring)."""
 
-    url: str = Field(description="BACKBONE_REDIS_URL: redis://host:6379/0, or rediss:// for TLS")
+    url: str = Field("", description="BACKBONE_REDIS_URL: redis://host:6379/0, or rediss:// for TLS")
+    url_file: str | None = Field(None, description="BACKBONE_REDIS_URL_FILE: a file holding the URL instead")
     redis: RedisSettings = Field(default_factory=RedisSettings, description="BACKBONE_REDIS_*")
 
     kinds: ClassVar[tuple[str, ...]] = ("redis",)
@@ -124,8 +126,8 @@ class RedisHotCache(HotCache):
                     "health_check_interval": 30,
                     "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
                 }
-                options |= {k: v for k, v in (("username", conf.username), ("password", conf.password)) if v}
-                if self.url.startswith("rediss://"):
+                options |= {k: v for k, v in (("username", conf.username), ("password", self._password())) if v}
+                if self._url().startswith("rediss://"):
                     options |= {
                         k: v
                         for k, v in (
@@ -135,14 +137,21 @@ class RedisHotCache(HotCache):
                         )
                         if v
                     }
-                self._redis = redis.Redis(connection_pool=redis.ConnectionPool.from_url(self.url, **options))
+                self._redis = redis.Redis(connection_pool=redis.ConnectionPool.from_url(self._url(), **options))
             return self._redis
 
     def _endpoint(self) -> str:
-        return redact_url(self.url)
+        return redact_url(self._url())
 
     def _redact(self, exc: Exception) -> str:
-        return redact(str(exc), [self.redis.password, *secrets_in(self.url)])
+        return redact(str(exc), [self._password(), *secrets_in(self._url())])
+
+    def _url(self) -> str:
+        return secret(self.url, self.url_file, "BACKBONE_REDIS_URL") or ""
+
+    def _password(self) -> str | None:
+        """The configured password, or its file's content read now (a rotation is seen at the next connect)."""
+        return secret(self.redis.password, self.redis.password_file, "BACKBONE_REDIS_PASSWORD")
 
     @contextmanager
     def _errors(self) -> Iterator[redis.Redis]:
@@ -169,7 +178,7 @@ class RedisHotCache(HotCache):
         return {
             "backend": "redis",
             "endpoint": self._endpoint(),
-            "tls": self.url.startswith("rediss://"),
+            "tls": self._url().startswith("rediss://"),
             **self.policy_description(),
         }
 

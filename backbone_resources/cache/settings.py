@@ -3,7 +3,8 @@
 Each knob is one field here; the backends hold these objects (``RedisHotCache.redis``, ``HotCache.policy``), so
 a new option is a field here plus its use in the backend. The Redis URL itself stays ``BACKBONE_REDIS_URL`` on
 the core settings because it takes part in tier detection. The password is hidden from ``repr`` and reaches
-Redis only through a Dagster ``EnvVar`` when it came from the environment (``env.with_env_vars``).
+Redis only through a Dagster ``EnvVar`` when it came from the environment, or as the path of its file
+(``BACKBONE_REDIS_PASSWORD_FILE``, read by the backend when it connects; ``env.with_env_vars``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class RedisSettings(dg.Config):
     password: str | None = Field(
         None, description="ACL password (else the one in the URL)", repr=False, json_schema_extra=SECRET
     )
+    password_file: str | None = Field(None, description="file holding the password, read at each connect")
     ssl_ca_certs: str | None = Field(None, description="CA bundle for rediss:// (else the system's)")
     ssl_certfile: str | None = Field(None, description="client certificate for mutual TLS")
     ssl_keyfile: str | None = Field(None, description="client key for mutual TLS")

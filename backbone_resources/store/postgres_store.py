@@ -36,6 +36,7 @@ from backbone_domain.quarantined_files import QUARANTINED_FILE_COLUMNS, QUARANTI
 from backbone_domain.redaction import redact, redact_url, secrets_in
 from backbone_domain.replica_lag import ReplicaLag
 from backbone_domain.source_truth import KEPT_REASONS
+from backbone_resources.env import secret
 from backbone_resources.probe import Probe, probing
 from backbone_resources.store import postgres_copy as pgcopy
 from backbone_resources.store import postgres_intraday, postgres_raw
@@ -67,9 +68,13 @@ class _Server:
 class PostgresBarStore(BarStore):
     """Bars in PostgreSQL/TimescaleDB at BACKBONE_TIMESCALE_URL (see the module docstring)."""
 
-    url: str = Field(description="BACKBONE_TIMESCALE_URL, e.g. postgresql://user:password@host:5432/db")
+    url: str = Field("", description="BACKBONE_TIMESCALE_URL, e.g. postgresql://user:password@host:5432/db")
+    url_file: str | None = Field(None, description="BACKBONE_TIMESCALE_URL_FILE: a file holding the URL instead")
     read_url: str | None = Field(
         None, description="BACKBONE_TIMESCALE_READ_URL: a streaming replica of url for the reads; unset: url"
+    )
+    read_url_file: str | None = Field(
+        None, description="BACKBONE_TIMESCALE_READ_URL_FILE: a file holding the read URL instead"
     )
     read_max_wait_s: float = Field(
         1.0, ge=0, le=60, description="BACKBONE_TIMESCALE_READ_MAX_WAIT_S: how long a read waits for the replica"
@@ -112,9 +117,18 @@ class PostgresBarStore(BarStore):
 
     def _unavailable(self, cause: object) -> StoreUnavailable:
         """The short cause (one line, no traceback), naming the setting; the password never appears."""
-        secrets = [*secrets_in(self.url), *secrets_in(self.read_url or "")]
+        secrets = [*secrets_in(self._url()), *secrets_in(self._read_url() or "")]
         text = redact(" ".join(str(cause).split()) or type(cause).__name__, secrets)
-        return StoreUnavailable(f"cannot use the bar store at {redact_url(self.url)} (BACKBONE_TIMESCALE_URL): {text}")
+        where = redact_url(self._url())
+        return StoreUnavailable(f"cannot use the bar store at {where} (BACKBONE_TIMESCALE_URL): {text}")
+
+    def _url(self) -> str:
+        """The configured URL, or its file's content read now: a pool opened after a rotation uses the new one."""
+        return secret(self.url, self.url_file, "BACKBONE_TIMESCALE_URL") or ""
+
+    def _read_url(self) -> str | None:
+        """The replica's URL, or its file's content read now (as ``_url``)."""
+        return secret(self.read_url, self.read_url_file, "BACKBONE_TIMESCALE_READ_URL")
 
     def _connect_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -130,15 +144,15 @@ class PostgresBarStore(BarStore):
         with self._guard:
             if self._pool is not None:
                 return self._pool
-            if not self.url:
+            if not self._url():
                 raise StoreUnavailable("BACKBONE_TIMESCALE_URL is empty: set it to postgresql://user:password@host/db")
             try:
-                with psycopg.connect(self.url, **self._connect_kwargs()) as conn:
+                with psycopg.connect(self._url(), **self._connect_kwargs()) as conn:
                     self._server = self._prepare(conn)
             except psycopg.Error as exc:
                 raise self._unavailable(exc) from None
             pool = ConnectionPool(
-                self.url,
+                self._url(),
                 kwargs=self._connect_kwargs(),
                 min_size=1,
                 max_size=self.pool_size,
@@ -160,11 +174,11 @@ class PostgresBarStore(BarStore):
         timescale, problem = enable_timescale(conn)
         if timescale is None and self.require_timescale:
             raise StoreUnavailable(
-                f"BACKBONE_REQUIRE_TIMESCALE is set but {redact_url(self.url)} (BACKBONE_TIMESCALE_URL) "
+                f"BACKBONE_REQUIRE_TIMESCALE is set but {redact_url(self._url())} (BACKBONE_TIMESCALE_URL) "
                 f"has no TimescaleDB: {problem}"
             )
         if conn.closed:  # not preloaded: the session ended; plain PostgreSQL on a new one, as configured
-            with psycopg.connect(self.url, **self._connect_kwargs()) as fresh:
+            with psycopg.connect(self._url(), **self._connect_kwargs()) as fresh:
                 return self._migrate(fresh, version, None, problem)
         return self._migrate(conn, version, timescale, problem)
 
@@ -172,7 +186,7 @@ class PostgresBarStore(BarStore):
         applied = migrate(conn, self.schema_name, timescale is not None)
         log.info(
             "bar store %s schema %s: timescaledb %s; migrations applied: %s",
-            redact_url(self.url),
+            redact_url(self._url()),
             self.schema_name,
             timescale or f"off ({problem})",
             ", ".join(applied) or "none pending",
@@ -181,11 +195,12 @@ class PostgresBarStore(BarStore):
 
     def _replicas(self) -> ReplicaReads | None:
         """The read replica, when one is configured (and is not the primary's own URL)."""
-        if not self.read_url or self.read_url == self.url:
+        read_url = self._read_url()
+        if not read_url or read_url == self._url():
             return None
         with self._guard:
             if self._replica is None:
-                self._replica = ReplicaReads(self.read_url, self._connect_kwargs, self.pool_size, self.read_max_wait_s)
+                self._replica = ReplicaReads(read_url, self._connect_kwargs, self.pool_size, self.read_max_wait_s)
             return self._replica
 
     @contextmanager
@@ -222,8 +237,8 @@ class PostgresBarStore(BarStore):
             features = timescale_features(cur, self.schema_name, self._server.timescaledb_version is not None)
         return {
             "backend": "postgresql",
-            "endpoint": redact_url(self.url),
-            "read_replica": None if self._replicas() is None else redact_url(self.read_url or ""),
+            "endpoint": redact_url(self._url()),
+            "read_replica": None if self._replicas() is None else redact_url(self._read_url() or ""),
             "schema": self.schema_name,
             "server_version": self._server.version,
             "timescaledb": self._server.timescaledb_version is not None,
@@ -244,7 +259,7 @@ class PostgresBarStore(BarStore):
             timescale = self._server.timescaledb_version
             return self._server.version + (f", timescaledb {timescale}" if timescale else "")
 
-        return probing("postgresql", redact_url(self.url), version)
+        return probing("postgresql", redact_url(self._url()), version)
 
     def replica_lag(self) -> ReplicaLag | None:
         replicas = self._replicas()

@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetS
 from pydantic import Field
 
 from backbone_domain.redaction import redact
+from backbone_resources.env import secret
 from backbone_resources.probe import Probe, probing
 from backbone_resources.stream.base import (
     MessageBatch,
@@ -43,6 +44,8 @@ from backbone_resources.stream.base import (
     TopicReport,
 )
 from backbone_resources.stream.settings import KafkaSettings
+
+SASL_PASSWORD = "BACKBONE_KAFKA_SASL_PASSWORD"
 
 
 class KafkaStream(StreamResource):
@@ -76,7 +79,7 @@ class KafkaStream(StreamResource):
         optional = {
             "sasl.mechanism": self.kafka.sasl_mechanism,
             "sasl.username": self.kafka.sasl_username,
-            "sasl.password": self.kafka.sasl_password,
+            "sasl.password": secret(self.kafka.sasl_password, self.kafka.sasl_password_file, SASL_PASSWORD),
             "ssl.ca.location": self.kafka.ssl_ca_location,
             "ssl.certificate.location": self.kafka.ssl_certificate_location,
             "ssl.key.location": self.kafka.ssl_key_location,

@@ -3,7 +3,8 @@
 Each knob is one field here; the backends hold these objects (``StreamResource.policy``, ``KafkaStream.kafka``),
 so a new option is a field here plus its use in the backend. ``BACKBONE_KAFKA_BOOTSTRAP`` stays in the core
 settings because tier auto-detection reads it. The SASL password is hidden from ``repr`` and reaches the client
-only through a Dagster ``EnvVar`` when it came from the environment; never in ``describe()``, logs or metadata.
+only through a Dagster ``EnvVar`` when it came from the environment, or as the path of its file
+(``BACKBONE_KAFKA_SASL_PASSWORD_FILE``, read when a client is built); never in ``describe()``, logs or metadata.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class KafkaSettings(dg.Config):
     sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
     sasl_username: str | None = None
     sasl_password: str | None = Field(None, repr=False, json_schema_extra={"secret": True})
+    sasl_password_file: str | None = Field(None, description="file holding the SASL password, read per client")
     ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
