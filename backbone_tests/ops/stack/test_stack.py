@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -123,10 +124,24 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _listening(port: int) -> bool:
+    """Something accepts connections on the port (a closed server's port may still be in TIME_WAIT: not this)."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory):
+def stack():
     _prerequisites()
-    stack = Stack(tmp_path_factory.mktemp("stack"))
+    # Not pytest's tmp_path: its 0700 parents keep out the postgres user that initdb and the servers run as.
+    root = Path(tempfile.mkdtemp(prefix="backbone-stack-"))
+    root.chmod(0o755)
+    stack = Stack(root)
     began = time.monotonic()
     up = stack.cli("up")
     stack.up_seconds = time.monotonic() - began  # type: ignore[attr-defined]
@@ -136,10 +151,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         yield stack
     finally:
         stack.cli("down", timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _log_tails(root: Path) -> str:
-    return "".join(f"\n--- {p.name}\n" + "".join(p.read_text().splitlines(True)[-15:]) for p in (root / "logs").glob("*.log"))
+    logs = sorted((root / "logs").glob("*.log"))
+    return "".join(f"\n--- {p.name}\n" + "".join(p.read_text().splitlines(True)[-15:]) for p in logs)
 
 
 RUNS = """{ runsOrError(limit: 20) { ... on Runs { results { runId jobName status
@@ -150,7 +167,8 @@ EVENTS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnect
   events { __typename ... on MessageEvent { message } } } } } }"""
 MATERIALIZATIONS = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
   assetMaterializations(limit: 5) { runId partition metadataEntries { label
-    ... on IntMetadataEntry { intValue } ... on TextMetadataEntry { text } } } } } }"""
+    ... on IntMetadataEntry { intValue } ... on TextMetadataEntry { text }
+    ... on JsonMetadataEntry { jsonString } } } } } }"""
 
 
 def _tags(run: dict) -> dict[str, str]:
@@ -168,9 +186,9 @@ def test_up_brings_every_process_up_healthy_within_two_minutes(stack):
     }  # fmt: skip
     assert all(r["healthy"] and r["state"] == "RUNNING" for r in rows), rows
     # the workspace: two code locations, each its own gRPC server, both loaded
-    entries = stack.graphql(
-        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
-    )["workspaceOrError"]["locationEntries"]
+    entries = stack.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")[
+        "workspaceOrError"
+    ]["locationEntries"]
     assert {(e["name"], e["loadStatus"]) for e in entries} == {("backbone", "LOADED"), ("backbone-watchers", "LOADED")}
 
 
@@ -213,11 +231,13 @@ def test_the_daemon_launches_the_scheduled_run_its_export_runs_on_both_spark_wor
     ]
     pid = int(next(m for m in map(re.compile(r"Started process for run \(pid: (\d+)\)").search, messages) if m)[1])
     services = {p.pid for p in stack.supervisord().children()}
-    assert pid not in services and pid != os.getpid()
+    assert pid not in services
+    assert pid != os.getpid()
 
     # the export ran on the standalone cluster: an application with an executor on each of the two workers
     master = stack.spark(stack.spark_ui)
-    assert master["url"].startswith("spark://127.0.0.1:") and len(master["workers"]) == 2
+    assert master["url"].startswith("spark://127.0.0.1:")
+    assert len(master["workers"]) == 2
     apps = {a["id"] for a in master["completedapps"] + master["activeapps"] if a["name"] == "backbone-batch"}
     executors = [
         {e["appid"] for e in stack.spark(port)["executors"] + stack.spark(port)["finishedexecutors"]}
@@ -233,7 +253,11 @@ def test_the_daemon_launches_the_scheduled_run_its_export_runs_on_both_spark_wor
     # what the scheduled run exported, read back through GraphQL
     parquet = stack.graphql(MATERIALIZATIONS, {"key": {"path": ["daily_bars_parquet"]}})["assetOrError"]
     ours = [m for m in parquet["assetMaterializations"] if m["runId"] == scheduled["runId"]]
-    assert ours and ours[0]["partition"] == expected_day
+    assert len(ours) == 1
+    meta = {e["label"]: e.get("intValue") or e.get("text") or e.get("jsonString") for e in ours[0]["metadataEntries"]}
+    assert meta["date_range"] == f"{expected_day}..{expected_day}"
+    assert meta["rows_written"] > 0
+    assert f"spark://127.0.0.1:{stack.env['BACKBONE_STACK_SPARK_MASTER_PORT']}" in meta["engine"]
 
 
 def test_down_stops_exactly_what_up_started_and_leaves_nothing_behind(stack):
@@ -246,6 +270,8 @@ def test_down_stops_exactly_what_up_started_and_leaves_nothing_behind(stack):
     assert "stray" not in down.stdout
     _, alive = psutil.wait_procs(started, timeout=5)
     assert alive == [], [(p.pid, p.cmdline()[:3]) for p in alive]
-    assert all(_port_free(int(stack.env[f"BACKBONE_STACK_{name.upper()}"])) for name in PORTS)
+    listening = [n for n in PORTS if _listening(int(stack.env[f"BACKBONE_STACK_{n.upper()}"]))]
+    assert listening == []
     after = stack.cli("status")
-    assert after.returncode == 1 and "not running" in after.stdout
+    assert after.returncode == 1
+    assert "not running" in after.stdout
