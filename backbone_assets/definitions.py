@@ -29,7 +29,7 @@ from backbone_resources.tiers import build_resources, layer_kinds
 def build_pipeline_defs(settings: BackboneSettings) -> dg.Definitions:
     """Assets, checks, jobs, schedules and the replay sensor: what runs the data flow."""
     partitions = daily_partitions(settings.start_date, settings.today)
-    jobs = build_jobs(partitions)
+    jobs = build_jobs(partitions, settings.run_executor)
     resources = build_resources(settings)
     kinds = layer_kinds(resources)  # the UI names the technology each built backend declares
     return dg.Definitions(
@@ -52,7 +52,6 @@ def build_pipeline_defs(settings: BackboneSettings) -> dg.Definitions:
         schedules=build_schedules(jobs[0], partitions, settings.schedules),
         sensors=[kafka_replay_sensor],
         resources=resources,
-        executor=dg.in_process_executor if settings.run_executor == "in_process" else dg.multiprocess_executor,
     )
 
 

@@ -21,18 +21,25 @@ def kind_tags(kind: Kind) -> dict[str, str]:
     return {KIND_TAG: kind}
 
 
-def build_jobs(partitions: dg.PartitionsDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs(
+    partitions: dg.PartitionsDefinition, executor: Literal["in_process", "multiprocess"] = "in_process"
+) -> list[dg.UnresolvedAssetJobDefinition]:
+    """Both jobs, whose runs execute their steps as ``BACKBONE_RUN_EXECUTOR`` says unless a run's own config
+    chooses (Dagster's default executor takes either; this is only the jobs' default run config)."""
+    default = {"execution": {"config": {executor: {}}}}
     return [
         dg.define_asset_job(
             DAILY_BARS_JOB,
             selection=dg.AssetSelection.groups("ingest", "storage", "batch", "cache", "stream"),
             partitions_def=partitions,
             description="Source -> raw landing -> validated store -> weekly bars, for a partition or a range.",
+            config=default,
         ),
         dg.define_asset_job(
             ASSET_CHECKS_JOB,
             selection=dg.AssetSelection.all_asset_checks(),
             description="Every asset check against what is stored now, without materializing anything.",
             tags=kind_tags("checks"),
+            config=default,
         ),
     ]
