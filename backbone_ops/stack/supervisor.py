@@ -63,11 +63,13 @@ def render(services: list[Service], paths: StackPaths, workdir: Path) -> str:
         "[supervisorctl]",
         f"serverurl=unix://{sock}",
     ]
-    for order, service in enumerate(services):
+    levels = _levels(services)
+    for service in services:
         lines += [
             f"[program:{service.name}]",
-            # supervisord stops in reverse priority: the daemon and code servers before the stores they write to
-            f"priority={100 + 10 * order}",
+            # supervisord stops in reverse priority, a priority's processes together: the daemon first, the stores
+            # last, each level of the dependency graph in parallel
+            f"priority={100 + 10 * levels[service.name]}",
             f"command={_conf_value(_program_command(service, paths))}",
             f"directory={workdir}",
             "autostart=false",
@@ -86,6 +88,14 @@ def render(services: list[Service], paths: StackPaths, workdir: Path) -> str:
         if service.user:
             lines.append(f"user={service.user}")
     return "\n".join(lines) + "\n"
+
+
+def _levels(services: list[Service]) -> dict[str, int]:
+    """How deep each service sits in the ``after`` graph (0: waits for nothing)."""
+    levels: dict[str, int] = {}
+    for service in services:  # the description lists a service after what it waits for
+        levels[service.name] = 1 + max((levels[dep] for dep in service.after), default=-1)
+    return levels
 
 
 class Supervisor:
