@@ -148,9 +148,7 @@ def stack():
     root = Path(tempfile.mkdtemp(prefix="backbone-stack-"))
     root.chmod(0o755)
     stack = Stack(root)
-    began = time.monotonic()
     up = stack.cli("up")
-    stack.up_seconds = time.monotonic() - began  # type: ignore[attr-defined]
     stack.up_output = up.stdout + up.stderr  # type: ignore[attr-defined]
     try:
         assert up.returncode == 0, stack.up_output + _log_tails(stack.root)
@@ -181,8 +179,10 @@ def _tags(run: dict) -> dict[str, str]:
     return {t["key"]: t["value"] for t in run["tags"]}
 
 
-def test_up_brings_every_process_up_healthy_within_two_minutes(stack):
-    assert stack.up_seconds < 120, stack.up_output
+def test_up_brings_every_process_up_healthy(stack):
+    """`up` itself fails when a process is not healthy within BACKBONE_STACK_UP_TIMEOUT_S (110 s); how long it
+    takes is measured by benchmarks/stack_up.py, not asserted here."""
+    assert "stack: healthy in" in stack.up_output
     status = stack.cli("status", "--json")
     assert status.returncode == 0, status.stdout + status.stderr
     rows = [json.loads(line) for line in status.stdout.splitlines()]
