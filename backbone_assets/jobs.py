@@ -24,8 +24,10 @@ def kind_tags(kind: Kind) -> dict[str, str]:
 def build_jobs(
     partitions: dg.PartitionsDefinition, executor: Literal["in_process", "multiprocess"] = "in_process"
 ) -> list[dg.UnresolvedAssetJobDefinition]:
-    """Both jobs, whose runs execute their steps as ``BACKBONE_RUN_EXECUTOR`` says unless a run's own config
-    chooses (Dagster's default executor takes either; this is only the jobs' default run config)."""
+    """Both jobs. The daily job's runs execute their steps as ``BACKBONE_RUN_EXECUTOR`` says unless a run's own
+    config chooses (Dagster's default executor takes either; this is only the job's default run config). The
+    checks job keeps Dagster's default: a default run config there would be checked against every run's subset
+    of checks, and its steps are small reads anyway."""
     default = {"execution": {"config": {executor: {}}}}
     return [
         dg.define_asset_job(
@@ -40,6 +42,5 @@ def build_jobs(
             selection=dg.AssetSelection.all_asset_checks(),
             description="Every asset check against what is stored now, without materializing anything.",
             tags=kind_tags("checks"),
-            config=default,
         ),
     ]

@@ -42,7 +42,6 @@ GROUPS: tuple[tuple[str, frozenset[str], str], ...] = (
 
 # Tests that alone take a large share of one worker's time (seconds on the 2-core machine): started first.
 SLOWEST = (
-    "ops/stack/test_stack.py::",  # the whole deployed stack: ~3 min, mostly waiting on the daemon's tick
     "test_dagster_cli_processes.py::test_multiprocess_runs_and_concurrent_readers_share_the_duckdb_file",
     "test_secrets.py::test_no_command_output_log_event_status_file_or_metric_holds_a_secret",
     "test_cli_run.py::test_bootstrap_half_year_twice_then_check_reports_stale",

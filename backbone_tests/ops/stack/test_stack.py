@@ -31,6 +31,7 @@ from backbone_ops.stack.settings import HOST, StackSettings
 from backbone_tests.fixtures.missing import service_missing
 from backbone_tests.fixtures.ports import free_port
 
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 BACKBONE = str(Path(sys.executable).with_name("backbone"))
 PORTS = (
     "postgres_port",
