@@ -139,7 +139,7 @@ def endpoint(variable: str, value: str, field: str) -> dict[str, Any]:
 
 class SecretFiles(PydanticBaseSettingsSource):
     """A settings source: ``<PREFIX><FIELD>_FILE`` for every ``SecretStr`` field of a ``BaseSettings`` model, the
-    file read when the settings are loaded (add it in ``settings_customise_sources``)."""
+    file read when the settings are loaded (``SecretFileSettings`` adds it)."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # everything is done in __call__
@@ -155,8 +155,17 @@ class SecretFiles(PydanticBaseSettingsSource):
         return found
 
 
-def with_secret_files(
-    settings_cls: type[BaseSettings], init: PydanticBaseSettingsSource, *others: PydanticBaseSettingsSource
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    """The default sources with ``SecretFiles`` after the constructor's arguments."""
-    return init, SecretFiles(settings_cls), *others
+class SecretFileSettings(BaseSettings):
+    """A ``BaseSettings`` whose ``SecretStr`` fields may also come from the file ``<PREFIX><FIELD>_FILE`` names,
+    read when the settings are loaded (``SecretFiles``, after the constructor's arguments)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, SecretFiles(settings_cls), env_settings, dotenv_settings, file_secret_settings

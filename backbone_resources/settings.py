@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from backbone_domain.bars import SYMBOL_PATTERN
 from backbone_domain.redaction import secrets_in
 from backbone_resources.batch.settings import BatchSettings
 from backbone_resources.cache.settings import CacheSettings
-from backbone_resources.env import ENV_PREFIX, SettingsError, with_secret_files
+from backbone_resources.env import ENV_PREFIX, SecretFileSettings, SettingsError
 from backbone_resources.schedule_settings import ScheduleSettings
 from backbone_resources.stream.settings import StreamSettings
 from backbone_resources.telemetry_settings import TelemetrySettings
@@ -33,7 +33,7 @@ class TierChoice:
     reason: str
 
 
-class BackboneSettings(BaseSettings):
+class BackboneSettings(SecretFileSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     mode: Tier | None = Field(None, description="bootstrap | institutional; unset = auto-detect")
@@ -84,18 +84,6 @@ class BackboneSettings(BaseSettings):
 
     freshness_max_lag_days: int = Field(1, ge=0, description="trading days the newest bar may lag")
     rejected_rate_warn: float = Field(0.05, ge=0, le=1, description="rejected share that warns")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Every secret (the URLs here) may also come from the file ``BACKBONE_<NAME>_FILE`` names."""
-        return with_secret_files(settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings)
 
     @field_validator("symbols", mode="before")
     @classmethod

@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from backbone_resources.env import with_secret_files
+from backbone_resources.env import SecretFileSettings
 
 DEFAULT_METRICS_PORT = 9464
 
 
-class TelemetrySettings(BaseSettings):
+class TelemetrySettings(SecretFileSettings):
     model_config = SettingsConfigDict(env_prefix="BACKBONE_", extra="ignore", frozen=True)
 
     status_dir: Path | None = Field(None, description="where `backbone status` writes its files; $BACKBONE_HOME/status")
@@ -29,18 +29,6 @@ class TelemetrySettings(BaseSettings):
     health_every_s: float = Field(
         300.0, gt=0, description="the longest gap between two health events the health sensor publishes"
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The Pushgateway URL may also come from the file ``BACKBONE_METRICS_PUSHGATEWAY_FILE`` names."""
-        return with_secret_files(settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings)
 
     @field_validator("metrics_pushgateway")
     @classmethod

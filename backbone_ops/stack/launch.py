@@ -2,8 +2,8 @@
 
 supervisord starts every backbone process through this launcher, so no password is written in supervisord's
 config or on a command line (``ps`` shows those): the spec (0600) lists plain variables, and variables whose
-value is read from a secret file at each start (``"url:"`` templates put a secret inside a URL). A restart after
-a rotation therefore picks up the new secret without any file but the secret changing.
+value is read from a secret file at each start (what has no ``*_FILE`` setting: Dagster's ``DAGSTER_PG_PASSWORD``).
+A restart after a rotation therefore picks up the new secret without any file but the secret changing.
 """
 
 from __future__ import annotations
@@ -15,20 +15,8 @@ from pathlib import Path
 
 
 def resolve(secret_env: dict[str, str], secrets_dir: Path) -> dict[str, str]:
-    """``{variable: secret file name}``, or ``{variable: "url:...{name}..."}`` with a secret in a URL."""
-
-    def read(name: str) -> str:
-        return (secrets_dir / name).read_text().strip()
-
-    values = {}
-    for variable, ref in secret_env.items():
-        if ref.startswith("url:"):
-            template = ref.removeprefix("url:")
-            names = [part.split("}")[0] for part in template.split("{")[1:]]
-            values[variable] = template.format(**{name: read(name) for name in names})
-        else:
-            values[variable] = read(ref)
-    return values
+    """``{variable: secret file name}`` -> ``{variable: the file's content}``."""
+    return {variable: (secrets_dir / name).read_text().strip() for variable, name in secret_env.items()}
 
 
 def main(argv: list[str]) -> None:

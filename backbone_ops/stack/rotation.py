@@ -30,7 +30,7 @@ import redis
 from psycopg import sql
 
 from backbone_ops.stack import lifecycle
-from backbone_ops.stack.services import StackPaths, _write_redis_conf, write_secret, write_url_secrets
+from backbone_ops.stack.services import StackPaths, write_redis_conf, write_secret, write_url_secrets
 from backbone_ops.stack.settings import HOST, StackSettings
 
 Service = Literal["postgres", "redis"]
@@ -55,7 +55,7 @@ def rotate(cfg: StackSettings, services: Sequence[Service], say: Say = print) ->
             new = secrets.token_urlsafe(24)
             admin.execute_command("ACL", "SETUSER", USER, f"#{_sha256(new)}")
             write_secret(paths.secrets / "redis_backbone", new)
-            _write_redis_conf(cfg, paths)
+            write_redis_conf(cfg, paths)
             say(f"  redis: user {USER} has a second password; {paths.secrets / 'redis_backbone'} rewritten")
         if "postgres" in services:
             new = secrets.token_urlsafe(24)

@@ -43,7 +43,7 @@ class Service:
     compose: str  # the docker/compose.yaml service this process stands for
     after: tuple[str, ...] = ()  # services that must be healthy before this one starts
     env: dict[str, str] = field(default_factory=dict)
-    secret_env: dict[str, str] = field(default_factory=dict)  # variable -> secret file name (or "url:" template)
+    secret_env: dict[str, str] = field(default_factory=dict)  # variable -> secret file name (the launcher reads it)
     user: str | None = None  # OS user to run as (PostgreSQL refuses root)
     prepare: Callable[[], None] | None = None  # run before the first start (initdb, pg_basebackup)
     on_healthy: Callable[[], None] | None = None  # run once it is healthy, before what waits for it starts
@@ -173,19 +173,17 @@ def backbone_env(cfg: StackSettings, paths: StackPaths) -> tuple[dict[str, str],
     return env, secret_env
 
 
-def _write_redis_conf(cfg: StackSettings, paths: StackPaths) -> Path:
-    """Passwords in a 0600 file, never on a command line (``ps`` shows those): the ACL user ``backbone`` for the
-    platform, the default user for the stack's own probes."""
+def write_redis_conf(cfg: StackSettings, paths: StackPaths) -> None:
+    """Passwords in a 0600 file (replaced atomically), never on a command line (``ps`` shows those): the ACL user
+    ``backbone`` for the platform, the default user for the stack's own probes."""
     data = paths.root / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    conf = data / "redis.conf"
-    conf.touch(mode=0o600)
-    conf.write_text(
+    write_secret(
+        data / "redis.conf",
         f'bind {HOST}\nport {cfg.redis_port}\ndir {data}\nsave ""\nappendonly no\n'
         f"requirepass {paths.secret('redis_admin')}\n"
-        f"user backbone on >{paths.secret('redis_backbone')} ~* &* +@all\n"
+        f"user backbone on >{paths.secret('redis_backbone')} ~* &* +@all",
     )
-    return conf
 
 
 def build_services(cfg: StackSettings) -> list[Service]:
@@ -280,7 +278,7 @@ def build_services(cfg: StackSettings) -> list[Service]:
             command=("redis-server", str(redis_conf)),
             probe=health.redis(HOST, cfg.redis_port, lambda: paths.secret("redis_admin")),
             compose="redis",
-            prepare=lambda: _write_redis_conf(cfg, paths) and None,
+            prepare=lambda: write_redis_conf(cfg, paths),
         ),
         Service(
             name="kafka",
