@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from backbone_assets.partitions import partition_dates
+from backbone_assets.partitions import partition_dates, range_result
 from backbone_domain.pipeline import land_raw
 from backbone_domain.quarantined_files import (
     QuarantinedFile,
@@ -54,8 +54,9 @@ def build_ingest_assets(
             report = land_raw(source, store, start, end, days, context.log.info, policy.progress_every_s)
         except SourceUnreadable as exc:  # the same answer on every attempt: fail now, naming the file
             raise dg.Failure(description=str(exc), allow_retries=False) from None
-        return dg.MaterializeResult(
-            metadata={
+        return range_result(
+            context,
+            {
                 "rows_fetched": report.rows,
                 "symbols": len(report.per_symbol),
                 **_per_symbol(report.per_symbol),
@@ -66,7 +67,7 @@ def build_ingest_assets(
                 "quarantined_files": len(quarantined),
                 **_files_table(quarantined),
                 **policy.tier_metadata(),
-            }
+            },
         )
 
     return [daily_bars_raw]
@@ -119,8 +120,8 @@ def _files_table(files: list[QuarantinedFile]) -> dict[str, object]:
     return {"quarantined_file_list": dg.MetadataValue.md("\n".join(lines))}
 
 
-# A range run copies its metadata onto every partition's event: a 500-symbol table on 7,305 days would be
-# tens of MB of event log. Small universes get the table, large ones the spread.
+# One event of a run holds the table (``range_result``); a 5,000-symbol table would still be a large event:
+# small universes get the table, large ones the spread.
 _TABLE_UP_TO = 50
 
 

@@ -1,4 +1,5 @@
-"""The institutional instance's storage: dagster-postgres, with a check evaluation planned in one row.
+"""The institutional instance's storage: dagster-postgres, with a check evaluation planned in one row and a
+buffer of asset events written as one cached statement (``event_batches``).
 
 ``storage: custom`` in ``docker/dagster/dagster.yaml`` names this class with dagster-postgres' own
 ``postgres_db`` settings; runs, schedules and the event log are dagster-postgres' tables in the same database,
@@ -7,8 +8,10 @@ so an instance made with ``storage: postgres`` keeps its history. Why the event 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from dagster._core.event_api import EventLogEntry
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
@@ -17,10 +20,24 @@ from dagster_postgres.schedule_storage import PostgresScheduleStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
 from backbone_assets.check_plans import OneRowPerCheckPlan
+from backbone_assets.event_batches import batchable, insert_returning_ids, last_per_asset
 
 
 class CheckPlanningPostgresEventLogStorage(OneRowPerCheckPlan, PostgresEventLogStorage):
-    """dagster-postgres' event log, a planned check evaluation stored as one row."""
+    """dagster-postgres' event log, a planned check evaluation stored as one row, asset events in batches
+    through one cached statement."""
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        if not batchable(events):
+            super().store_event_batch(events)  # anything unusual: Dagster's own path
+            return
+        rows = [self._event_to_row(event) for event in events]
+        with self._connect() as conn:
+            event_ids = insert_returning_ids(conn, rows)
+        with self.index_transaction() as conn:
+            self._store_asset_event_tags(conn, events, event_ids)
+            for event, event_id in last_per_asset(events, event_ids).values():
+                self._store_asset_event(conn, event, event_id)
 
     @classmethod
     def from_config_value(

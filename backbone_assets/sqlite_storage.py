@@ -15,14 +15,12 @@ with the default storage keeps its history, and the UI, daemon and CLI read it u
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
-from dagster import DagsterEventType
-from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.event_api import EventLogEntry
 from dagster._core.instance.ref import _event_logs_directory, _runs_directory, _schedule_directory
 from dagster._core.storage.event_log import SqliteEventLogStorage
@@ -33,9 +31,7 @@ from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 
 from backbone_assets.check_plans import OneRowPerCheckPlan
-
-# The event types Dagster buffers for batch writes (dagster-postgres batches exactly these).
-BATCHED_TYPES = frozenset({DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION})
+from backbone_assets.event_batches import batchable, insert_returning_ids, last_per_asset
 
 
 class BatchingSqliteEventLogStorage(OneRowPerCheckPlan, SqliteEventLogStorage):
@@ -43,32 +39,17 @@ class BatchingSqliteEventLogStorage(OneRowPerCheckPlan, SqliteEventLogStorage):
     and which plans a check evaluation in one row (``check_plans``)."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        batched = [e for e in events if e.dagster_event is not None and e.dagster_event_type in BATCHED_TYPES]
-        if len(batched) != len(events) or len({e.run_id for e in events}) != 1:
+        if not batchable(events):
             super().store_event_batch(events)  # anything unusual: Dagster's own path, one event at a time
             return
         rows = [self._event_to_row(event) for event in events]  # serialized once, written twice
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
         with self.index_transaction() as conn:
-            inserted = conn.execute(
-                SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
-                rows,
-            )
-            event_ids = [row[0] for row in inserted]
-            if len(event_ids) != len(events) or any(event_id is None for event_id in event_ids):
-                raise DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
+            event_ids = insert_returning_ids(conn, rows)
             self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in _last_per_asset(events, event_ids).values():
+            for event, event_id in last_per_asset(events, event_ids).values():
                 self._store_asset_event(conn, event, event_id)
-
-
-def _last_per_asset(events: Sequence[EventLogEntry], event_ids: Sequence[int]) -> Mapping[Any, tuple]:
-    """The asset table keeps each asset's latest event: the last one of the batch per asset key."""
-    latest: dict[Any, tuple] = {}
-    for event, event_id in zip(events, event_ids, strict=True):
-        latest[event.get_dagster_event().asset_key] = (event, event_id)
-    return latest
 
 
 @contextmanager

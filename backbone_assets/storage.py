@@ -7,7 +7,7 @@ import dagster as dg
 
 from backbone_assets.changes import changes_metadata, layer_changes
 from backbone_assets.ingest import OWNERS, outage_retry
-from backbone_assets.partitions import on_store, partition_dates, upstream_dates
+from backbone_assets.partitions import on_store, partition_dates, range_result, upstream_dates
 from backbone_domain.changes import week_spans
 from backbone_domain.pipeline import validate_and_store
 from backbone_resources.policy import PipelinePolicy
@@ -69,8 +69,9 @@ def build_storage_assets(
             context.log.warning(
                 f"{report.rejected} of {report.total} rows rejected in {start}..{end}: {dict(report.reasons)}"
             )
-        return dg.MaterializeResult(
-            metadata={
+        return range_result(
+            context,
+            {
                 "rows_accepted": report.accepted,
                 "rows_changed": report.changed,
                 "rows_rejected": report.rejected,
@@ -83,7 +84,7 @@ def build_storage_assets(
                 **pruned,
                 "store": store.describe(),
                 **policy.tier_metadata(),
-            }
+            },
         )
 
     @dg.asset(deps=[on_store(daily_bars.key.path[-1])], **storage_layer)  # weekly grain: unpartitioned

@@ -152,15 +152,17 @@ def rejected(start: dt.datetime, end: dt.datetime | None, as_json: bool) -> None
 
 def _print_run(result: dg.ExecuteInProcessResult, settings: BackboneSettings) -> None:
     click.echo(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
-    # A range run records one materialization per partition, all with the run's metadata: show each asset once.
+    # A range run records one materialization per partition, the run's metadata on the last one
+    # (partitions.range_result): show each asset once, with its figures.
     partitions: Counter[str] = Counter()
-    first: dict[str, Any] = {}
+    figures_of: dict[str, Any] = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization  # type: ignore[union-attr]
         name = mat.asset_key.to_user_string()
         partitions[name] += 1
-        first.setdefault(name, mat.metadata)
-    for name, metadata in first.items():
+        if mat.metadata or name not in figures_of:
+            figures_of[name] = mat.metadata
+    for name, metadata in figures_of.items():
         figures = {k: _plain(v) for k, v in metadata.items() if k != "tier_reason" and not isinstance(_plain(v), dict)}
         echo(f"  {name:<16} {partitions[name]} partition(s) {figures}", settings)
     for evaluation in result.get_asset_check_evaluations():

@@ -165,8 +165,8 @@ def _batch(settings: BackboneSettings, components: list[Component]) -> None:
 def _latest_run(
     settings: BackboneSettings, notes: list[str], given: dg.DagsterInstance | None = None
 ) -> LatestRun | None:
-    """The newest ``daily_bars`` materialization in the Dagster instance; a range run records the run's totals
-    on each of its partitions, so any one of them carries the whole run's figures."""
+    """The newest ``daily_bars`` materialization in the Dagster instance: a range run records the run's totals
+    on its last partition, which is stored last (``partitions.range_result``)."""
     try:
         if given is not None:
             event = given.get_latest_materialization_event(dg.AssetKey("daily_bars"))

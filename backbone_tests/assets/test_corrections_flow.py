@@ -93,7 +93,7 @@ def _files(export_dir: Path, dataset: str) -> dict[str, tuple[bytes, int]]:
 
 
 def _metadata(result, asset: str) -> dict:
-    (mat, *_) = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == asset]
+    (*_, mat) = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == asset]
     return {k: getattr(v, "value", v) for k, v in mat.event_specific_data.materialization.metadata.items()}
 
 

@@ -59,6 +59,11 @@ def test_range_in_one_run_is_idempotent(tier, request):
     assert meta["tier"].value == tier
     assert meta["date_range"].value == f"{JAN}..{FEB_END}"
     assert {"daily_bars_raw", "daily_bars", "weekly_bars", "daily_bars_hot_cache", "daily_bars_kafka"} <= set(mats)
+    # ... on the range's last day only (partitions.range_result): every other day's event is bare
+    for layer in ("daily_bars_raw", "daily_bars"):
+        days = [e for e in first.get_asset_materialization_events() if e.asset_key.path[-1] == layer]
+        assert [e.partition for e in days if e.event_specific_data.materialization.metadata] == [str(FEB_END)]
+        assert len(days) == (FEB_END - JAN).days + 1
 
 
 def test_checks_pass_on_fresh_data_and_fail_on_stale(bootstrap):

@@ -1,17 +1,22 @@
-"""The bootstrap instance's batching SQLite storage: a range run's per-day events in a few transactions, and
-the instance reads exactly what Dagster's own storage would (partition status, latest materialization)."""
+"""The instance storages' batched event writes (bootstrap: SQLite; institutional: dagster-postgres), each with
+``event_batches``' one cached statement: a range run's per-day events in a few transactions, and the instance
+reads exactly what Dagster's own storage would (partition status, latest materialization)."""
 
 import datetime as dt
 import shutil
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
 
 from backbone_assets import instance_tuning
 from backbone_assets.partitions import range_tags
+from backbone_tests.fixtures.postgres import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = {"bootstrap": ROOT / "dagster.yaml", "institutional": ROOT / "docker" / "dagster" / "dagster.yaml"}
+STORAGES = {"bootstrap": "BatchingSqliteEventLogStorage", "institutional": "CheckPlanningPostgresEventLogStorage"}
 DAYS = dg.DailyPartitionsDefinition(start_date="2020-01-01", end_date="2021-01-01")
 
 
@@ -25,14 +30,27 @@ def second(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
 
 
-@pytest.fixture
-def instance(tmp_path, monkeypatch):
-    shutil.copyfile(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+@pytest.fixture(
+    params=["bootstrap", pytest.param("institutional", marks=pytest.mark.postgres)], ids=lambda tier: tier
+)
+def instance(request, tmp_path, monkeypatch):
+    tier = request.param
+    shutil.copyfile(CONFIGS[tier], tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     for name, value in instance_tuning.EVENT_ENV_DEFAULTS.items():
         monkeypatch.setenv(name, value)
-    with dg.DagsterInstance.from_config(str(tmp_path)) as inst:
-        yield inst
+    if tier == "bootstrap":
+        with dg.DagsterInstance.from_config(str(tmp_path)) as inst:
+            yield inst
+        return
+    with scratch_database(request.getfixturevalue("pg_admin_url")) as url:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+        for name, key, default in [("HOST", "host", "127.0.0.1"), ("PORT", "port", 5432), ("USER", "user", "postgres")]:
+            monkeypatch.setenv(f"DAGSTER_PG_{name}", str(info.get(key, default)))
+        monkeypatch.setenv("DAGSTER_PG_PASSWORD", str(info.get("password", "")))
+        monkeypatch.setenv("DAGSTER_PG_DB", str(info["dbname"]))
+        with dg.DagsterInstance.from_config(str(tmp_path)) as inst:
+            yield inst
 
 
 def _stores(instance: dg.DagsterInstance) -> list[int]:
@@ -50,7 +68,7 @@ def _stores(instance: dg.DagsterInstance) -> list[int]:
 
 
 def test_a_range_run_writes_its_days_in_batches_and_reads_back_like_dagsters_storage(instance):
-    assert type(instance.event_log_storage).__name__ == "BatchingSqliteEventLogStorage"
+    assert type(instance.event_log_storage).__name__ in STORAGES.values()
     batches = _stores(instance)
     job = dg.Definitions(assets=[first, second], jobs=[dg.define_asset_job("j")]).resolve_job_def("j")
     tags = range_tags(dt.date(2020, 1, 1), dt.date(2020, 12, 31))
