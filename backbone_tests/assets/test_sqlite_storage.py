@@ -30,9 +30,7 @@ def second(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
 
 
-@pytest.fixture(
-    params=["bootstrap", pytest.param("institutional", marks=pytest.mark.postgres)], ids=lambda tier: tier
-)
+@pytest.fixture(params=["bootstrap", pytest.param("institutional", marks=pytest.mark.postgres)], ids=lambda tier: tier)
 def instance(request, tmp_path, monkeypatch):
     tier = request.param
     shutil.copyfile(CONFIGS[tier], tmp_path / "dagster.yaml")
