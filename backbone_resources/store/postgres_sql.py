@@ -270,11 +270,24 @@ class Statements:
         ).format(week=epoch_us("week"), weekly=self.weekly, only=_only_symbols(with_symbols))
 
     def latest_dates(self) -> sql.Composed:
-        # DISTINCT ON walks the (symbol, ts) key backwards per symbol (TimescaleDB makes it a SkipScan).
+        """Each symbol's newest bar date (symbol, 'YYYY-MM-DD' in UTC), by symbol: a loose index scan.
+
+        The walk asks the (symbol, ts) key for the next symbol after the last one, then for that symbol's
+        max(ts): two short descents a symbol (~20 ms for 500 symbols over 1.3M bars). DISTINCT ON is not used:
+        plain PostgreSQL has no skip scan and reads and sorts the whole key (~2 s there), and TimescaleDB's
+        SkipScan, from 2.22 until fixed, returns the oldest bar instead of the newest for symbols in
+        uncompressed chunks of a partly compressed hypertable (timescale/timescaledb#10447), which is the
+        state the compression policy leaves. min() and max() stay plain key lookups on both, chunk by chunk.
+        """
+        # min() of no rows is NULL: the walk stops there, and an empty table yields no row.
+        newest = sql.SQL("(SELECT max(d.ts) FROM {daily} AS d WHERE d.symbol = s.symbol)").format(daily=self.daily)
         return sql.SQL(
-            "SELECT DISTINCT ON (symbol) symbol, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM {}"
-            " ORDER BY symbol, ts DESC"
-        ).format(self.daily)
+            "WITH RECURSIVE s (symbol) AS (SELECT min(symbol) FROM {daily}"
+            " UNION ALL SELECT (SELECT min(d.symbol) FROM {daily} AS d WHERE d.symbol > s.symbol)"
+            " FROM s WHERE s.symbol IS NOT NULL)"
+            " SELECT s.symbol, to_char({newest} AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM s"
+            " WHERE s.symbol IS NOT NULL ORDER BY s.symbol"
+        ).format(daily=self.daily, newest=newest)
 
     def quality_counts(self) -> sql.Composed:
         """bars, OHLC violations, duplicate keys, rejected rows (the primary key keeps duplicates at 0; the

@@ -171,6 +171,23 @@ def test_latest_bar_dates(store: BarStore) -> None:
     assert store.latest_bar_dates() == {"AAPL": week(4)[-1], "MSFT": week(2)[-1]}
 
 
+def test_latest_bar_dates_of_single_bars_and_unusual_symbols(store: BarStore) -> None:
+    # The PostgreSQL store walks symbols one by one through the key: the first, the last, a symbol with one
+    # bar and symbols with punctuation must each be found, each with its own newest date.
+    days = week(5)
+    store.write_validated(MON, days[-1], bars(["^GSPC", "BRK.B", "EURUSD=X"], days), empty_rejected())
+    store.write_validated(days[1], days[1], bars(["A"], [days[1]]), empty_rejected())
+    store.write_validated(days[3], days[3], bars(["ZZZZ"], [days[3]]), empty_rejected())
+
+    assert store.latest_bar_dates() == {
+        "A": days[1],
+        "BRK.B": days[-1],
+        "EURUSD=X": days[-1],
+        "ZZZZ": days[3],
+        "^GSPC": days[-1],
+    }
+
+
 def test_quality_counts(store: BarStore) -> None:
     frame = bars(["AAPL", "MSFT"], week(3))
     frame.loc[0, "low"] = frame.loc[0, "open"] + 0.1  # low above the open
