@@ -57,7 +57,8 @@ def _all_text(column: pd.Series) -> str | None:
 
 def _cells_with(column: pd.Series, spelled: str, text: str | None) -> np.ndarray:
     """``has_nul`` given ``_all_text`` of the column: no cell holds ``spelled`` when the joined text does not."""
-    if column.dtype.kind in "biufcmM" or (text is not None and spelled not in text):
+    # Its first character alone first: a one-character search is a memchr, ~20x faster than the six of SHOWN.
+    if column.dtype.kind in "biufcmM" or (text is not None and (spelled[0] not in text or spelled not in text)):
         return np.zeros(len(column), dtype=bool)
     try:
         cells = pa.array(column, type=pa.string(), from_pandas=True)
