@@ -51,7 +51,9 @@ def _all_text(column: pd.Series) -> str | None:
     values = column.to_numpy()
     try:
         return "".join(values)
-    except TypeError:  # NULLs or numbers among the text: they hold no NUL
+    except TypeError:  # NULLs and numbers hold no NUL; bytes may (Arrow reads them as text): no shortcut then
+        if any(isinstance(v, bytes | bytearray | memoryview) for v in values):
+            return None
         return "".join([v for v in values if isinstance(v, str)])
 
 

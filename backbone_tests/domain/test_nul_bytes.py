@@ -44,6 +44,7 @@ def test_the_joined_text_shortcut_finds_each_cell_and_invents_none() -> None:
     assert not payload_has_nul(pd.Series(['{"file": "a.csv", "line": 2}'] * 3 + [None], dtype=object)).any()
     assert not has_nul(pd.Series([None, np.nan, 1.5], dtype=object)).any()
     assert not has_nul(pd.Series([], dtype=object)).any()
+    assert has_nul(pd.Series([b"a\x00", None, "b"], dtype=object)).tolist() == [True, False, False]  # as Arrow reads
     assert payload_has_nul(pd.Series([None, '{"a": "\\\\\\u0000"}', '{"a": "\\\\u0000"}'])).tolist() == [
         False,
         True,  # an escaped backslash, then a NUL escape
