@@ -25,23 +25,48 @@ _JSON_ESCAPE: Final = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 def has_nul(column: pd.Series, spelled: str = NUL) -> np.ndarray:
     """Which cells are text holding ``spelled`` (a NUL unless told); numbers, dates and NULLs never do."""
-    if column.dtype.kind in "biufcmM":
-        return np.zeros(len(column), dtype=bool)
-    try:
-        text = pa.array(column, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed text and numbers: look at the text only
-        return np.fromiter((isinstance(v, str) and spelled in v for v in column), dtype=bool, count=len(column))
-    return pc.fill_null(pc.match_substring(text, spelled), False).to_numpy(zero_copy_only=False)
+    return _cells_with(column, spelled, _all_text(column))
 
 
 def payload_has_nul(payloads: pd.Series) -> np.ndarray:
     """Which payloads hold a NUL: the byte itself, or (in a JSON document) its ``\\u0000`` escape."""
-    found = has_nul(payloads)
-    maybe = np.flatnonzero(~found & has_nul(payloads, SHOWN))  # "\\u0000" may also be an escaped backslash
+    text = _all_text(payloads)  # joined once for both spellings
+    found = _cells_with(payloads, NUL, text)
+    maybe = np.flatnonzero(~found & _cells_with(payloads, SHOWN, text))  # "\\u0000" may be an escaped backslash
     for at in maybe.tolist():
         payload = payloads.iloc[at]
         found[at] = payload_without_nul(payload) != payload
     return found
+
+
+def _all_text(column: pd.Series) -> str | None:
+    """The text cells of an object column joined into one string; None for another dtype or a column with bytes.
+
+    Why: a clean column is the usual case, and one substring search over the joined text (~10 ms for 150k JSON
+    payloads) rules it out, where converting it to Arrow and matching each cell cost ~100 ms per spelling. The
+    join can only add matches (across two cells' boundary), never lose one: a hit still goes cell by cell.
+    """
+    if column.dtype != object:
+        return None
+    values = column.to_numpy()
+    try:
+        return "".join(values)
+    except TypeError:  # NULLs and numbers hold no NUL; bytes may (Arrow reads them as text): no shortcut then
+        if any(isinstance(v, bytes | bytearray | memoryview) for v in values):
+            return None
+        return "".join([v for v in values if isinstance(v, str)])
+
+
+def _cells_with(column: pd.Series, spelled: str, text: str | None) -> np.ndarray:
+    """``has_nul`` given ``_all_text`` of the column: no cell holds ``spelled`` when the joined text does not."""
+    # Its first character alone first: a one-character search is a memchr, ~20x faster than the six of SHOWN.
+    if column.dtype.kind in "biufcmM" or (text is not None and (spelled[0] not in text or spelled not in text)):
+        return np.zeros(len(column), dtype=bool)
+    try:
+        cells = pa.array(column, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed text and numbers: look at the text only
+        return np.fromiter((isinstance(v, str) and spelled in v for v in column), dtype=bool, count=len(column))
+    return pc.fill_null(pc.match_substring(cells, spelled), False).to_numpy(zero_copy_only=False)
 
 
 def is_json(text: str) -> bool:

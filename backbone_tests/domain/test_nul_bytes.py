@@ -36,6 +36,22 @@ def test_a_payload_holds_a_nul_as_the_byte_or_as_json_escape_but_not_as_an_escap
     assert payload_has_nul(payloads).tolist() == [True, False, True, False, False, True]
 
 
+def test_the_joined_text_shortcut_finds_each_cell_and_invents_none() -> None:
+    """has_nul first searches all text cells joined: a hit there is only a candidate, a miss rules all out."""
+    split = pd.Series(['{"a": "\\u00', '00"}', "x\x00", "\x00", None, 7], dtype=object)
+    assert payload_has_nul(split).tolist() == [False, False, True, True, False, False]
+    assert has_nul(split, "\\u0000").tolist() == [False] * 6  # the spelling only straddles two cells
+    assert not payload_has_nul(pd.Series(['{"file": "a.csv", "line": 2}'] * 3 + [None], dtype=object)).any()
+    assert not has_nul(pd.Series([None, np.nan, 1.5], dtype=object)).any()
+    assert not has_nul(pd.Series([], dtype=object)).any()
+    assert has_nul(pd.Series([b"a\x00", None, "b"], dtype=object)).tolist() == [True, False, False]  # as Arrow reads
+    assert payload_has_nul(pd.Series([None, '{"a": "\\\\\\u0000"}', '{"a": "\\\\u0000"}'])).tolist() == [
+        False,
+        True,  # an escaped backslash, then a NUL escape
+        False,  # an escaped backslash, then the text u0000
+    ]
+
+
 def test_a_payload_without_nul_keeps_the_information_visibly_and_is_json_that_jsonb_takes() -> None:
     assert json.loads(payload_without_nul('{"a": "x\\u0000y", "b": 1}')) == {"a": "x\\u0000y", "b": 1}
     assert json.loads(payload_without_nul('{"a": "\\\\\\u0000"}')) == {"a": "\\\\u0000"}
