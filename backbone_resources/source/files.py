@@ -21,10 +21,10 @@ partitions.
 
 Each file is read and parsed once per instance (and again only when its path, mtime or size changes): a
 backfill asks for every file once per date chunk, so re-parsing would cost chunks × files. The first pass
-(``quarantined_files``) parses two files at a time, outside the lock, and keeps them in listing order under it:
-the cache and the stage end as a pass one file at a time leaves them (two threads asking for one new file at
-once may both parse it; the first kept is the one served). A parsed file is its
-dates plus its cells, sorted by date, so a chunk is one slice per file. A plain CSV file (UTF-8, LF, no quotes,
+(``quarantined_files``, or the first ``fetch``) parses two files at a time outside the lock and keeps them in
+order under it, so the cache and the stage end as a pass one file at a time leaves them (two threads asking for
+one new file at once may both parse it; the first kept is the one served). A parsed file is its dates plus its
+cells, sorted by date, so a chunk is one slice per file. A plain CSV file (UTF-8, LF, no quotes,
 no ragged rows: ``file_columns.py``) is read by pyarrow into string columns and its chunks are served and given
 payloads column by column; any other CSV file keeps each record's raw text, read by ``csv``, and only the rows
 returned are split into cells. Both give the same frames, byte for byte. Parsed files stay in memory up to a
@@ -476,8 +476,8 @@ class FileSource(BarSource):
         out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
         days, part = [], []
         plain = PlainBatch()
-        for symbol in wanted:
-            loaded = self._load(files[symbol])
+        # parsed ahead, two at a time, when this is the first pass (a backfill that never asked quarantined_files)
+        for symbol, loaded in zip(wanted, self._load_all([files[s] for s in wanted]), strict=True):
             if isinstance(loaded, QuarantinedFile):  # set aside whole, named by quarantined_files()
                 continue
             lo, hi = (int(i) for i in np.searchsorted(loaded.part, bounds))

@@ -334,6 +334,10 @@ def test_files_parsed_side_by_side_are_kept_as_one_after_another_would_keep_them
         staged = sorted(Path(key[0]).name for key in source._staged)
         kept[workers] = quarantined, cached, staged, source.fetch(*ALL)
         source.close()
+        first = source.fetch(*ALL)  # a first pass by fetch: parsed ahead too, kept in the same order
+        assert [Path(key[0]).name for key in source._cache] == cached
+        assert sorted(Path(key[0]).name for key in source._staged) == staged
+        pd.testing.assert_frame_equal(first, kept[workers][3])
     (quarantined, cached, staged, frame), (*parallel, parallel_frame) = kept[1], kept[2]
     assert [q[0] for q in quarantined] == ["B.csv", "D.parquet", "F.csv", "bad name.csv"]
     assert (cached, staged) == (["G.csv", "H.csv"], ["A.csv", "C.csv", "E.csv"])
