@@ -31,7 +31,7 @@ RAW_ARROW_SCHEMA: Final = pa.schema([(name, _TYPED.get(name, pa.string())) for n
 _NUMBERS: Final = (pa.float64(), pa.int64())
 # zstd: raw text compresses ~3x (payload JSON more; lz4 ~1.7x); the landing is kept, so its size on disk and
 # in the WAL matters more than the ~0.5 µs a row zstd costs over lz4. Readers need no setting: a stream names
-# its codec. No use_threads: a day's columns are a few KiB each, and handing each to Arrow's pool cost ~45% more
+# its codec. No use_threads: a day's columns are a few KiB each, and handing each to Arrow's pool cost ~20% more
 # CPU than compressing it in place; ``encode_days`` runs whole days side by side instead, the same bytes.
 _WRITE_OPTIONS: Final = pa.ipc.IpcWriteOptions(compression="zstd", use_threads=False)
 # Days encoded at once: the step's other core. Arrow releases the GIL while it compresses and writes.
