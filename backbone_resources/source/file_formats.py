@@ -26,6 +26,8 @@ _SLASH: Final = r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$"
 _SPACE: Final = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
 NO_DAY: Final = np.iinfo(np.int64).max
 EPOCH: Final = dt.date(1970, 1, 1).toordinal()
+# Years inside pandas' narrowest range (nanoseconds: 1677-09-21 to 2262-04-11), where ``_day_numbers`` needs no pandas
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261
 
 
 def normal_name(name: str) -> str:
@@ -124,9 +126,26 @@ def text_days(texts: Sequence[object] | pa.Array) -> np.ndarray:
     else:
         day_first = bool((slash[0] > 12).any()) and not bool((slash[1] > 12).any())
         year, month, day = slash[2], *((slash[1], slash[0]) if day_first else (slash[0], slash[1]))
-    parts = pd.DataFrame({"year": year, "month": month, "day": day})
-    dates = pd.to_datetime(parts, errors="coerce") if len(parts) else pd.Series([], dtype="datetime64[us]")
-    return np.where(dates.isna().to_numpy(), NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
+    return _day_numbers(year, month, day)
+
+
+def _day_numbers(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Day numbers of (year, month, day) given as floats (NaN: no match), NO_DAY where any is NaN or the three
+    are not a date (Feb 30, month 13, day 0).
+
+    In numpy when every year lies where each pandas resolution holds it: ``pd.to_datetime`` over the three
+    columns, the reference, costs ~1 ms a call in pandas' own Python (twice a file: its dates, its header) and
+    holds the GIL the parallel first pass (``files._load_all``) needs. Any other year goes to pandas."""
+    known = ~(np.isnan(year) | np.isnan(month) | np.isnan(day))
+    y, m, d = (np.where(known, v, fill).astype(np.int64) for v, fill in ((year, 1970), (month, 1), (day, 1)))
+    if not ((y >= _FIRST_YEAR) & (y <= _LAST_YEAR)).all():
+        parts = pd.DataFrame({"year": year, "month": month, "day": day})
+        dates = pd.to_datetime(parts, errors="coerce")
+        return np.where(dates.isna().to_numpy(), NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
+    months = ((y - 1970) * 12 + (m - 1)).astype("datetime64[M]")
+    dates = months.astype("datetime64[D]") + (d - 1)  # a day past its month's end lands in the next month
+    real = known & (m >= 1) & (m <= 12) & (d >= 1) & (dates.astype("datetime64[M]") == months)
+    return np.where(real, dates.astype(np.int64), NO_DAY)
 
 
 def typed_days(values: pd.Series) -> np.ndarray:

@@ -20,8 +20,11 @@ are not UTF-8 text or not Parquet, a first line holding data instead of a header
 partitions.
 
 Each file is read and parsed once per instance (and again only when its path, mtime or size changes): a
-backfill asks for every file once per date chunk, so re-parsing would cost chunks × files. A parsed file is its
-dates plus its cells, sorted by date, so a chunk is one slice per file. A plain CSV file (UTF-8, LF, no quotes,
+backfill asks for every file once per date chunk, so re-parsing would cost chunks × files. The first pass
+(``quarantined_files``, or the first ``fetch``) parses two files at a time outside the lock and keeps them in
+order under it, so the cache and the stage end as a pass one file at a time leaves them (two threads asking for
+one new file at once may both parse it; the first kept is the one served). A parsed file is its dates plus its
+cells, sorted by date, so a chunk is one slice per file. A plain CSV file (UTF-8, LF, no quotes,
 no ragged rows: ``file_columns.py``) is read by pyarrow into string columns and its chunks are served and given
 payloads column by column; any other CSV file keeps each record's raw text, read by ``csv``, and only the rows
 returned are split into cells. Both give the same frames, byte for byte. Parsed files stay in memory up to a
@@ -37,8 +40,9 @@ import datetime as dt
 import io
 import tempfile
 import threading
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections import OrderedDict, deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -66,6 +70,8 @@ from backbone_resources.source.file_stage import FileStage
 
 SUFFIXES: Final = (".csv", ".parquet")
 MAX_CACHED_ROWS: Final = 1_000_000  # in memory, ~100-150 bytes a CSV row: ~150 MB at most; then on disk
+PARSE_WORKERS: Final = 2  # files parsed at once in the first pass (``_load_all``); 1: one after another
+_PARSE_AHEAD: Final = 2 * PARSE_WORKERS  # parsed or parsing files not yet kept: the pass's extra memory
 _VALUE_NAMES: Final = {"adjclose": "adj_close", "adjustedclose": "adj_close"} | {
     c: c for c in ("open", "high", "low", "close", "volume")
 }
@@ -318,8 +324,48 @@ class FileSource(BarSource):
         """Every file set aside whole, by name or by content (each file of the universe is parsed, once)."""
         listing = self._listing()
         wanted = listing.files if not self.symbols else {s: p for s, p in listing.files.items() if s in self.universe()}
-        unusable = [loaded for path in wanted.values() if isinstance(loaded := self._load(path), QuarantinedFile)]
+        unusable = [loaded for loaded in self._load_all(list(wanted.values())) if isinstance(loaded, QuarantinedFile)]
         return sorted([*listing.misnamed, *unusable], key=lambda f: f.path)
+
+    def _load_all(self, paths: list[Path]) -> Iterator[_Parsed | _Staged | QuarantinedFile]:
+        """``_load`` of each of ``paths``, in their order, parsing up to ``PARSE_WORKERS`` files at once.
+
+        The first pass of a run parses every file, and pyarrow reads a CSV without the GIL, so a second core
+        almost halves it. Only the parsing runs ahead: each file is kept (cache, stage, quarantine) in ``paths``
+        order, under the lock, exactly as one ``_load`` after another would keep it, and at most
+        ``_PARSE_AHEAD`` parsed files wait to be kept, so memory stays bounded."""
+        if len(paths) < 2 or PARSE_WORKERS < 2:
+            yield from (self._load(path) for path in paths)
+            return
+        span = self._days()
+        pending: deque[tuple[Path, tuple[_Key, Future[_Parsed | QuarantinedFile]] | None]] = deque()
+        pool = ThreadPoolExecutor(PARSE_WORKERS, thread_name_prefix="file-parse")
+        try:
+            for path in [*paths, None]:
+                if path is not None:
+                    pending.append((path, self._parse_ahead(pool, path, span)))
+                while pending and (path is None or len(pending) > _PARSE_AHEAD):
+                    done, ahead = pending.popleft()
+                    if ahead is None or self._days() != span:  # kept already, or a new day: parsed again
+                        yield self._load(done)
+                    else:
+                        yield self._keep(ahead[0], ahead[1].result())  # a parse's error is raised in its turn
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _parse_ahead(
+        self, pool: ThreadPoolExecutor, path: Path, span: _Span
+    ) -> tuple[_Key, Future[_Parsed | QuarantinedFile]] | None:
+        """The file's parse, started; None when it is kept already or cannot be found (its ``_load``, in its
+        turn, returns it or raises). Only looks: the least recently used order changes when files are kept."""
+        try:
+            key = _key_of(path)
+        except OSError:
+            return None
+        with self._guard:
+            if key in self._cache or key in self._staged or key in self._unusable:
+                return None
+        return key, pool.submit(self._read, path, span)
 
     def _listing(self) -> _Listing:
         """The directory is listed on every call so new files are seen without a restart."""
@@ -361,27 +407,41 @@ class FileSource(BarSource):
         return span
 
     def _load(self, path: Path) -> _Parsed | _Staged | QuarantinedFile:
-        """The file parsed (from memory, from the stage, or now: the only place ``_parse`` is called), or its
-        quarantine record."""
+        """The file parsed (from memory, from the stage, or now), or its quarantine record."""
         span = self._days()
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        key = _key_of(path)
         with self._guard:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-            if key in self._staged:
-                return self._staged[key]
-            if key in self._unusable:
-                return self._unusable[key]
+            known = self._kept(key)
+        return known if known is not None else self._keep(key, self._read(path, span))
+
+    def _kept(self, key: _Key) -> _Parsed | _Staged | QuarantinedFile | None:
+        """What is kept for this version of the file (now the most recently used), None when nothing is; the
+        caller holds the lock."""
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        return self._staged.get(key, self._unusable.get(key))
+
+    def _read(self, path: Path, span: _Span) -> _Parsed | QuarantinedFile:
+        """The file parsed now (the only place ``_parse`` is called), or its quarantine record: no lock held,
+        so several files can be read at once."""
+        try:
+            return _parse(path, span)
+        except _Unusable as exc:
+            return _quarantined(path, self._symbol_of(path), exc.reason, exc.rows)
+
+    def _keep(self, key: _Key, loaded: _Parsed | QuarantinedFile) -> _Parsed | _Staged | QuarantinedFile:
+        """Keep what ``_read`` returned, under the lock; the least recently used parsed files go to the stage
+        beyond ``MAX_CACHED_ROWS``. Two threads may parse one file at once: the first kept wins, counted once."""
+        with self._guard:
+            known = self._kept(key)
+            if known is not None:
+                return known
             self._forget(key[0])  # an older version of the file
-            symbol = self._symbol_of(path)
-            try:
-                parsed = _parse(path, span)
-            except _Unusable as exc:
-                self._unusable[key] = _quarantined(path, symbol, exc.reason, exc.rows)
-                return self._unusable[key]
-            self._cache.add(key, parsed)
+            if isinstance(loaded, QuarantinedFile):
+                self._unusable[key] = loaded
+                return loaded
+            self._cache.add(key, loaded)
             while len(self._cache) > 1 and self._cache.rows > MAX_CACHED_ROWS:
                 old_key, old = self._cache.oldest()
                 try:
@@ -391,7 +451,7 @@ class FileSource(BarSource):
                         f"BACKBONE_SOURCE=csv:{self.directory}: cannot keep parsed files on disk under "
                         f"{tempfile.gettempdir()} ({exc}); free space there or point TMPDIR at a larger disk"
                     ) from None
-            return parsed
+            return loaded
 
     def _forget(self, path: str) -> None:
         for key in [k for k in self._cache if k[0] == path]:
@@ -416,8 +476,8 @@ class FileSource(BarSource):
         out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
         days, part = [], []
         plain = PlainBatch()
-        for symbol in wanted:
-            loaded = self._load(files[symbol])
+        # parsed ahead, two at a time, when this is the first pass (a backfill that never asked quarantined_files)
+        for symbol, loaded in zip(wanted, self._load_all([files[s] for s in wanted]), strict=True):
             if isinstance(loaded, QuarantinedFile):  # set aside whole, named by quarantined_files()
                 continue
             lo, hi = (int(i) for i in np.searchsorted(loaded.part, bounds))
@@ -451,6 +511,12 @@ class FileSource(BarSource):
         dates = np.concatenate(part).astype("datetime64[D]").astype(object)
         frame["partition_date"] = pd.Series(dates, dtype=object)
         return pd.DataFrame({c: frame[c] for c in RAW_COLUMNS})
+
+
+def _key_of(path: Path) -> _Key:
+    """A file's version: a new mtime or size is a new file to parse."""
+    stat = path.stat()
+    return (str(path), stat.st_mtime_ns, stat.st_size)
 
 
 def _quarantined(path: Path, symbol: str | None, reason: str, rows: int | None = None) -> QuarantinedFile:

@@ -30,11 +30,10 @@ def replace(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.da
     lock_partitions(cur, f"{statements.schema}.raw_batches", start, end)  # one lock for both landing tables
     cur.execute(statements.delete_partitions(statements.raw), (start, end))
     cur.execute(statements.delete_partitions(statements.raw_batches), (start, end))
-    days, counts, batches = [], [], []
-    for day, part in raw_batches.by_day(rows):
-        days.append(day)
-        counts.append(part.num_rows)
-        batches.append(raw_batches.encode(part))
+    split = list(raw_batches.by_day(rows))  # one chunk's days: slices of ``rows``, no copy
+    days = [day for day, _ in split]
+    counts = [part.num_rows for _, part in split]
+    batches = raw_batches.encode_days([part for _, part in split])
     if days:
         table = pa.table(
             {

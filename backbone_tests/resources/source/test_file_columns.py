@@ -204,3 +204,19 @@ def _python_days(texts: list[str | None]) -> np.ndarray:
         return file_formats.text_days(texts)
     finally:
         file_formats._ascii = real
+
+
+def test_day_numbers_are_what_pandas_makes_of_the_same_year_month_and_day():
+    rng = np.random.default_rng(11)
+    size = 50_000
+    year = rng.integers(1678, 2262, size).astype(float)
+    month, day = rng.integers(0, 14, size).astype(float), rng.integers(0, 33, size).astype(float)
+    month[::7], day[::5] = rng.integers(0, 100, month[::7].size), rng.integers(0, 100, day[::5].size)  # \d{1,2}
+    for values in (year, month, day):
+        values[rng.random(size) < 0.02] = np.nan  # no match
+    edges = [(1678, 1, 1), (2261, 12, 31), (1900, 2, 29), (2000, 2, 29), (2023, 2, 29), (2024, 4, 31), (2024, 0, 1)]
+    year, month, day = (np.concatenate([v, [e[i] for e in edges]]) for i, v in enumerate((year, month, day)))
+    for y, m, d in ((year, month, day), (np.array([1677.0, 2262.0, 0.0, 9999.0]), np.ones(4), np.ones(4))):
+        dates = pd.to_datetime(pd.DataFrame({"year": y, "month": m, "day": d}), errors="coerce")
+        reference = np.where(dates.isna(), file_formats.NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
+        np.testing.assert_array_equal(file_formats._day_numbers(y, m, d), reference)

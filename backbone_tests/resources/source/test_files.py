@@ -316,6 +316,45 @@ def test_cache_is_bounded_by_rows(tmp_path, monkeypatch):
     assert [Path(key[0]).stem for key in source._cache] == ["B", "C"]  # least recently used went first
 
 
+def test_files_parsed_side_by_side_are_kept_as_one_after_another_would_keep_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "MAX_CACHED_ROWS", 25)  # the pass spills while it parses
+    for name in ("A", "C", "E", "G", "H"):
+        shutil.copy(DATA / "yahoo" / "MSFT.csv", tmp_path / f"{name}.csv")  # 10 rows each
+    (tmp_path / "B.csv").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "D.parquet").write_bytes(b"Date,Close\n2024-01-02,1\n")
+    write(tmp_path / "F.csv", "2024-01-02,1,2,0.5,1.5,100\n")
+    write(tmp_path / "bad name.csv", "Date,Close\n2024-01-02,1\n")
+    kept = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(files, "PARSE_WORKERS", workers)
+        source = FileSource(directory=str(tmp_path))
+        quarantined = [(Path(f.path).name, f.rows, f.reason) for f in source.quarantined_files()]
+        cached = [Path(key[0]).name for key in source._cache]
+        assert source._cache.rows == sum(p.part.size for p in source._cache.values()) <= 25
+        staged = sorted(Path(key[0]).name for key in source._staged)
+        kept[workers] = quarantined, cached, staged, source.fetch(*ALL)
+        source.close()
+        first = source.fetch(*ALL)  # a first pass by fetch: parsed ahead too, kept in the same order
+        assert [Path(key[0]).name for key in source._cache] == cached
+        assert sorted(Path(key[0]).name for key in source._staged) == staged
+        pd.testing.assert_frame_equal(first, kept[workers][3])
+    (quarantined, cached, staged, frame), (*parallel, parallel_frame) = kept[1], kept[2]
+    assert [q[0] for q in quarantined] == ["B.csv", "D.parquet", "F.csv", "bad name.csv"]
+    assert (cached, staged) == (["G.csv", "H.csv"], ["A.csv", "C.csv", "E.csv"])
+    assert parallel == [quarantined, cached, staged]
+    pd.testing.assert_frame_equal(parallel_frame, frame)
+
+
+def test_a_file_parsed_by_two_threads_at_once_is_kept_and_counted_once(tmp_path):
+    path = Path(shutil.copy(DATA / "yahoo" / "MSFT.csv", tmp_path / "MSFT.csv"))
+    source = FileSource(directory=str(tmp_path))
+    key, span = files._key_of(path), source._days()
+    first, second = source._read(path, span), source._read(path, span)  # both parsed outside the lock
+    assert source._keep(key, first) is first
+    assert source._keep(key, second) is first
+    assert (len(source._cache), source._cache.rows) == (1, 10)
+
+
 def test_values_are_never_coerced(tmp_path):
     write(tmp_path / "A.csv", "Date,Open,Volume\n2024-01-02, 1.50 ,1e3\n2024-01-03,NaN,\n")
     bars = FileSource(directory=str(tmp_path)).fetch(*ALL)

@@ -40,3 +40,13 @@ def test_nothing_decodes_to_an_empty_typed_table() -> None:
     assert list(raw_batches.by_day(raw_batches.RAW_ARROW_SCHEMA.empty_table())) == []
     assert isinstance(raw_batches.encode(empty), bytes)
     assert pa.ipc.open_stream(raw_batches.encode(empty)).read_all().num_rows == 0
+
+
+def test_days_encoded_side_by_side_are_the_same_bytes_in_the_same_order() -> None:
+    rows = frames.raw_table(pd.concat([raw_rows(day) for day in week(5)], ignore_index=True))
+    parts = [part for _, part in raw_batches.by_day(rows)]
+
+    assert len(parts) == 5
+    assert raw_batches.encode_days(parts) == [raw_batches.encode(part) for part in parts]
+    assert raw_batches.encode_days(parts[:1]) == [raw_batches.encode(parts[0])]
+    assert raw_batches.encode_days([]) == []
