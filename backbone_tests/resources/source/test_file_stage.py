@@ -177,3 +177,28 @@ def test_rows_kept_by_the_caller_pin_no_mapping(private_tmp, monkeypatch):
     mapped = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines() if directory in line}
     assert len(mapped) <= 4  # only the stage's own most recent mappings, not one per kept slice
     stage.close()
+
+
+def _resident_file_kib() -> int:
+    """This process's resident file-backed pages (mapped files), from /proc/self/status."""
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("RssFile:"))
+    return int(line.split()[1])
+
+
+@pytest.mark.parametrize("released", [True, False], ids=["released", "kept"])
+def test_pages_read_from_the_stage_leave_the_rss(private_tmp, monkeypatch, released):
+    """Every file stays mapped, so a backfill reading all of them once a chunk maps each once; what keeps the
+    memory bounded is that a read's pages are released after the copy. Without it (``kept``) they stay."""
+    if not released:
+        monkeypatch.setattr(file_stage, "release_pages", lambda mapped: None)
+    stage = FileStage()
+    handles = [stage.put(pa.table({"text": [f"{i}-{j}-" + "x" * 80 for j in range(10_000)]})) for i in range(30)]
+    before = _resident_file_kib()
+    copies = [stage.rows(handle, 0, 10_000) for handle in handles]  # ~1 MiB read from each of 30 files
+    grown = _resident_file_kib() - before
+    assert copies[7].column("text")[3].as_py() == "7-3-" + "x" * 80
+    if released:
+        assert grown < 4 * 1024
+    else:
+        assert grown > 20 * 1024  # the measurement sees mapped pages: the released case is not vacuous
+    stage.close()
