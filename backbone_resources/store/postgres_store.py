@@ -436,7 +436,7 @@ class PostgresBarStore(BarStore):
 
     def quality_counts(self) -> QualityCounts:
         with self._cursor(read=True) as cur:
-            row = cur.execute(self._sql.quality_counts(), (list(KEPT_REASONS),)).fetchone()
+            row = cur.execute(self._sql.quality_counts(), (self.schema_name, list(KEPT_REASONS))).fetchone()
         bars, violations, duplicates, rejected, kept = row or (0, 0, 0, 0, 0)
         return QualityCounts(bars, duplicates, violations, rejected, kept)
 

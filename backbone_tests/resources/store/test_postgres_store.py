@@ -400,3 +400,24 @@ def test_timescaledb_offered_but_not_preloaded_says_what_to_change() -> None:
     assert version is None
     assert problem == NOT_PRELOADED
     assert "add timescaledb to shared_preload_libraries" in problem
+
+
+@pytest.mark.postgres
+def test_duplicate_keys_are_proved_by_the_key_and_counted_where_it_is_missing(
+    pg_store: PostgresBarStore, pg_url: str
+) -> None:
+    """With the primary key in place the count is 0 without a scan (the catalog proves it); a table whose key
+    was dropped is scanned, and a duplicate written behind the store's back is found."""
+    pg_store.write_validated(OLD[0], OLD[-1], bars(["AAPL", "MSFT"], OLD), empty_rejected())
+    assert pg_store.quality_counts().duplicate_keys == 0
+    daily = sql.Identifier(pg_store.schema_name, "daily_bars")
+    with _connect(pg_url) as conn:
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT daily_bars_pkey").format(daily))
+        assert pg_store.quality_counts().duplicate_keys == 0  # scanned now: still none
+        conn.execute(
+            sql.SQL("INSERT INTO {0} SELECT * FROM {0} WHERE symbol = 'MSFT' AND ts = %s").format(daily),
+            (utc_midnight(OLD[2]),),
+        )
+    counts = pg_store.quality_counts()
+    assert counts.duplicate_keys == 1
+    assert counts.bars == 2 * len(OLD) + 1
