@@ -12,6 +12,7 @@ upstream: ``upstream_dates``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -52,16 +53,21 @@ def upstream_dates(
     the layer after its upstream) spans every day the store materialized since this layer last did, read
     from the instance; with none newer, the newest complete day.
     """
-    tags = context.run.tags
-    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
-        return _day(tags[RANGE_START_TAG]), _day(tags[RANGE_END_TAG])
-    if PARTITION_TAG in tags:
-        return _day(tags[PARTITION_TAG]), _day(tags[PARTITION_TAG])
-    span = _store_days_since(context.instance, context.asset_key)
+    span = run_days(context.run.tags) or _store_days_since(context.instance, context.asset_key)
     if span is not None:
         return span
     last = last_partition_date(partitions)
     return last, last
+
+
+def run_days(tags: Mapping[str, str]) -> tuple[dt.date, dt.date] | None:
+    """The days a run of the store's partitions covers, from its tags (a range, or one partition); None for a
+    run without partitions."""
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        return _day(tags[RANGE_START_TAG]), _day(tags[RANGE_END_TAG])
+    if PARTITION_TAG in tags:
+        return _day(tags[PARTITION_TAG]), _day(tags[PARTITION_TAG])
+    return None
 
 
 def _store_days_since(instance: dg.DagsterInstance, layer: dg.AssetKey) -> tuple[dt.date, dt.date] | None:

@@ -13,6 +13,7 @@ import json
 
 import dagster as dg
 
+from backbone_assets.partitions import run_days
 from backbone_assets.stream import KAFKA_REPLAY_JOB, MESSAGES_DUE, STREAM_DISABLED
 from backbone_resources.store.base import BarStore
 from backbone_resources.stream.base import StreamResource
@@ -94,8 +95,14 @@ def kafka_replay_sensor(context: dg.SensorEvaluationContext, store: BarStore, st
             if record.run_id in seen_runs:
                 continue  # a range run records one materialization per partition, all for the same range
             seen_runs.add(record.run_id)
-            date_range = record.asset_materialization.metadata["date_range"].value  # type: ignore[union-attr]
-            start, end = (dt.date.fromisoformat(d) for d in str(date_range).split(".."))
+            # the run's days from its tags: a range run's figures sit on its last day only (range_result)
+            span = run_days(run.tags) if run is not None else None
+            if span is None and record.partition_key:  # the run is gone: the day this record holds
+                span = (dt.date.fromisoformat(record.partition_key),) * 2
+            if span is None:
+                continue
+            start, end = span
+            date_range = f"{start}..{end}"
             delivered, due = _delivered_by_run(instance, record.run_id)
             stored = store.range_counts(start, end).bars if due is None else due
             if stored > delivered:
