@@ -220,3 +220,22 @@ def test_day_numbers_are_what_pandas_makes_of_the_same_year_month_and_day():
         dates = pd.to_datetime(pd.DataFrame({"year": y, "month": m, "day": d}), errors="coerce")
         reference = np.where(dates.isna(), file_formats.NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
         np.testing.assert_array_equal(file_formats._day_numbers(y, m, d), reference)
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_the_byte_check_finds_the_cells_the_escape_regex_finds(kind):
+    """``_encodes_as_itself`` looks at the data buffer instead of running the regex: the same answer on every
+    cell, alone and inside a slice (a non-zero offset), whichever the offset width."""
+    import re
+
+    from backbone_resources.source.file_columns import _NEEDS_ESCAPE, _encodes_as_itself
+
+    cells = ["1.5", "", "abc", " x~ ", *CELLS, *DATES, '"', "a\\", "\x1f", "~", " "]
+    for cell in cells:
+        column = pa.array(["plain", cell, "plain"], type=kind)
+        expected = re.search(_NEEDS_ESCAPE, cell) is None
+        assert _encodes_as_itself(column) is expected, cell
+        assert _encodes_as_itself(column.slice(1, 1)) is expected, cell
+        assert _encodes_as_itself(column.slice(0, 1))
+        assert _encodes_as_itself(column.slice(2, 1))
+    assert _encodes_as_itself(pa.array([], type=kind))
