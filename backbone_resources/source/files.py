@@ -473,9 +473,9 @@ class FileSource(BarSource):
                 f"(expected <SYMBOL>.csv or <SYMBOL>.parquet)"
             )
         bounds = [start.toordinal() - EPOCH, end.toordinal() - EPOCH + 1]
-        out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
-        days, part = [], []
-        plain = PlainBatch()
+        names, counts, days, part = [], [], [], []
+        by_rows: list[tuple[int, dict[str, Any]]] = []  # not plain: each file's first row and its cells
+        plain, at = PlainBatch(), 0
         # parsed ahead, two at a time, when this is the first pass (a backfill that never asked quarantined_files)
         for symbol, loaded in zip(wanted, self._load_all([files[s] for s in wanted]), strict=True):
             if isinstance(loaded, QuarantinedFile):  # set aside whole, named by quarantined_files()
@@ -486,30 +486,41 @@ class FileSource(BarSource):
             parsed = loaded if isinstance(loaded, _Parsed) else loaded.read(lo, hi)
             lo, hi = (lo, hi) if parsed is loaded else (0, hi - lo)
             parts = payload_parts(files[symbol].name, parsed.number_key, tuple(parsed.header))
-            out["symbol"] += [symbol] * (hi - lo)
             if parsed.table is not None:  # plain CSV: column by column, no row is split in Python
-                table, at = parsed.table.slice(lo, hi - lo), len(out["payload"])
+                table = parsed.table.slice(lo, hi - lo)
                 plain.add(at, parsed.header, parsed.value_at, parts, parsed.numbers[lo:hi], table)
-                for column in (*VALUE_COLUMNS, "payload"):  # filled by the batch; a missing column stays None
-                    out[column] += [None] * (hi - lo)
             else:
                 rows = parsed.rows(lo, hi)
-                for column, at in parsed.value_at.items():
-                    out[column] += [r[at] if at is not None and at < len(r) else None for r in rows]
+                cells: dict[str, Any] = {
+                    column: [r[i] if i is not None and i < len(r) else None for r in rows]
+                    for column, i in parsed.value_at.items()
+                }
                 numbers = parsed.numbers[lo:hi].tolist()
-                out["payload"] += row_payloads(*parts, numbers, rows, parsed.records is not None)
+                cells["payload"] = row_payloads(*parts, numbers, rows, parsed.records is not None)
+                by_rows.append((at, cells))
+            names.append(symbol)
+            counts.append(hi - lo)
             days.append(parsed.days[lo:hi])
             part.append(parsed.part[lo:hi])
+            at += hi - lo
         if not days:
             return empty_raw()
+        # object arrays filled in place: a missing value column stays None
+        out = {c: np.full(at, None, dtype=object) for c in (*VALUE_COLUMNS, "payload")}
+        for first, cells in by_rows:
+            for column, values in cells.items():  # element by element: a cell that is a sequence stays one cell
+                out[column][first : first + len(values)] = np.fromiter(values, dtype=object, count=len(values))
         plain.fill(out)
+        out["symbol"] = np.repeat(np.array(names, dtype=object), counts)
         day_numbers = np.concatenate(days)
         stamps = np.where(day_numbers == NO_DAY, np.datetime64("NaT"), day_numbers.astype("datetime64[D]"))
-        frame = {c: pd.Series(np.array(v, dtype=object), dtype=object) for c, v in out.items()}
+        frame = {c: pd.Series(v, dtype=object, copy=False) for c, v in out.items()}
         frame["ts"] = pd.DatetimeIndex(stamps.astype("datetime64[us]"), tz="UTC")
-        frame["source"] = pd.Series(np.full(len(day_numbers), self.name, dtype=object), dtype=object)
-        dates = np.concatenate(part).astype("datetime64[D]").astype(object)
-        frame["partition_date"] = pd.Series(dates, dtype=object)
+        frame["source"] = pd.Series(np.full(at, self.name, dtype=object), dtype=object, copy=False)
+        # one date object per distinct day, not one per row
+        distinct, which = np.unique(np.concatenate(part), return_inverse=True)
+        dates = distinct.astype("datetime64[D]").astype(object)[which]
+        frame["partition_date"] = pd.Series(dates, dtype=object, copy=False)
         return pd.DataFrame({c: frame[c] for c in RAW_COLUMNS})
 
 
