@@ -34,9 +34,6 @@ _BOM: Final = b"\xef\xbb\xbf"
 _NOT_PLAIN: Final = (b'"', b"\r", b"\x00")  # quoting, CR line ends (a lone CR ends a csv record), NUL
 # a cell that json encodes as itself between quotes: printable ASCII but the quote and the backslash
 _NEEDS_ESCAPE: Final = r'[^ -~]|["\\]'
-_ESCAPED: Final = np.ones(256, dtype=bool)  # the bytes of UTF-8 text that _NEEDS_ESCAPE matches
-_ESCAPED[ord(" ") : ord("~") + 1] = False
-_ESCAPED[[ord('"'), ord("\\")]] = True
 # one JSON string, C-accelerated: what JSONEncoder(ensure_ascii=True).encode does for a str, minus its Python frame
 _encode_string: Final = encode_basestring_ascii
 
@@ -162,14 +159,21 @@ def _objects(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def _encodes_as_itself(column: pa.Array) -> bool:
     """Whether every cell json-encodes as itself between quotes (no byte that ``_NEEDS_ESCAPE`` matches).
 
-    Why bytes: a regex over every cell of a chunk cost ~90 ms of a ~1 s fetch; one table lookup over the
-    column's data buffer finds the same cells (UTF-8: a non-ASCII character is bytes >= 0x80, all escaped)."""
+    Why bytes: a regex over every cell of a chunk cost ~90 ms of a ~1 s fetch; the column's data buffer
+    holds the same answer (UTF-8: a non-ASCII character is bytes >= 0x80, all escaped). Its min and max
+    (bytes outside space..tilde) and two equality scans (quote, backslash) are ~10x faster than a 256-entry
+    lookup table."""
     _, offsets, data = column.buffers()
     if data is None or len(column) == 0:
         return True
     wide = np.int64 if pa.types.is_large_string(column.type) else np.int32
     ends = np.frombuffer(offsets, dtype=wide, count=len(column) + 1, offset=column.offset * np.dtype(wide).itemsize)
-    return not _ESCAPED[np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])]].any()
+    cells = np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])]
+    if cells.size == 0:
+        return True
+    if cells.min() < ord(" ") or cells.max() > ord("~"):
+        return False
+    return not ((cells == ord('"')).any() or (cells == ord("\\")).any())
 
 
 def _join(head: pa.Array, keys: list[str], numbers: np.ndarray, cells: Sequence[pa.Array]) -> pa.Array:
