@@ -117,24 +117,28 @@ class PlainBatch:
         head, keys = payload
         self.groups.setdefault((*header, *keys), []).append(_Slice(at, value_at, head, keys, numbers, table))
 
-    def fill(self, out: dict[str, list[Any]]) -> None:
-        """Write each slice's values and payloads into ``out`` at its rows (the other rows are not touched)."""
+    def fill(self, out: dict[str, np.ndarray]) -> None:
+        """Write each slice's values and payloads into ``out`` (object arrays, one per column) at its rows; the
+        other rows are not touched."""
         for slices in self.groups.values():
-            columns = [  # one contiguous array each: kernels pay per chunk, and a slice is often ~20 rows
-                pa.concat_arrays([c for s in slices for c in s.table.column(i).chunks])
-                for i in range(slices[0].table.num_columns)
-            ]
+            # one contiguous array per column: kernels pay per chunk, and a slice is often ~20 rows; one
+            # concat_tables, not a Python loop over every slice's every column
+            columns = [c.combine_chunks() for c in pa.concat_tables([s.table for s in slices]).columns]
             heads = pa.array([s.head for s in slices], type=pa.string())
-            counts = [s.table.num_rows for s in slices]
+            counts = np.array([s.table.num_rows for s in slices], dtype=np.int64)
             head = pc.take(heads, pa.array(np.repeat(np.arange(len(slices)), counts), type=pa.int32()))
             numbers = np.concatenate([s.numbers for s in slices])
             filled = {"payload": _objects(_join(head, slices[0].keys, numbers, columns))}
             filled |= {c: _objects(columns[i]) for c, i in slices[0].value_at.items() if i is not None}
-            offset = 0
-            for piece, count in zip(slices, counts, strict=True):
-                for column, values in filled.items():
-                    out[column][piece.at : piece.at + count] = values[offset : offset + count]
-                offset += count
+            # row r of the group goes to out row r + shift[r]: one slice assignment when the slices follow
+            # each other in the fetch (one header throughout), else one fancy-indexed assignment
+            shift = np.array([s.at for s in slices], dtype=np.int64) - (np.cumsum(counts) - counts)
+            if (shift == shift[0]).all():
+                where: slice | np.ndarray = slice(int(shift[0]), int(shift[0]) + int(counts.sum()))
+            else:
+                where = np.arange(int(counts.sum())) + np.repeat(shift, counts)
+            for column, values in filled.items():
+                out[column][where] = values
 
 
 @dataclass(frozen=True)
@@ -147,12 +151,32 @@ class _Slice:
     table: pa.Table
 
 
-def _objects(values: pa.Array | pa.ChunkedArray) -> list[Any]:
-    """Arrow strings as a list of Python str, the way the frame holds them (object columns)."""
-    return values.to_numpy(zero_copy_only=False).tolist()
+def _objects(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Arrow strings as an object array of Python str, the way the frame holds them (object columns)."""
+    return values.to_numpy(zero_copy_only=False)
 
 
-def _join(head: pa.Array, keys: list[str], numbers: np.ndarray, cells: Sequence[pa.ChunkedArray]) -> pa.Array:
+def _encodes_as_itself(column: pa.Array) -> bool:
+    """Whether every cell json-encodes as itself between quotes (no byte that ``_NEEDS_ESCAPE`` matches).
+
+    Why bytes: a regex over every cell of a chunk cost ~90 ms of a ~1 s fetch; the column's data buffer
+    holds the same answer (UTF-8: a non-ASCII character is bytes >= 0x80, all escaped). Its min and max
+    (bytes outside space..tilde) and two equality scans (quote, backslash) are ~10x faster than a 256-entry
+    lookup table."""
+    _, offsets, data = column.buffers()
+    if data is None or len(column) == 0:
+        return True
+    wide = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    ends = np.frombuffer(offsets, dtype=wide, count=len(column) + 1, offset=column.offset * np.dtype(wide).itemsize)
+    cells = np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])]
+    if cells.size == 0:
+        return True
+    if cells.min() < ord(" ") or cells.max() > ord("~"):
+        return False
+    return not ((cells == ord('"')).any() or (cells == ord("\\")).any())
+
+
+def _join(head: pa.Array, keys: list[str], numbers: np.ndarray, cells: Sequence[pa.Array]) -> pa.Array:
     """Compact JSON of each record, built by one element-wise join over the columns: a column whose cells
     all encode as themselves is joined as it is, any other column is encoded cell by cell first."""
     text = pa.large_string()  # 64-bit offsets: a fetch's payloads may outgrow 2 GiB where its cells did not
@@ -160,7 +184,7 @@ def _join(head: pa.Array, keys: list[str], numbers: np.ndarray, cells: Sequence[
         return pa.array([], type=text)
     parts: list[Any] = [head.cast(text), pc.cast(pa.array(numbers, type=pa.int64()), text)]
     for key, column in zip(keys, cells, strict=True):
-        if pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+        if not _encodes_as_itself(column):
             parts += [key, pa.array([_encode_string(v) for v in column.to_pylist()], type=text)]
         else:
             parts += [key + '"', column.cast(text), '"']

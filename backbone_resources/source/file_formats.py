@@ -114,8 +114,37 @@ def _groups(texts: Sequence[object] | pa.Array, array: pa.Array | None, pattern:
     return [pc.cast(f, pa.float64()).to_numpy(zero_copy_only=False) for f in fields]
 
 
+def _fixed_iso(texts: pa.Array) -> list[np.ndarray] | None:
+    """The year, month and day (as ``_groups`` gives them: floats) when every text is exactly ``YYYY-MM-DD``,
+    read from the bytes; None otherwise.
+
+    Why: the regex costs ~1 ms a file of ten years, half of a plain file's parse, and files written by pandas
+    or Yahoo hold nothing else. Such a text matches ``_ISO`` with exactly these three groups, and all match,
+    so ISO is the majority: ``text_days`` would read the same numbers."""
+    if not pa.types.is_string(texts.type) or len(texts) == 0 or texts.null_count:
+        return None
+    _, offsets, data = texts.buffers()
+    ends = np.frombuffer(offsets, dtype=np.int32, count=len(texts) + 1, offset=texts.offset * 4)
+    if data is None or not (np.diff(ends) == 10).all():
+        return None
+    cells = np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])].reshape(-1, 10)
+    digits = cells - np.uint8(ord("0"))  # a byte below "0" wraps above 9
+    if not ((cells[:, [4, 7]] == ord("-")).all() and (digits[:, [0, 1, 2, 3, 5, 6, 8, 9]] <= 9).all()):
+        return None
+    d = digits.astype(np.int64)
+    year, month, day = (
+        d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3],
+        d[:, 5] * 10 + d[:, 6],
+        d[:, 8] * 10 + d[:, 9],
+    )
+    return [year.astype(np.float64), month.astype(np.float64), day.astype(np.float64)]
+
+
 def text_days(texts: Sequence[object] | pa.Array) -> np.ndarray:
     """Day numbers of date strings in the file's majority format; NO_DAY where unreadable."""
+    fixed = _fixed_iso(texts) if isinstance(texts, pa.Array) else None
+    if fixed is not None:
+        return _day_numbers(*fixed)
     array = _ascii(texts)
     iso = _groups(texts, array, _ISO)
     iso_count = int(np.count_nonzero(~np.isnan(iso[0])))

@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import tempfile
 import threading
 from collections import OrderedDict, deque
@@ -232,7 +233,10 @@ def _partitions(days: np.ndarray, span: _Span, header: list[str], date_at: int |
     """Each record's partition day: its own date within ``span``, else the nearest such record's before it in
     the file (after it, when none precedes). ``_Unusable`` when no record has one (its rows would land nowhere)."""
     named = header[date_at] if date_at is not None and date_at < len(header) else None
-    if number_key == "line" and named is not None and text_days([named])[0] != NO_DAY:
+    # a name without a digit (any script's: Python's \d takes them all) is no date; why ask: text_days of one
+    # text compiles its regexes again, ~1.5 ms a file, a third of a plain file's parse
+    digits = named is not None and any(c.isdigit() for c in named)
+    if number_key == "line" and digits and text_days([named])[0] != NO_DAY:
         # the first line is a record: read as the header, it would be lost
         raise _Unusable(f"the first line holds data ({named!r} is a date), not a header; add one", int(days.size) + 1)
     inside = (days >= span[0]) & (days <= span[1])
@@ -266,6 +270,7 @@ class _Listing:
 
     files: dict[str, Path]
     misnamed: list[QuarantinedFile]
+    versions: dict[Path, _Key]  # each of ``files`` as it was when listed: the key it is parsed and kept under
 
 
 class FileSource(BarSource):
@@ -287,6 +292,9 @@ class FileSource(BarSource):
     _span: _Span | None = PrivateAttr(default=None)
     _stage: FileStage = PrivateAttr(default_factory=FileStage)
     _guard: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    # file name -> its path, symbol and path text, once its name was read as a symbol: a listing of 1,000
+    # files per fetch spent ~40 ms in pathlib building them again (the directory and symbol_map are fixed)
+    _named: dict[str, tuple[Path, str, str]] = PrivateAttr(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -308,7 +316,13 @@ class FileSource(BarSource):
             self._stage.close()
 
     def universe(self) -> list[str]:
-        return [s.upper() for s in self.symbols] if self.symbols else sorted(self._listing().files)
+        return self._universe(None)
+
+    def _universe(self, listing: _Listing | None) -> list[str]:
+        """``universe()``, from ``listing`` when the caller has one (None: the directory is listed now)."""
+        if self.symbols:
+            return [s.upper() for s in self.symbols]
+        return sorted((listing or self._listing()).files)
 
     def fetch_intraday(
         self, session: dt.date, symbols: Sequence[str] | None = None, interval_minutes: int = 1
@@ -323,62 +337,87 @@ class FileSource(BarSource):
     def quarantined_files(self) -> list[QuarantinedFile]:
         """Every file set aside whole, by name or by content (each file of the universe is parsed, once)."""
         listing = self._listing()
-        wanted = listing.files if not self.symbols else {s: p for s, p in listing.files.items() if s in self.universe()}
-        unusable = [loaded for loaded in self._load_all(list(wanted.values())) if isinstance(loaded, QuarantinedFile)]
+        universe = set(self._universe(listing))
+        wanted = [p for s, p in listing.files.items() if s in universe]
+        loaded = self._load_all(wanted, [listing.versions[p] for p in wanted])
+        unusable = [f for f in loaded if isinstance(f, QuarantinedFile)]
         return sorted([*listing.misnamed, *unusable], key=lambda f: f.path)
 
-    def _load_all(self, paths: list[Path]) -> Iterator[_Parsed | _Staged | QuarantinedFile]:
-        """``_load`` of each of ``paths``, in their order, parsing up to ``PARSE_WORKERS`` files at once.
+    def _load_all(self, paths: list[Path], keys: list[_Key]) -> Iterator[_Parsed | _Staged | QuarantinedFile]:
+        """``_load`` of each of ``paths`` (at its version in ``keys``), in their order, parsing up to
+        ``PARSE_WORKERS`` files at once; when every one is kept already (each chunk after a backfill's first),
+        all are taken under the lock at once, with no pool.
 
         The first pass of a run parses every file, and pyarrow reads a CSV without the GIL, so a second core
         almost halves it. Only the parsing runs ahead: each file is kept (cache, stage, quarantine) in ``paths``
         order, under the lock, exactly as one ``_load`` after another would keep it, and at most
         ``_PARSE_AHEAD`` parsed files wait to be kept, so memory stays bounded."""
-        if len(paths) < 2 or PARSE_WORKERS < 2:
-            yield from (self._load(path) for path in paths)
-            return
         span = self._days()
-        pending: deque[tuple[Path, tuple[_Key, Future[_Parsed | QuarantinedFile]] | None]] = deque()
+        with self._guard:  # taken, not yielded, under the lock: the caller runs between yields
+            cache, staged, unusable = self._cache, self._staged, self._unusable  # pydantic attributes: ~4 us each
+            all_kept = all(k in cache or k in staged or k in unusable for k in keys)
+            kept = [self._kept(k) for k in keys] if all_kept else []  # the LRU order moves as _load's would
+        if all_kept:
+            yield from (k for k in kept if k is not None)  # none is: all were kept
+            return
+        if len(paths) < 2 or PARSE_WORKERS < 2:
+            yield from (self._load(path, key) for path, key in zip(paths, keys, strict=True))
+            return
+        pending: deque[tuple[Path, _Key, Future[_Parsed | QuarantinedFile] | None]] = deque()
         pool = ThreadPoolExecutor(PARSE_WORKERS, thread_name_prefix="file-parse")
         try:
-            for path in [*paths, None]:
-                if path is not None:
-                    pending.append((path, self._parse_ahead(pool, path, span)))
+            for path, key in [*zip(paths, keys, strict=True), (None, None)]:
+                if path is not None and key is not None:
+                    pending.append((path, key, self._parse_ahead(pool, path, key, span)))
                 while pending and (path is None or len(pending) > _PARSE_AHEAD):
-                    done, ahead = pending.popleft()
+                    done, key_done, ahead = pending.popleft()
                     if ahead is None or self._days() != span:  # kept already, or a new day: parsed again
-                        yield self._load(done)
+                        yield self._load(done, key_done)
                     else:
-                        yield self._keep(ahead[0], ahead[1].result())  # a parse's error is raised in its turn
+                        yield self._keep(key_done, ahead.result())  # a parse's error is raised in its turn
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _parse_ahead(
-        self, pool: ThreadPoolExecutor, path: Path, span: _Span
-    ) -> tuple[_Key, Future[_Parsed | QuarantinedFile]] | None:
-        """The file's parse, started; None when it is kept already or cannot be found (its ``_load``, in its
-        turn, returns it or raises). Only looks: the least recently used order changes when files are kept."""
-        try:
-            key = _key_of(path)
-        except OSError:
-            return None
+        self, pool: ThreadPoolExecutor, path: Path, key: _Key, span: _Span
+    ) -> Future[_Parsed | QuarantinedFile] | None:
+        """The file's parse, started; None when it is kept already (its ``_load``, in its turn, returns it).
+        Only looks: the least recently used order changes when files are kept."""
         with self._guard:
             if key in self._cache or key in self._staged or key in self._unusable:
                 return None
-        return key, pool.submit(self._read, path, span)
+        return pool.submit(self._read, path, span)
 
     def _listing(self) -> _Listing:
-        """The directory is listed on every call so new files are seen without a restart."""
+        """The directory is listed on every call so new files are seen without a restart (``fetch`` lists it
+        once per call and works from that listing: one stat per file, taken here, is its version)."""
         root = Path(self.directory).expanduser()
         if not root.is_dir():
             raise SourceUnreadable(f"BACKBONE_SOURCE=csv:{self.directory}: directory {root} does not exist")
         claims: dict[str, list[Path]] = {}
         misnamed: list[QuarantinedFile] = []
-        for entry in sorted(root.iterdir(), key=lambda e: e.name):
-            if entry.suffix.lower() not in SUFFIXES or not entry.is_file():
+        versions: dict[Path, _Key] = {}
+        named = self._named
+        with os.scandir(root) as found:  # is_file() from the directory entry's type: no stat per file
+            listed = sorted((e for e in found if e.name.lower().endswith(SUFFIXES)), key=lambda e: e.name)
+        for found_entry in listed:
+            if not found_entry.is_file():
                 continue
-            symbol = self._symbol_of(entry)
+            known = named.get(found_entry.name)
+            if known is not None:
+                entry, symbol, text = known
+            else:
+                entry = root / found_entry.name
+                if entry.suffix.lower() not in SUFFIXES:
+                    continue
+                symbol, text = self._symbol_of(entry), str(entry)
             if SYMBOL_PATTERN.match(symbol):
+                named[found_entry.name] = entry, symbol, text
+                try:
+                    stat = found_entry.stat()  # as path.stat(): follows a symbolic link
+                except OSError:  # gone since listed: as if it had not been listed
+                    continue
+                versions[entry] = _version(text, stat)
                 claims.setdefault(symbol, []).append(entry)
                 continue
             reason = (
@@ -390,7 +429,7 @@ class FileSource(BarSource):
             if len(paths) > 1:
                 reason = f"{' and '.join(p.name for p in paths)} all hold {symbol}; keep one"
                 misnamed += [_quarantined(p, symbol, reason) for p in paths]
-        return _Listing({s: paths[0] for s, paths in claims.items() if len(paths) == 1}, misnamed)
+        return _Listing({s: paths[0] for s, paths in claims.items() if len(paths) == 1}, misnamed, versions)
 
     def _symbol_of(self, path: Path) -> str:
         """The symbol a file holds: mapped by its name (with or without the suffix), else its stem upper-cased."""
@@ -406,10 +445,9 @@ class FileSource(BarSource):
         self._span = span
         return span
 
-    def _load(self, path: Path) -> _Parsed | _Staged | QuarantinedFile:
-        """The file parsed (from memory, from the stage, or now), or its quarantine record."""
+    def _load(self, path: Path, key: _Key) -> _Parsed | _Staged | QuarantinedFile:
+        """The file at version ``key`` parsed (from memory, from the stage, or now), or its quarantine record."""
         span = self._days()
-        key = _key_of(path)
         with self._guard:
             known = self._kept(key)
         return known if known is not None else self._keep(key, self._read(path, span))
@@ -465,7 +503,7 @@ class FileSource(BarSource):
         listing = self._listing()
         files = listing.files
         held = {f.symbol for f in listing.misnamed if f.symbol}  # two files for one symbol: both set aside
-        wanted = sorted({s.upper() for s in (self.universe() if symbols is None else symbols)} - held)
+        wanted = sorted({s.upper() for s in (self._universe(listing) if symbols is None else symbols)} - held)
         missing = [s for s in wanted if s not in files]
         if missing:
             raise SourceUnreadable(
@@ -473,11 +511,12 @@ class FileSource(BarSource):
                 f"(expected <SYMBOL>.csv or <SYMBOL>.parquet)"
             )
         bounds = [start.toordinal() - EPOCH, end.toordinal() - EPOCH + 1]
-        out: dict[str, list[Any]] = {c: [] for c in ("symbol", *VALUE_COLUMNS, "payload")}
-        days, part = [], []
-        plain = PlainBatch()
+        names, counts, days, part = [], [], [], []
+        by_rows: list[tuple[int, dict[str, Any]]] = []  # not plain: each file's first row and its cells
+        plain, at = PlainBatch(), 0
         # parsed ahead, two at a time, when this is the first pass (a backfill that never asked quarantined_files)
-        for symbol, loaded in zip(wanted, self._load_all([files[s] for s in wanted]), strict=True):
+        paths = [files[s] for s in wanted]
+        for symbol, loaded in zip(wanted, self._load_all(paths, [listing.versions[p] for p in paths]), strict=True):
             if isinstance(loaded, QuarantinedFile):  # set aside whole, named by quarantined_files()
                 continue
             lo, hi = (int(i) for i in np.searchsorted(loaded.part, bounds))
@@ -486,37 +525,52 @@ class FileSource(BarSource):
             parsed = loaded if isinstance(loaded, _Parsed) else loaded.read(lo, hi)
             lo, hi = (lo, hi) if parsed is loaded else (0, hi - lo)
             parts = payload_parts(files[symbol].name, parsed.number_key, tuple(parsed.header))
-            out["symbol"] += [symbol] * (hi - lo)
             if parsed.table is not None:  # plain CSV: column by column, no row is split in Python
-                table, at = parsed.table.slice(lo, hi - lo), len(out["payload"])
+                table = parsed.table.slice(lo, hi - lo)
                 plain.add(at, parsed.header, parsed.value_at, parts, parsed.numbers[lo:hi], table)
-                for column in (*VALUE_COLUMNS, "payload"):  # filled by the batch; a missing column stays None
-                    out[column] += [None] * (hi - lo)
             else:
                 rows = parsed.rows(lo, hi)
-                for column, at in parsed.value_at.items():
-                    out[column] += [r[at] if at is not None and at < len(r) else None for r in rows]
+                cells: dict[str, Any] = {
+                    column: [r[i] if i is not None and i < len(r) else None for r in rows]
+                    for column, i in parsed.value_at.items()
+                }
                 numbers = parsed.numbers[lo:hi].tolist()
-                out["payload"] += row_payloads(*parts, numbers, rows, parsed.records is not None)
+                cells["payload"] = row_payloads(*parts, numbers, rows, parsed.records is not None)
+                by_rows.append((at, cells))
+            names.append(symbol)
+            counts.append(hi - lo)
             days.append(parsed.days[lo:hi])
             part.append(parsed.part[lo:hi])
+            at += hi - lo
         if not days:
             return empty_raw()
+        # object arrays filled in place: a missing value column stays None
+        out = {c: np.full(at, None, dtype=object) for c in (*VALUE_COLUMNS, "payload")}
+        for first, cells in by_rows:
+            for column, values in cells.items():  # element by element: a cell that is a sequence stays one cell
+                out[column][first : first + len(values)] = np.fromiter(values, dtype=object, count=len(values))
         plain.fill(out)
+        out["symbol"] = np.repeat(np.array(names, dtype=object), counts)
         day_numbers = np.concatenate(days)
         stamps = np.where(day_numbers == NO_DAY, np.datetime64("NaT"), day_numbers.astype("datetime64[D]"))
-        frame = {c: pd.Series(np.array(v, dtype=object), dtype=object) for c, v in out.items()}
+        frame = {c: pd.Series(v, dtype=object, copy=False) for c, v in out.items()}
         frame["ts"] = pd.DatetimeIndex(stamps.astype("datetime64[us]"), tz="UTC")
-        frame["source"] = pd.Series(np.full(len(day_numbers), self.name, dtype=object), dtype=object)
-        dates = np.concatenate(part).astype("datetime64[D]").astype(object)
-        frame["partition_date"] = pd.Series(dates, dtype=object)
+        frame["source"] = pd.Series(np.full(at, self.name, dtype=object), dtype=object, copy=False)
+        # one date object per distinct day, not one per row
+        distinct, which = np.unique(np.concatenate(part), return_inverse=True)
+        dates = distinct.astype("datetime64[D]").astype(object)[which]
+        frame["partition_date"] = pd.Series(dates, dtype=object, copy=False)
         return pd.DataFrame({c: frame[c] for c in RAW_COLUMNS})
 
 
 def _key_of(path: Path) -> _Key:
     """A file's version: a new mtime or size is a new file to parse."""
-    stat = path.stat()
-    return (str(path), stat.st_mtime_ns, stat.st_size)
+    return _version(str(path), path.stat())
+
+
+def _version(path: str, stat: os.stat_result) -> _Key:
+    """The version of the file at ``path`` that ``stat`` describes."""
+    return (path, stat.st_mtime_ns, stat.st_size)
 
 
 def _quarantined(path: Path, symbol: str | None, reason: str, rows: int | None = None) -> QuarantinedFile:

@@ -220,3 +220,39 @@ def test_day_numbers_are_what_pandas_makes_of_the_same_year_month_and_day():
         dates = pd.to_datetime(pd.DataFrame({"year": y, "month": m, "day": d}), errors="coerce")
         reference = np.where(dates.isna(), file_formats.NO_DAY, dates.to_numpy(dtype="datetime64[D]").astype(np.int64))
         np.testing.assert_array_equal(file_formats._day_numbers(y, m, d), reference)
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_the_byte_check_finds_the_cells_the_escape_regex_finds(kind):
+    """``_encodes_as_itself`` looks at the data buffer instead of running the regex: the same answer on every
+    cell, alone and inside a slice (a non-zero offset), whichever the offset width."""
+    import re
+
+    from backbone_resources.source.file_columns import _NEEDS_ESCAPE, _encodes_as_itself
+
+    cells = ["1.5", "", "abc", " x~ ", *CELLS, *DATES, '"', "a\\", "\x1f", "~", " "]
+    for cell in cells:
+        column = pa.array(["plain", cell, "plain"], type=kind)
+        expected = re.search(_NEEDS_ESCAPE, cell) is None
+        assert _encodes_as_itself(column) is expected, cell
+        assert _encodes_as_itself(column.slice(1, 1)) is expected, cell
+        assert _encodes_as_itself(column.slice(0, 1))
+        assert _encodes_as_itself(column.slice(2, 1))
+    assert _encodes_as_itself(pa.array([], type=kind))
+
+
+def test_fixed_width_iso_dates_read_from_bytes_match_the_regexes():
+    """``_fixed_iso`` reads ``YYYY-MM-DD`` texts from the bytes instead of the regex: the same day numbers,
+    real dates or not, whole or sliced; any other text makes it step aside."""
+    rng = np.random.default_rng(3)
+    days = rng.integers(-200_000, 200_000, 3000).astype("datetime64[D]")
+    texts = [str(d) for d in days if len(str(d)) == 10]
+    texts += ["2024-13-45", "0000-00-00", "9999-12-31", "2024-02-30", "1600-02-29", "2000-02-29", "1677-09-21"]
+    array = pa.array(texts, type=pa.string())
+    for sample in (array, array.slice(1000, 7), array.slice(len(texts) - 7)):
+        assert file_formats._fixed_iso(sample) is not None
+        np.testing.assert_array_equal(file_formats.text_days(sample), _python_days(sample.to_pylist()))
+    for odd in ("2024/01/02", "2024-1-002", "2024-01-0a", " 2024-0105", "2024-01-02 ", "2024-01-0:", "١٢٣٤-01-02"):
+        mixed = pa.array([texts[0], odd], type=pa.string())
+        assert file_formats._fixed_iso(mixed) is None, odd
+        np.testing.assert_array_equal(file_formats.text_days(mixed), _python_days(mixed.to_pylist()))
