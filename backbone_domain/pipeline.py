@@ -178,8 +178,8 @@ def validate_and_store(
 def _against_store(
     store: BarStore, span: tuple[dt.date, dt.date], result: ValidationResult, vanished: Vanished
 ) -> Reconciled:
-    """The chunk reconciled with the bars stored for its days; a fresh range (nothing stored) costs one count."""
-    if not store.range_counts(*span).bars:
+    """The chunk reconciled with the bars stored for its days; a fresh range (nothing stored) costs one probe."""
+    if not store.holds_bars(*span):
         return reconcile(result, empty_bars(), *span, vanished)
     return reconcile(result, store.read_bars(*span), *span, vanished)
 

@@ -260,6 +260,11 @@ class BarStore(ConfigurableResource, ABC):
     def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
         """Stored bars and rejected rows whose trading date / partition is in [start, end]."""
 
+    def holds_bars(self, start: dt.date, end: dt.date) -> bool:
+        """Whether any bar is stored with its trading date in [start, end]: what a write asks before comparing
+        a chunk with the store. A backend may answer it cheaper than counting."""
+        return self.range_counts(start, end).bars > 0
+
     @abstractmethod
     def keys_changed_since(self, since: dt.datetime) -> pd.DataFrame:
         """The keys whose stored state changed after ``since`` (tz-aware): the change feed that lets every layer

@@ -289,6 +289,20 @@ class Statements:
             " WHERE s.symbol IS NOT NULL ORDER BY s.symbol"
         ).format(daily=self.daily, newest=newest)
 
+    def holds_bars(self) -> sql.Composed:
+        """Whether any bar's ts is in [%s, %s): the symbols walked as in ``latest_dates``, then one key descent
+        each into the span. Counting the span instead (``range_counts``) reads every stored bar on plain
+        PostgreSQL (no index leads with ts), so a backfill asking it once a chunk paid chunks x table size."""
+        inside = sql.SQL("SELECT 1 FROM {daily} AS d WHERE d.symbol = s.symbol AND d.ts >= %s AND d.ts < %s").format(
+            daily=self.daily
+        )
+        return sql.SQL(
+            "WITH RECURSIVE s (symbol) AS (SELECT min(symbol) FROM {daily}"
+            " UNION ALL SELECT (SELECT min(d.symbol) FROM {daily} AS d WHERE d.symbol > s.symbol)"
+            " FROM s WHERE s.symbol IS NOT NULL)"
+            " SELECT EXISTS (SELECT 1 FROM s WHERE s.symbol IS NOT NULL AND EXISTS ({inside}))"
+        ).format(daily=self.daily, inside=inside)
+
     def quality_counts(self) -> sql.Composed:
         """bars, OHLC violations, duplicate keys, rejected rows. Parameters: the schema, the kept reasons.
 

@@ -440,6 +440,11 @@ class PostgresBarStore(BarStore):
         bars, violations, duplicates, rejected, kept = row or (0, 0, 0, 0, 0)
         return QualityCounts(bars, duplicates, violations, rejected, kept)
 
+    def holds_bars(self, start: dt.date, end: dt.date) -> bool:
+        with self._cursor(read=True) as cur:
+            row = cur.execute(self._sql.holds_bars(), _span(start, end, None)).fetchone()
+        return bool(row and row[0])
+
     def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
         with self._cursor(read=True) as cur:
             row = cur.execute(self._sql.range_counts(), (*_span(start, end, None), start, end)).fetchone()

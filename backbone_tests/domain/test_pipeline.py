@@ -108,8 +108,8 @@ class _Validating:
             raise RuntimeError("the read broke")
         return empty_raw()
 
-    def range_counts(self, start: dt.date, end: dt.date) -> WriteCounts:
-        return WriteCounts(bars=0, rejected=0)  # nothing stored: no reconciling read
+    def holds_bars(self, start: dt.date, end: dt.date) -> bool:
+        return False  # nothing stored: no reconciling read
 
     def write_validated(
         self, start: dt.date, end: dt.date, accepted: pd.DataFrame, rejected: pd.DataFrame, retired=None, load=None

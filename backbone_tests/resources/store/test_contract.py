@@ -106,6 +106,18 @@ def test_rewrites_keep_one_row_per_key_and_the_newest_values(store: BarStore) ->
     assert store.quality_counts().duplicate_keys == 0
 
 
+def test_holds_bars_says_whether_any_bar_is_stored_in_a_span(store: BarStore) -> None:
+    days = [MON + dt.timedelta(days=i) for i in range(3)]
+    assert not store.holds_bars(MON, days[-1])  # an empty store
+    store.write_validated(days[1], days[1], bars(["BRK.B", "^GSPC"], [days[1]]), empty_rejected())
+    assert store.holds_bars(MON, days[-1])
+    assert store.holds_bars(days[1], days[1])
+    assert not store.holds_bars(MON, MON)  # the day before
+    assert not store.holds_bars(days[2], days[2] + dt.timedelta(days=30))  # the days after
+    store.write_validated(days[2], days[2], bars(["ZZZ"], [days[2]]), empty_rejected())  # the last symbol only
+    assert store.holds_bars(days[2], days[2])
+
+
 def test_duplicate_keys_in_one_frame_keep_the_newest(store: BarStore) -> None:
     old = bars(["AAPL"], [MON], T1, 100)
     new = bars(["AAPL"], [MON], T1 + pd.Timedelta(minutes=5), 200)

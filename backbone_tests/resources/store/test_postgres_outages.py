@@ -44,6 +44,7 @@ CALLS: dict[str, Callable[[PostgresBarStore], Any]] = {
     "latest_bar_dates": lambda s: s.latest_bar_dates(),
     "quality_counts": lambda s: s.quality_counts(),
     "range_counts": lambda s: s.range_counts(MON, MON),
+    "holds_bars": lambda s: s.holds_bars(MON, MON),
 }
 
 

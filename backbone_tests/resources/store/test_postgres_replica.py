@@ -130,6 +130,7 @@ READS: dict[str, Callable[[PostgresBarStore], Any]] = {
     "latest_bar_dates": lambda s: s.latest_bar_dates(),
     "quality_counts": lambda s: s.quality_counts(),
     "range_counts": lambda s: s.range_counts(MON, MON),
+    "holds_bars": lambda s: s.holds_bars(MON, MON),
     "keys_changed_since": lambda s: s.keys_changed_since(dt.datetime(2000, 1, 1, tzinfo=dt.UTC)),
 }
 
