@@ -279,15 +279,11 @@ class Statements:
         uncompressed chunks of a partly compressed hypertable (timescale/timescaledb#10447), which is the
         state the compression policy leaves. min() and max() stay plain key lookups on both, chunk by chunk.
         """
-        # min() of no rows is NULL: the walk stops there, and an empty table yields no row.
         newest = sql.SQL("(SELECT max(d.ts) FROM {daily} AS d WHERE d.symbol = s.symbol)").format(daily=self.daily)
         return sql.SQL(
-            "WITH RECURSIVE s (symbol) AS (SELECT min(symbol) FROM {daily}"
-            " UNION ALL SELECT (SELECT min(d.symbol) FROM {daily} AS d WHERE d.symbol > s.symbol)"
-            " FROM s WHERE s.symbol IS NOT NULL)"
-            " SELECT s.symbol, to_char({newest} AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM s"
+            "{walk} SELECT s.symbol, to_char({newest} AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM s"
             " WHERE s.symbol IS NOT NULL ORDER BY s.symbol"
-        ).format(daily=self.daily, newest=newest)
+        ).format(walk=self._symbol_walk(), newest=newest)
 
     def holds_bars(self) -> sql.Composed:
         """Whether any bar's ts is in [%s, %s): the symbols walked as in ``latest_dates``, then one key descent
@@ -296,12 +292,18 @@ class Statements:
         inside = sql.SQL("SELECT 1 FROM {daily} AS d WHERE d.symbol = s.symbol AND d.ts >= %s AND d.ts < %s").format(
             daily=self.daily
         )
+        found = sql.SQL("{walk} SELECT EXISTS (SELECT 1 FROM s WHERE s.symbol IS NOT NULL AND EXISTS ({inside}))")
+        return found.format(walk=self._symbol_walk(), inside=inside)
+
+    def _symbol_walk(self) -> sql.Composed:
+        """``WITH RECURSIVE s (symbol)``: every stored symbol, each found by one descent of the (symbol, ts) key
+        (the next symbol after the last). min() of no rows is NULL: the walk stops there (and an empty table
+        gives one NULL row, which the callers skip)."""
         return sql.SQL(
             "WITH RECURSIVE s (symbol) AS (SELECT min(symbol) FROM {daily}"
             " UNION ALL SELECT (SELECT min(d.symbol) FROM {daily} AS d WHERE d.symbol > s.symbol)"
             " FROM s WHERE s.symbol IS NOT NULL)"
-            " SELECT EXISTS (SELECT 1 FROM s WHERE s.symbol IS NOT NULL AND EXISTS ({inside}))"
-        ).format(daily=self.daily, inside=inside)
+        ).format(daily=self.daily)
 
     def quality_counts(self) -> sql.Composed:
         """bars, OHLC violations, duplicate keys, rejected rows. Parameters: the schema, the kept reasons.
