@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
+from backbone_domain.arrow_text import utf8_cells
 from backbone_domain.bars import SYMBOL_PATTERN
 from backbone_domain.nul_bytes import SHOWN, has_nul, payload_has_nul
 
@@ -141,12 +142,9 @@ def _plain_spelling(text: pa.Array | pa.ChunkedArray) -> bool:
     Bytes under a NULL count too: they can only send a column to ``pd.to_numeric``, never let one through.
     """
     for chunk in text.chunks if isinstance(text, pa.ChunkedArray) else [text]:
-        _, offsets, data = chunk.buffers()
-        if not len(chunk) or data is None:
+        if not len(chunk):
             continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        ends = np.frombuffer(offsets, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-        spelled = np.frombuffer(data, dtype=np.uint8)[ends[0] : ends[-1]]
+        ends, spelled = utf8_cells(chunk)
         if not np.take(_PLAIN_BYTES, spelled).all():
             return False
         starts = ends[:-1][ends[:-1] < ends[1:]] - ends[0]  # of the non-empty values

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from backbone_domain.arrow_text import utf8_cells
 from backbone_resources.source.file_formats import unique_names
 
 _BOM: Final = b"\xef\xbb\xbf"
@@ -163,12 +164,7 @@ def _encodes_as_itself(column: pa.Array) -> bool:
     holds the same answer (UTF-8: a non-ASCII character is bytes >= 0x80, all escaped). Its min and max
     (bytes outside space..tilde) and two equality scans (quote, backslash) are ~10x faster than a 256-entry
     lookup table."""
-    _, offsets, data = column.buffers()
-    if data is None or len(column) == 0:
-        return True
-    wide = np.int64 if pa.types.is_large_string(column.type) else np.int32
-    ends = np.frombuffer(offsets, dtype=wide, count=len(column) + 1, offset=column.offset * np.dtype(wide).itemsize)
-    cells = np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])]
+    _, cells = utf8_cells(column)
     if cells.size == 0:
         return True
     if cells.min() < ord(" ") or cells.max() > ord("~"):

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from backbone_domain.arrow_text import utf8_cells
+
 _DATE_NAMES: Final = frozenset({"date", "datetime", "timestamp", "time", "ts"})
 _ISO: Final = (
     r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
@@ -123,11 +125,10 @@ def _fixed_iso(texts: pa.Array) -> list[np.ndarray] | None:
     so ISO is the majority: ``text_days`` would read the same numbers."""
     if not pa.types.is_string(texts.type) or len(texts) == 0 or texts.null_count:
         return None
-    _, offsets, data = texts.buffers()
-    ends = np.frombuffer(offsets, dtype=np.int32, count=len(texts) + 1, offset=texts.offset * 4)
-    if data is None or not (np.diff(ends) == 10).all():
+    ends, spelled = utf8_cells(texts)
+    if not (np.diff(ends) == 10).all():
         return None
-    cells = np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])].reshape(-1, 10)
+    cells = spelled.reshape(-1, 10)
     digits = cells - np.uint8(ord("0"))  # a byte below "0" wraps above 9
     if not ((cells[:, [4, 7]] == ord("-")).all() and (digits[:, [0, 1, 2, 3, 5, 6, 8, 9]] <= 9).all()):
         return None
