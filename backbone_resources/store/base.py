@@ -117,6 +117,17 @@ class BarStore(ConfigurableResource, ABC):
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
         """Make ``raw`` (RAW_COLUMNS) the landed rows of partitions [start, end]; returns rows landed."""
 
+    def land(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> pd.DataFrame:
+        """``replace_raw``, then the landed rows exactly as ``read_raw`` of the same span would return them.
+
+        Why: a range that is landed and validated in one pass (``pipeline.ingest``) validates what the landing
+        holds, not what the source said, so that validating the span again later (``validate_and_store`` alone)
+        decides the same. This default reads the rows back; a store that can give the same frame from what it
+        just wrote, without the round trip, overrides it.
+        """
+        self.replace_raw(start, end, raw)
+        return self.read_raw(start, end)
+
     @abstractmethod
     def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Landed rows of partitions [start, end] (RAW_COLUMNS), ordered by partition_date, symbol (NULL last),

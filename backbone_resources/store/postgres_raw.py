@@ -23,14 +23,18 @@ from backbone_resources.store.postgres_sql import Statements
 _DAYS_PER_BLOCK = 64
 
 
-def replace(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.date, rows: pa.Table) -> None:
+def replace(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.date, rows: pa.Table) -> pa.Table:
     """Make ``rows`` (``frames.raw_table``, partitions already checked) the landing of [start, end], inside the
     caller's transaction: every day of the span loses what it held in either table, each day with rows gets
-    one batch, and a day without rows none. Overlapping replacements wait for each other (``postgres_locks``)."""
+    one batch, and a day without rows none. Overlapping replacements wait for each other (``postgres_locks``).
+
+    Returns what ``read`` of the span gives once this commits: the day batches in day order, each day's rows in
+    landing order (the span holds nothing else: both tables were emptied for it)."""
     lock_partitions(cur, f"{statements.schema}.raw_batches", start, end)  # one lock for both landing tables
     cur.execute(statements.delete_partitions(statements.raw), (start, end))
     cur.execute(statements.delete_partitions(statements.raw_batches), (start, end))
-    split = list(raw_batches.by_day(rows))  # one chunk's days: slices of ``rows``, no copy
+    ordered = raw_batches.landed(rows)
+    split = list(raw_batches.days_of(ordered))  # one chunk's days: slices of ``ordered``, no copy
     days = [day for day, _ in split]
     counts = [part.num_rows for _, part in split]
     batches = raw_batches.encode_days([part for _, part in split])
@@ -43,6 +47,7 @@ def replace(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.da
             }
         )
         pgcopy.copy_in(cur, statements.raw_batches, table, rows_per_block=_DAYS_PER_BLOCK)
+    return ordered
 
 
 def read(cur: Cursor[Any], statements: Statements, start: dt.date, end: dt.date) -> pa.Table:

@@ -271,11 +271,17 @@ class PostgresBarStore(BarStore):
             raise self._unavailable(exc) from None
 
     def replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> int:
+        return self._replace_raw(start, end, raw).num_rows
+
+    def land(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> pd.DataFrame:
+        # The day batches just written, as ``read_raw`` decodes them: no round trip (1.26M rows: ~2.6 s of decoding).
+        return frames.raw_frame(self._replace_raw(start, end, raw))
+
+    def _replace_raw(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> pa.Table:
         table = frames.raw_table(raw, keep_numbers=True)  # a day's batch holds numbers as numbers
         frames.check_partitions(table, start, end, "raw")
         with self._cursor(transaction=True) as cur:
-            postgres_raw.replace(cur, self._sql, start, end, table)
-        return table.num_rows
+            return postgres_raw.replace(cur, self._sql, start, end, table)
 
     def read_raw(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         with self._cursor(read=True) as cur:

@@ -55,12 +55,21 @@ def in_landing_order(table: pa.Table) -> pa.Table:
     return table.take(order)
 
 
+def landed(table: pa.Table) -> pa.Table:
+    """``table`` (RAW_ARROW_SCHEMA, value columns possibly numbers) as its day batches read back: conformed,
+    in landing order."""
+    return in_landing_order(conform(table))
+
+
 def by_day(table: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
-    """Each partition day of ``table`` (RAW_ARROW_SCHEMA, value columns possibly numbers; no NULL
-    partition_date) with its rows in landing order."""
-    if not table.num_rows:
+    """Each partition day of ``table`` (no NULL partition_date) with its rows in landing order."""
+    return days_of(landed(table))
+
+
+def days_of(ordered: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
+    """Each partition day of ``ordered`` (``landed``) as a slice of it, no copy."""
+    if not ordered.num_rows:
         return
-    ordered = in_landing_order(conform(table))
     days = ordered.column("partition_date").cast(pa.int32()).to_numpy()
     starts = np.concatenate(([0], np.flatnonzero(np.diff(days)) + 1, [len(days)]))
     for first, stop in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):

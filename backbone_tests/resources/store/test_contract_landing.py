@@ -173,6 +173,24 @@ def test_raw_days_landed_as_text_and_as_numbers_read_back_together_as_text(store
     assert back["volume"].tolist() == ["100", "-5", "0", "1e9", "12345", None, "100000000000000000"]
 
 
+@pytest.mark.parametrize("kind", ["text", "numbers", "days out of order"])
+def test_land_returns_exactly_what_read_raw_then_returns(store: BarStore, kind: str) -> None:
+    days = week(3)
+    store.replace_raw(days[0], days[-1], raw_rows(days[1]).assign(source="before"))  # replaced by the landing
+    if kind == "text":
+        raw = pd.concat([raw_rows(d) for d in days], ignore_index=True)
+    elif kind == "numbers":
+        raw = pd.concat([numeric_raw_rows(d) for d in days], ignore_index=True)
+    else:
+        raw = pd.concat([raw_rows(d) for d in reversed(days)], ignore_index=True)
+
+    landed = store.land(days[0], days[-1], raw)
+
+    pd.testing.assert_frame_equal(landed, store.read_raw(days[0], days[-1]))
+    assert len(landed) == len(raw)
+    assert set(landed["source"]) == {"csv:/data"}
+
+
 def test_raw_rows_outside_the_partitions_are_refused(store: BarStore) -> None:
     with pytest.raises(ValueError, match="partition_date"):
         store.replace_raw(MON, MON, raw_rows(week(2)[1]))
