@@ -143,15 +143,79 @@ def validate_and_store(
     When the store serves a read during a write (``BarStore.overlapping_reads``), three chunks are in flight:
     the next one's raw rows are read and this one is validated while the previous one is written.
     """
-    report = StoreReport()
     meter = Progress("validating", start, end, chunk_days, progress, progress_every_s)
     overlap = store.overlapping_reads
     landed = _ahead(store.read_raw, date_chunks(start, end, chunk_days), overlap)
+    return _store_chunks(store, landed, _Stamping(now, first_day, vanished, run_id, source), meter, overlap)
+
+
+def ingest(
+    source: BarSource,
+    store: BarStore,
+    start: dt.date,
+    end: dt.date,
+    chunk_days: int,
+    now: dt.datetime | None = None,
+    progress: Callable[[str], None] = quiet,
+    progress_every_s: float = 5.0,
+    first_day: dt.date | None = None,
+    vanished: Vanished = "keep",
+    *,
+    run_id: str | None = None,
+) -> tuple[LandingReport, StoreReport]:
+    """``land_raw`` then ``validate_and_store`` of [start, end] in one pass, with the same outcome: each chunk is
+    landed (``BarStore.land``), and the rows the landing holds are validated and written at once, not read back
+    later. Three chunks are in flight: the next is fetched while this one is landed and validated and the
+    previous one is written (where the store overlaps reads and writes; ``validate_and_store``).
+
+    Why: run as two passes, a range's raw rows were read back and decoded after all of them had landed, and
+    the server sat idle while the source parsed and the landing encoded (docs/benchmarks.md). The landing and
+    the bars are still separate transactions, the landing first: a failure leaves whole chunks landed, and
+    ``validate_and_store`` of the range gives the same bars from them.
+    """
+    landing = LandingReport()
+    meter = Progress("ingesting", start, end, chunk_days, progress, progress_every_s)
+
+    def landed() -> Iterator[tuple[tuple[dt.date, dt.date], pd.DataFrame]]:
+        for span, raw in _ahead(source.fetch, date_chunks(start, end, chunk_days), True):
+            rows = store.land(*span, raw)
+            landing.rows += len(rows)
+            landing.chunks += 1
+            landing.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
+            yield span, rows
+
+    stamping = _Stamping(now, first_day, vanished, run_id, source.name)
+    stored = _store_chunks(store, landed(), stamping, meter, store.overlapping_reads)
+    source.release()
+    return landing, stored
+
+
+@dataclass(frozen=True)
+class _Stamping:
+    """How a chunk is validated and stamped (``validate_and_store``'s arguments)."""
+
+    now: dt.datetime | None
+    first_day: dt.date | None
+    vanished: Vanished
+    run_id: str | None
+    source: str
+
+
+def _store_chunks(
+    store: BarStore,
+    landed: Iterable[tuple[tuple[dt.date, dt.date], pd.DataFrame]],
+    stamping: _Stamping,
+    meter: Progress,
+    overlap: bool,
+) -> StoreReport:
+    """Validate each chunk of ``landed`` rows and write it behind the next (``_behind``), counting as it goes."""
+    report = StoreReport()
 
     def stamp_and_validate(span: tuple[dt.date, dt.date], raw: pd.DataFrame) -> tuple[Reconciled, BarLoad]:
-        stamp = now if now is not None else dt.datetime.now(dt.UTC)
-        load = BarLoad(stamp, run_id, source, *span)
-        return _against_store(store, span, validate_bars(raw, now=stamp, first_day=first_day), vanished), load
+        stamp = stamping.now if stamping.now is not None else dt.datetime.now(dt.UTC)
+        load = BarLoad(stamp, stamping.run_id, stamping.source, *span)
+        result = validate_bars(raw, now=stamp, first_day=stamping.first_day)
+        return _against_store(store, span, result, stamping.vanished), load
 
     def write(chunk_start: dt.date, chunk_end: dt.date, item: tuple[Reconciled, BarLoad]) -> WriteCounts:
         checked, load = item

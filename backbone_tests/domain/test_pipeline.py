@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from backbone_domain.bars import empty_raw
-from backbone_domain.pipeline import chunk_days_for, date_chunks, land_raw, reason_kind, validate_and_store
+from backbone_domain.pipeline import (
+    chunk_days_for,
+    date_chunks,
+    ingest,
+    land_raw,
+    reason_kind,
+    validate_and_store,
+)
 from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.store.base import BarStore, WriteCounts
 
@@ -74,6 +81,8 @@ def test_land_raw_stops_at_a_failed_fetch_and_fetches_no_further():
 
 class _Releasing:
     """Records fetches and the release, in order."""
+
+    name = "releasing"
 
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -152,3 +161,65 @@ def test_a_rerun_of_the_flow_leaves_identical_rows_and_versions(store: BarStore)
 
     assert (first.accepted, first.changed, again.accepted, again.changed) == (len(stored), len(stored), len(stored), 0)
     pd.testing.assert_frame_equal(store.read_bars(start, end), stored)
+
+
+class _Faulty:
+    """Synthetic bars with MSFT's high below its low on days 3, 13 and 23: rejected, with a reason."""
+
+    name = "faulty"
+
+    def __init__(self) -> None:
+        self.inner = SyntheticSource(symbols=["AAPL", "EURUSD", "MSFT"])
+        self.released = False
+
+    def fetch(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        raw = self.inner.fetch(start, end)
+        raw.loc[(raw["symbol"] == "MSFT") & (raw["ts"].dt.day % 10 == 3), "high"] = -1.0
+        return raw
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_ingest_in_one_pass_stores_what_landing_then_validating_stores(store: BarStore) -> None:
+    """On every backend: the one-pass flow lands the same raw rows and stores the same bars and rejected rows as
+    the two passes: landing and validating the range again, in other chunks, leaves every row as it was."""
+    source = _Faulty()
+    start, end = dt.date(2023, 11, 1), dt.date(2024, 2, 29)
+    now = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    lines: list[str] = []
+
+    landed, stored = ingest(source, store, start, end, 31, now=now, progress=lines.append, progress_every_s=0)
+    bars, rejected, raw = store.read_bars(start, end), store.read_rejected(start, end), store.read_raw(start, end)
+
+    again = land_raw(source, store, start, end, 45)
+    validated = validate_and_store(store, start, end, 45, now=now + dt.timedelta(days=1), source=source.name)
+    assert (landed.rows, landed.chunks, landed.per_symbol) == (again.rows, 4, again.per_symbol)
+    assert (stored.accepted, stored.changed, stored.rejected) == (len(bars), len(bars), len(rejected))
+    assert (validated.accepted, validated.rejected) == (len(bars), len(rejected))
+    assert stored.reasons == validated.reasons
+    assert stored.rejected > 0
+    pd.testing.assert_frame_equal(store.read_bars(start, end), bars)
+    pd.testing.assert_frame_equal(store.read_raw(start, end), raw)
+    assert store.read_rejected(start, end).drop(columns="rejected_at").equals(rejected.drop(columns="rejected_at"))
+    assert source.released
+    assert lines[0].startswith("ingesting: 2023-11-01..2024-02-29 in 4 chunks")
+    assert lines[-1].startswith("ingesting: 4/4 chunks")
+
+
+def test_ingest_stops_at_a_failed_write_with_whole_chunks_landed_and_stored() -> None:
+    class _Landing(_Validating):
+        def __init__(self) -> None:
+            super().__init__(overlapping_reads=True, fail_write_at=1)
+            self.landings: list[dt.date] = []
+
+        def land(self, start: dt.date, end: dt.date, raw: pd.DataFrame) -> pd.DataFrame:
+            self.landings.append(start)
+            return raw
+
+    store = _Landing()
+    with pytest.raises(RuntimeError, match="the write broke"):
+        ingest(_Releasing(), store, dt.date(2024, 1, 1), dt.date(2024, 12, 31), 31)  # type: ignore[arg-type]
+    assert store.written == [dt.date(2024, 1, 1)]
+    assert store.landings[:2] == [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]  # the next landed while one was written
+    assert len(store.landings) <= 3  # and nothing far beyond the failure
