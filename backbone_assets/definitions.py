@@ -9,11 +9,12 @@ from __future__ import annotations
 import dagster as dg
 
 from backbone_assets import instance_tuning
+from backbone_assets.bars_flow import build_bars_flow
 from backbone_assets.batch import build_batch_assets, build_batch_checks
 from backbone_assets.cache import build_cache_assets, build_cache_checks
 from backbone_assets.checks import build_daily_bars_checks
 from backbone_assets.health_sensor import build_health_sensor
-from backbone_assets.ingest import build_ingest_assets, build_ingest_checks
+from backbone_assets.ingest import build_ingest_checks
 from backbone_assets.intraday_checks import build_intraday_checks
 from backbone_assets.jobs import build_jobs
 from backbone_assets.partitions import daily_partitions
@@ -34,8 +35,8 @@ def build_pipeline_defs(settings: BackboneSettings) -> dg.Definitions:
     kinds = layer_kinds(resources)  # the UI names the technology each built backend declares
     return dg.Definitions(
         assets=[
-            *build_ingest_assets(partitions, kinds, settings.store_retry_delay_s),
-            *build_storage_assets(partitions, kinds, settings.store_retry_delay_s),
+            build_bars_flow(partitions, kinds, settings.store_retry_delay_s),
+            *build_storage_assets(partitions, kinds),
             *build_cache_assets(partitions, kinds, settings.cache.policy.retry_delay_s),
             *build_batch_assets(partitions, kinds),
             *build_stream_assets(partitions, kinds, settings.stream.policy.retry_delay_s),

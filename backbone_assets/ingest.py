@@ -1,12 +1,14 @@
-"""Ingest layer: what the source returned, landed as-is so validation can be re-run without re-fetching."""
+"""Ingest layer: what the source returned, landed as-is so validation can be re-run without re-fetching.
+
+The asset itself (``daily_bars_raw``) is built with ``daily_bars`` in one step (``bars_flow``); here are its
+check, the files the source sets aside, and what a run shows."""
 
 import datetime as dt
 from collections.abc import Mapping
 
 import dagster as dg
 
-from backbone_assets.partitions import partition_dates, range_result
-from backbone_domain.pipeline import land_raw
+from backbone_domain.pipeline import LandingReport
 from backbone_domain.quarantined_files import (
     QuarantinedFile,
     describe_quarantine,
@@ -28,49 +30,28 @@ def outage_retry(delay_s: float = 10.0) -> dg.RetryPolicy:
     return dg.RetryPolicy(max_retries=OUTAGE_RETRY.max_retries, delay=delay_s, backoff=OUTAGE_RETRY.backoff)
 
 
-def build_ingest_assets(
-    partitions: dg.PartitionsDefinition, kinds: Mapping[str, set[str]], retry_delay_s: float = 10.0
-) -> list[dg.AssetsDefinition]:
-    """``kinds``: the tier's technology per resource family (``tiers.layer_kinds``); raw rows land in the store."""
-
-    @dg.asset(
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="ingest",
-        kinds={"pandas", *kinds["store"]},
-        owners=OWNERS,
-        pool="store",
-        retry_policy=outage_retry(retry_delay_s),
-    )
-    def daily_bars_raw(
-        context: dg.AssetExecutionContext, source: BarSource, store: BarStore, policy: PipelinePolicy
-    ) -> dg.MaterializeResult:
-        """Raw daily OHLCV rows exactly as the source returned them (landing table raw_bars)."""
-        start, end = partition_dates(context)
-        context.log.info(f"tier {policy.tier} ({policy.tier_reason}); fetching {start}..{end} from {source.name}")
-        try:
-            quarantined = _quarantine(context, source, store, policy)
-            days = policy.days_per_chunk(len(source.universe()))
-            report = land_raw(source, store, start, end, days, context.log.info, policy.progress_every_s)
-        except SourceUnreadable as exc:  # the same answer on every attempt: fail now, naming the file
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
-        return range_result(
-            context,
-            {
-                "rows_fetched": report.rows,
-                "symbols": len(report.per_symbol),
-                **_per_symbol(report.per_symbol),
-                "date_range": f"{start}..{end}",
-                "chunks": report.chunks,
-                "chunk_days": days,
-                "source": source.name,
-                "quarantined_files": len(quarantined),
-                **_files_table(quarantined),
-                **policy.tier_metadata(),
-            },
-        )
-
-    return [daily_bars_raw]
+def landing_metadata(
+    report: LandingReport,
+    start: dt.date,
+    end: dt.date,
+    days: int,
+    source: BarSource,
+    quarantined: list[QuarantinedFile],
+    policy: PipelinePolicy,
+) -> dict[str, object]:
+    """What a run of ``daily_bars_raw`` shows: rows and symbols fetched, chunks, files set aside."""
+    return {
+        "rows_fetched": report.rows,
+        "symbols": len(report.per_symbol),
+        **_per_symbol(report.per_symbol),
+        "date_range": f"{start}..{end}",
+        "chunks": report.chunks,
+        "chunk_days": days,
+        "source": source.name,
+        "quarantined_files": len(quarantined),
+        **_files_table(quarantined),
+        **policy.tier_metadata(),
+    }
 
 
 def build_ingest_checks() -> list[dg.AssetChecksDefinition]:
@@ -95,7 +76,7 @@ def build_ingest_checks() -> list[dg.AssetChecksDefinition]:
     return [daily_bars_raw_files_readable]
 
 
-def _quarantine(
+def quarantine(
     context: dg.AssetExecutionContext, source: BarSource, store: BarStore, policy: PipelinePolicy
 ) -> list[QuarantinedFile]:
     """Record the files the source sets aside whole (the list replaces the last run's), one warning each; with

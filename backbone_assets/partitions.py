@@ -102,7 +102,9 @@ def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
     return {RANGE_START_TAG: start.strftime(PARTITION_FORMAT), RANGE_END_TAG: end.strftime(PARTITION_FORMAT)}
 
 
-def range_result(context: dg.AssetExecutionContext, metadata: dict[str, object]) -> dg.MaterializeResult:
+def range_result(
+    context: dg.AssetExecutionContext, metadata: dict[str, object], asset_key: dg.AssetKey | None = None
+) -> dg.MaterializeResult:
     """A daily asset's result whose run-wide ``metadata`` goes on the newest partition of the run only.
 
     Dagster copies a result's metadata onto the event of every partition a run covers, and serializing an event
@@ -111,9 +113,10 @@ def range_result(context: dg.AssetExecutionContext, metadata: dict[str, object])
     the run's, not any one day's, so they are written once, on the range's last day: that event is stored last,
     so it is the one the asset's page, ``backbone status`` and the instance's latest materialization show.
     Every other day's event still says which run stored it (the run carries the range in its tags).
+    ``asset_key``: which asset of a multi-asset step the result is for.
     """
     keys = context.partition_key_range
     if keys.start == keys.end:
-        return dg.MaterializeResult(metadata=metadata)
-    context.add_asset_metadata(metadata, partition_key=keys.end)
-    return dg.MaterializeResult()
+        return dg.MaterializeResult(asset_key=asset_key, metadata=metadata)
+    context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=keys.end)
+    return dg.MaterializeResult(asset_key=asset_key)

@@ -1,7 +1,8 @@
-"""The store path alone against `psql \\copy`: land_raw + validate_and_store, no Dagster.
+"""The store path alone against `psql \\copy`: ``pipeline.ingest`` (land, validate, store), no Dagster.
 
-500 synthetic symbols x 10 years (~1.26M bars) through the domain functions the assets call (``land_raw``
-then ``validate_and_store``) into a scratch database: once on a fresh range, then again over the same range
+500 synthetic symbols x 10 years (~1.26M bars) through the domain function the assets call when a run selects
+both store layers (``ingest``; ``--two-pass``: ``land_raw`` then ``validate_and_store``, as a run of one layer
+at a time does) into a scratch database: once on a fresh range, then again over the same range
 (a re-run: every chunk replaces its raw rows and rewrites bars that already exist). psql's side is ``\\copy``
 of the stored bars, already in a CSV file, into an identical table (a hypertable when the server has
 TimescaleDB), on the same server in the same run. Prints one JSON line: each side's time and rate, the two
@@ -18,22 +19,27 @@ import os
 import resource
 import time
 
-from backbone_domain.pipeline import chunk_days_for, land_raw, validate_and_store
+from backbone_domain.pipeline import chunk_days_for, ingest, land_raw, validate_and_store
 from backbone_resources.source.synthetic import SyntheticSource
 from backbone_resources.store.postgres_store import PostgresBarStore
 from benchmarks._pg import psql_copy, scratch_database, settle, universe
 
 
-def _ours(store: PostgresBarStore, source: SyntheticSource, start: dt.date, end: dt.date, days: int) -> dict:
+def _ours(
+    store: PostgresBarStore, source: SyntheticSource, start: dt.date, end: dt.date, days: int, two_pass: bool
+) -> dict:
     settle()  # as psql's side: neither pays for the other's dirty pages
     began = time.perf_counter()
-    landed = land_raw(source, store, start, end, days)
-    stored = validate_and_store(store, start, end, days)
+    if two_pass:
+        landed = land_raw(source, store, start, end, days)
+        stored = validate_and_store(store, start, end, days)
+    else:
+        landed, stored = ingest(source, store, start, end, days)
     seconds = time.perf_counter() - began
     return {"raw": landed.rows, "bars": stored.accepted, "changed": stored.changed, "seconds": seconds}
 
 
-def run(symbols: int, years: int, chunk_days: int, profile: str | None) -> dict[str, object]:
+def run(symbols: int, years: int, chunk_days: int, profile: str | None, two_pass: bool) -> dict[str, object]:
     end = dt.date(2023, 12, 31)
     start = dt.date(end.year - years + 1, 1, 1)
     source = SyntheticSource(symbols=universe(symbols))
@@ -43,16 +49,17 @@ def run(symbols: int, years: int, chunk_days: int, profile: str | None) -> dict[
         timescale = bool(store.describe()["timescaledb"])
         if profile:
             with cProfile.Profile() as profiler:
-                fresh = _ours(store, source, start, end, chunk_days)
+                fresh = _ours(store, source, start, end, chunk_days, two_pass)
             profiler.dump_stats(profile)
             store.close()
             return {"profile": profile, "seconds": round(fresh["seconds"], 2)}
-        fresh = _ours(store, source, start, end, chunk_days)
-        rerun = _ours(store, source, start, end, chunk_days)
+        fresh = _ours(store, source, start, end, chunk_days, two_pass)
+        rerun = _ours(store, source, start, end, chunk_days, two_pass)
         store.close()
         copied, theirs = psql_copy(url)
     psql_rate = copied / theirs
     return {
+        "path": "land_raw+validate_and_store" if two_pass else "ingest",
         "symbols": symbols,
         "years": years,
         "chunk_days": chunk_days,
@@ -79,9 +86,10 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--chunk-days", type=int, help="default: pipeline.chunk_days_for(symbols)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the fresh run into FILE; no psql side")
+    parser.add_argument("--two-pass", action="store_true", help="land_raw, then validate_and_store")
     args = parser.parse_args()
     chunk_days = args.chunk_days or chunk_days_for(args.symbols)
-    print(json.dumps(run(args.symbols, args.years, chunk_days, args.profile)))
+    print(json.dumps(run(args.symbols, args.years, chunk_days, args.profile, args.two_pass)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""daily_bars_raw when a file cannot be read as it stands: quarantined whole, or (if so set) one failure naming it."""
+"""daily_bars_raw (step daily_bars_flow, ``bars_flow``) when a file cannot be read as it stands: quarantined whole, or (if so set) one failure naming it."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from backbone_tests.ops.cli_runner import run_in_process
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 JAN = (dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+RAW = dg.AssetKey("daily_bars_raw")
 
 
 def test_an_unreadable_file_is_quarantined_and_the_other_files_land(tmp_path, dagster_home) -> None:
@@ -26,9 +27,10 @@ def test_an_unreadable_file_is_quarantined_and_the_other_files_land(tmp_path, da
     result = runner.materialize(settings, *JAN, ["daily_bars_raw"])
 
     assert result.success
-    steps = [e for e in result.all_events if e.step_key == "daily_bars_raw"]
+    steps = [e for e in result.all_events if e.step_key == "daily_bars_flow"]
     assert not [e for e in steps if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
-    metadata = result.asset_materializations_for_node("daily_bars_raw")[-1].metadata  # the run's figures: its last day
+    landings = [m for m in result.asset_materializations_for_node("daily_bars_flow") if m.asset_key == RAW]
+    metadata = landings[-1].metadata  # the run's figures: its last day
     assert metadata["quarantined_files"].value == 1
     assert "BROKEN.parquet" in metadata["quarantined_file_list"].value
     assert set(metadata["rows_per_symbol"].value) == {"AAPL", "MSFT"}
@@ -52,7 +54,7 @@ def test_with_bad_files_fail_the_step_fails_once_naming_the_file(tmp_path, dagst
     result = runner.materialize(settings, *JAN, ["daily_bars_raw"])
 
     assert not result.success
-    steps = [e for e in result.all_events if e.step_key == "daily_bars_raw"]
+    steps = [e for e in result.all_events if e.step_key == "daily_bars_flow"]
     assert not [e for e in steps if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]  # same answer every time
     [failure] = [e for e in steps if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert "BROKEN.parquet" in str(failure.step_failure_data.user_failure_data.description)  # type: ignore[union-attr]

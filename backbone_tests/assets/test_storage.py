@@ -8,8 +8,8 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from backbone_assets.ingest import OUTAGE_RETRY, build_ingest_assets
-from backbone_assets.storage import build_storage_assets
+from backbone_assets.bars_flow import build_bars_flow
+from backbone_assets.ingest import OUTAGE_RETRY
 from backbone_domain.bars import empty_rejected
 from backbone_resources.settings import load_settings
 from backbone_resources.tiers import build_resources
@@ -18,14 +18,11 @@ from backbone_tests.clock import TODAY
 
 
 def test_daily_bars_retries_a_store_outage_as_daily_bars_raw_does() -> None:
-    partitions = dg.DailyPartitionsDefinition(start_date="2024-01-01")
-    kinds = {"store": {"duckdb"}}
-    assets = {
-        a.key.to_user_string(): a
-        for a in [*build_ingest_assets(partitions, kinds), *build_storage_assets(partitions, kinds)]
-    }
+    """One step builds both (``bars_flow``), so one retry policy covers both."""
+    flow = build_bars_flow(dg.DailyPartitionsDefinition(start_date="2024-01-01"), {"store": {"duckdb"}})
 
-    assert assets["daily_bars"].op.retry_policy == OUTAGE_RETRY == assets["daily_bars_raw"].op.retry_policy
+    assert {key.to_user_string() for key in flow.keys} == {"daily_bars_raw", "daily_bars"}
+    assert flow.op.retry_policy == OUTAGE_RETRY
     assert OUTAGE_RETRY.max_retries == 2
 
 
@@ -46,11 +43,9 @@ def test_daily_bars_prunes_versions_past_the_retention_once_a_run(tmp_path) -> N
     )
     assert store.version_counts().superseded == 3
     partitions = dg.DailyPartitionsDefinition(start_date="2024-01-01")
-    daily_bars = next(
-        a for a in build_storage_assets(partitions, {"store": {"duckdb"}}) if a.key.path[-1] == "daily_bars"
-    )
+    flow = build_bars_flow(partitions, {"store": {"duckdb"}})
 
-    result = dg.materialize([daily_bars], resources=resources, partition_key="2024-02-01")
+    result = dg.materialize([flow], resources=resources, partition_key="2024-02-01", selection=["daily_bars"])
 
     assert result.success
     [event] = result.get_asset_materialization_events()

@@ -86,7 +86,7 @@ def materialize(env: dict[str, str], start: dt.date = START, end: dt.date = END)
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for_progress(proc: subprocess.Popen[str], step: str = "validating") -> list[str]:
+def wait_for_progress(proc: subprocess.Popen[str], step: str = "ingesting") -> list[str]:
     """Output lines up to the step's first progress line with figures: it is writing chunk after chunk."""
     lines: list[str] = []
     assert proc.stdout is not None
@@ -149,7 +149,7 @@ def test_kill_9_of_postgres_mid_backfill_fails_the_run_leaves_no_partial_day_and
 ) -> None:
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     proc = materialize(env)
-    wait_for_progress(proc)  # daily_bars is writing chunk after chunk
+    wait_for_progress(proc)  # the flow is landing and writing chunk after chunk
     killed_at = time.monotonic()
     own_postgres.kill9()
     output, _ = proc.communicate(timeout=120)
