@@ -1,4 +1,5 @@
-"""daily_bars_raw (step daily_bars_flow, ``bars_flow``) when a file cannot be read as it stands: quarantined whole, or (if so set) one failure naming it."""
+"""daily_bars_raw (step daily_bars_flow, ``bars_flow``) when a file cannot be read as it stands: quarantined
+whole, or (if so set) one failure naming it."""
 
 from __future__ import annotations
 
