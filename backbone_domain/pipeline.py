@@ -21,8 +21,10 @@ from backbone_domain.progress import Progress, quiet
 from backbone_domain.source_truth import Reconciled, Vanished, reconcile
 from backbone_domain.validation import ValidationResult, validate_bars
 
-# Bars a chunk holds at most when its length is derived from the universe (``chunk_days_for``).
-CHUNK_BARS: Final = 150_000
+# Bars a chunk holds at most when its length is derived from the universe (``chunk_days_for``). ``ingest`` has
+# three chunks in flight (one fetched, one landed and validated, one written); at 150,000 bars a 500-file
+# backfill peaked at 1.2 GiB, at 100,000 under 1 GiB in the same time (docs/benchmarks.md).
+CHUNK_BARS: Final = 100_000
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,10 +43,9 @@ def chunk_days_for(symbols: int, rows_per_chunk: int = CHUNK_BARS, most: int = 3
     """Calendar days a chunk may span so that it holds at most ~``rows_per_chunk`` bars of ``symbols`` symbols.
 
     Memory follows the rows of a chunk, not its days, and per-chunk costs (a transaction, a round trip, a
-    validation pass, a COPY's start) are paid less often by larger chunks: 500 symbols fit 350 days in a chunk,
-    5,000 about five weeks, 3 symbols ten years (31-day chunks made a 20-year backfill of 3 symbols pay those
-    costs 236 times for 15,000 bars). The default keeps a backfill's peak RSS near half a GiB (``land_raw``
-    holds two chunks; docs/benchmarks.md).
+    validation pass, a COPY's start) are paid less often by larger chunks: 500 symbols fit 233 days in a chunk,
+    5,000 about three weeks, 3 symbols ten years (31-day chunks made a 20-year backfill of 3 symbols pay those
+    costs 236 times for 15,000 bars). The default keeps a backfill's peak RSS under 1 GiB (docs/benchmarks.md).
     """
     return max(1, min(most, int(rows_per_chunk / (max(symbols, 1) * _SESSIONS_PER_DAY))))
 
@@ -182,6 +183,7 @@ def ingest(
             landing.rows += len(rows)
             landing.chunks += 1
             landing.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
+            del raw  # not held while this chunk is validated and the next one landed (memory: docs/benchmarks.md)
             yield span, rows
 
     stamping = _Stamping(now, first_day, vanished, run_id, source.name)
@@ -224,8 +226,13 @@ def _store_chunks(
             chunk_start, chunk_end, result.accepted, result.rejected, checked.retired, load=load
         )
 
-    validated = ((span, stamp_and_validate(span, raw)) for span, raw in landed)
-    for (_, chunk_end), (checked, _), counts in _behind(validated, write, overlap):
+    def validated() -> Iterator[tuple[tuple[dt.date, dt.date], tuple[Reconciled, BarLoad]]]:
+        for span, raw in landed:
+            item = stamp_and_validate(span, raw)
+            del raw  # the landed rows are not held while this chunk is written and the next one landed
+            yield span, item
+
+    for (_, chunk_end), (checked, _), counts in _behind(validated(), write, overlap):
         result = checked.result
         report.accepted += len(result.accepted)
         report.changed += counts.bars
@@ -262,10 +269,10 @@ def _ahead(
         upcoming: Future[pd.DataFrame] = worker.submit(load, *spans[0])
         try:
             for at, span in enumerate(spans):
-                loaded = upcoming.result()
+                loaded = [upcoming.result()]
                 if at + 1 < len(spans):
                     upcoming = worker.submit(load, *spans[at + 1])
-                yield span, loaded
+                yield span, loaded.pop()  # popped: this frame does not keep the chunk alive after the caller drops it
         finally:
             upcoming.cancel()
 

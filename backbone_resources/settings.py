@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from backbone_domain.bars import SYMBOL_PATTERN
+from backbone_domain.pipeline import CHUNK_BARS
 from backbone_domain.redaction import secrets_in
 from backbone_resources.batch.settings import BatchSettings
 from backbone_resources.cache.settings import CacheSettings
@@ -56,7 +57,7 @@ class BackboneSettings(SecretFileSettings):
     today: dt.date | None = Field(None, description="pinned 'today' (UTC); the newest partition is the day before")
     seed: int = Field(42, description="seed of the synthetic source")
     chunk_days: int | None = Field(None, ge=1, le=3660, description="days a chunk spans; unset: from chunk_bars")
-    chunk_bars: int = Field(150_000, ge=1_000, description="bars a backfill chunk holds in memory at most")
+    chunk_bars: int = Field(CHUNK_BARS, ge=1_000, description="bars a backfill chunk holds in memory at most")
     progress_every_s: float = Field(5.0, gt=0, description="seconds between progress lines of a long step")
     run_executor: Literal["in_process", "multiprocess"] = Field(
         "in_process", description="how a launched run executes its steps: one process, or a process a step"

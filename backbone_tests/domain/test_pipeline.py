@@ -41,8 +41,8 @@ def test_reason_kind_drops_the_value():
 
 
 def test_chunk_days_follow_the_universe_so_rows_bound_a_chunk():
-    assert chunk_days_for(500) == 350  # 350 days of 500 symbols: at most 150k bars
-    assert chunk_days_for(5_000) == 35
+    assert chunk_days_for(500) == 233  # 233 days of 500 symbols: at most 100k bars
+    assert chunk_days_for(5_000) == 23
     assert chunk_days_for(10_000_000) == 1
     assert chunk_days_for(0) == 3660
     assert chunk_days_for(3) == 3660  # a few symbols: ten years a chunk, not 236 monthly transactions
