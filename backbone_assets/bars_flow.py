@@ -17,7 +17,6 @@ from backbone_assets.ingest import OWNERS, landing_metadata, outage_retry, quara
 from backbone_assets.partitions import partition_dates, range_result
 from backbone_assets.storage import stored_metadata
 from backbone_domain.pipeline import LandingReport, StoreReport, ingest, land_raw, validate_and_store
-from backbone_domain.source_truth import Vanished
 from backbone_resources.policy import PipelinePolicy
 from backbone_resources.source.base import BarSource, SourceUnreadable
 from backbone_resources.store.base import BarStore
@@ -65,8 +64,12 @@ def build_bars_flow(
         selected = context.selected_asset_keys
         start, end = partition_dates(context)
         days = policy.days_per_chunk(len(source.universe()))
-        vanished: Vanished = "retire" if policy.vanished_rows == "retire" else "keep"
-        first_day = partitions.start.date()
+        progress = {"progress": context.log.info, "progress_every_s": policy.progress_every_s}
+        validation = {
+            "first_day": partitions.start.date(),
+            "vanished": "retire" if policy.vanished_rows == "retire" else "keep",
+            "run_id": context.run_id,  # recorded with each stamp (bar_loads): `backbone history` names the run
+        }
         landed: LandingReport | None = None
         stored: StoreReport | None = None
         if RAW in selected:
@@ -74,37 +77,13 @@ def build_bars_flow(
         try:
             quarantined = quarantine(context, source, store, policy) if RAW in selected else []
             if RAW in selected and BARS in selected:
-                landed, stored = ingest(
-                    source,
-                    store,
-                    start,
-                    end,
-                    days,
-                    None,
-                    context.log.info,
-                    policy.progress_every_s,
-                    first_day,
-                    vanished,
-                    run_id=context.run_id,  # recorded with each stamp (bar_loads): `backbone history` names the run
-                )
+                landed, stored = ingest(source, store, start, end, days, **progress, **validation)
             elif RAW in selected:
-                landed = land_raw(source, store, start, end, days, context.log.info, policy.progress_every_s)
+                landed = land_raw(source, store, start, end, days, **progress)
         except SourceUnreadable as exc:  # the same answer on every attempt: fail now, naming the file
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         if BARS in selected and stored is None:
-            stored = validate_and_store(
-                store,
-                start,
-                end,
-                days,
-                None,
-                context.log.info,
-                policy.progress_every_s,
-                first_day,
-                vanished,
-                run_id=context.run_id,
-                source=source.name,
-            )
+            stored = validate_and_store(store, start, end, days, **progress, **validation, source=source.name)
         if landed is not None:
             metadata = landing_metadata(landed, start, end, days, source, quarantined, policy)
             yield range_result(context, metadata, RAW)
