@@ -52,9 +52,13 @@ def _all_text(column: pd.Series) -> str | None:
     try:
         return "".join(values)
     except TypeError:  # NULLs and numbers hold no NUL; bytes may (Arrow reads them as text): no shortcut then
-        if any(isinstance(v, bytes | bytearray | memoryview) for v in values):
-            return None
-        return "".join([v for v in values if isinstance(v, str)])
+        values = values[pd.notna(values)]  # a source without payloads: every cell NULL, dropped in one pass
+        try:
+            return "".join(values)
+        except TypeError:
+            if any(isinstance(v, bytes | bytearray | memoryview) for v in values):
+                return None
+            return "".join([v for v in values if isinstance(v, str)])
 
 
 def _cells_with(column: pd.Series, spelled: str, text: str | None) -> np.ndarray:
