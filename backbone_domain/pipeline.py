@@ -1,8 +1,9 @@
 """The daily-bars flow as plain functions: land raw, validate, store — in bounded date chunks.
 
-Dagster assets call these; so do the benchmark and the tests. Memory is bounded by a chunk (``chunk_days``
-of every symbol; ``land_raw`` holds two, fetching the next while the store writes one), never by the length of
-the range, so a 25-year backfill runs in the memory of a month or two. Rows bound memory, not days:
+Dagster assets call these (``ingest`` when a run builds both layers, ``land_raw`` or ``validate_and_store``
+when it builds one); so do the benchmarks and the tests. Memory is bounded by a few chunks (``chunk_days`` of
+every symbol; ``ingest`` holds three: one fetched, one landed and validated, one written), never by the length
+of the range, so a 25-year backfill runs in the memory of a month or two. Rows bound memory, not days:
 ``chunk_days_for`` sizes a chunk from the universe.
 """
 
@@ -183,7 +184,7 @@ def ingest(
             landing.rows += len(rows)
             landing.chunks += 1
             landing.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
-            del raw  # not held while this chunk is validated and the next one landed (memory: docs/benchmarks.md)
+            del raw  # the source's frame is not held while this chunk is validated and written
             yield span, rows
 
     stamping = _Stamping(now, first_day, vanished, run_id, source.name)
