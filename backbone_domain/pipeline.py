@@ -184,7 +184,6 @@ def ingest(
             landing.rows += len(rows)
             landing.chunks += 1
             landing.per_symbol.update(raw["symbol"].astype(str).value_counts().to_dict())
-            del raw  # the source's frame is not held while this chunk is validated and written
             yield span, rows
 
     stamping = _Stamping(now, first_day, vanished, run_id, source.name)
@@ -227,13 +226,8 @@ def _store_chunks(
             chunk_start, chunk_end, result.accepted, result.rejected, checked.retired, load=load
         )
 
-    def validated() -> Iterator[tuple[tuple[dt.date, dt.date], tuple[Reconciled, BarLoad]]]:
-        for span, raw in landed:
-            item = stamp_and_validate(span, raw)
-            del raw  # the landed rows are not held while this chunk is written and the next one landed
-            yield span, item
-
-    for (_, chunk_end), (checked, _), counts in _behind(validated(), write, overlap):
+    validated = ((span, stamp_and_validate(span, raw)) for span, raw in landed)
+    for (_, chunk_end), (checked, _), counts in _behind(validated, write, overlap):
         result = checked.result
         report.accepted += len(result.accepted)
         report.changed += counts.bars
@@ -270,10 +264,10 @@ def _ahead(
         upcoming: Future[pd.DataFrame] = worker.submit(load, *spans[0])
         try:
             for at, span in enumerate(spans):
-                loaded = [upcoming.result()]
+                loaded = upcoming.result()
                 if at + 1 < len(spans):
                     upcoming = worker.submit(load, *spans[at + 1])
-                yield span, loaded.pop()  # popped: this frame does not keep the chunk alive after the caller drops it
+                yield span, loaded
         finally:
             upcoming.cancel()
 

@@ -61,11 +61,6 @@ def landed(table: pa.Table) -> pa.Table:
     return in_landing_order(conform(table))
 
 
-def by_day(table: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
-    """Each partition day of ``table`` (no NULL partition_date) with its rows in landing order."""
-    return days_of(landed(table))
-
-
 def days_of(ordered: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
     """Each partition day of ``ordered`` (``landed``) as a slice of it, no copy."""
     if not ordered.num_rows:

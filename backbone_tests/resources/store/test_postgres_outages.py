@@ -36,6 +36,7 @@ CALLS: dict[str, Callable[[PostgresBarStore], Any]] = {
     "ping": lambda s: s.ping(),
     "describe": lambda s: s.describe(),
     "replace_raw": lambda s: s.replace_raw(MON, MON, raw_rows(MON)),
+    "land": lambda s: s.land(MON, MON, raw_rows(MON)),
     "read_raw": lambda s: s.read_raw(MON, MON),
     "write_validated": lambda s: s.write_validated(MON, MON, bars(["AAA"], [MON]), empty_rejected()),
     "read_rejected": lambda s: s.read_rejected(MON, MON),
